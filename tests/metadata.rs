@@ -63,11 +63,18 @@ fn exceptions(agent: &str) -> Vec<Exception> {
             "the reference shows the placeholder text 'auto detected'; empty means detect, \
              and the binary applies defaults literally",
         )],
-        "drbd" => vec![e(
-            "unfence_extra_args",
-            Kind::Type("string"),
-            "a list of options; the reference declares it boolean by mistake",
-        )],
+        "drbd" => vec![
+            e(
+                "unfence_extra_args",
+                Kind::Type("string"),
+                "a list of options; the reference declares it boolean by mistake",
+            ),
+            e(
+                "wfc_timeout",
+                Kind::Type("string"),
+                "non-digits are documented as valid (no wait); the binary rejects them for integers",
+            ),
+        ],
         _ => vec![],
     }
 }
