@@ -50,12 +50,12 @@ mmdebstrap --variant=apt --mode=root --include="$inc" \
       done
       systemctl mask systemd-networkd-wait-online.service
       ls /boot'" \
-  bookworm "$tmp/root" "$MIRROR"
+  bookworm "$tmp/root" "$MIRROR" >&2
 
 cp "$tmp"/root/boot/vmlinuz-* "$tmp/out/vmlinuz"
 cp "$tmp"/root/boot/initrd.img-* "$tmp/out/initrd.img"
 echo "build-image: mkfs.ext4 -d" >&2
-mkfs.ext4 -q -F -L labroot -d "$tmp/root" "$tmp/out/root.ext4" 3G
+mkfs.ext4 -q -F -L labroot -d "$tmp/root" "$tmp/out/root.ext4" 3G >&2
 chmod 644 "$tmp/out/vmlinuz" "$tmp/out/initrd.img"
 rm -rf "$tmp/root"
 touch "$tmp/out/done"
