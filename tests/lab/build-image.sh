@@ -49,6 +49,10 @@ mmdebstrap --variant=apt --mode=root --include="$inc" \
         systemctl disable \$u 2>/dev/null || true
       done
       systemctl mask systemd-networkd-wait-online.service
+      # With this SysV script present, ocf:heartbeat:nfsserver (4.12) drives the NFS server through
+      # it, never stops nfsdcld, and then cannot unmount /var/lib/nfs (nfs_shared_infodir): every
+      # stop fails and the node is fenced. Without it the agent uses its systemd mode, which works.
+      dpkg-divert --local --rename --add /etc/init.d/nfs-kernel-server
       ls /boot'" \
   bookworm "$tmp/root" "$MIRROR" >&2
 
