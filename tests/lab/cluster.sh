@@ -24,7 +24,7 @@ drbd_is() {  # drbd_is VM PATTERN
 
 drbd_init() {
   local t=$SECONDS
-  on_nodes 'modprobe drbd && drbdadm -- --force create-md r0 >/dev/null 2>&1 && drbdadm up r0 && mkdir -p /data'
+  on_nodes 'modprobe drbd; drbdadm down r0 >/dev/null 2>&1; drbdadm -- --force create-md r0 >/dev/null 2>&1 && drbdadm up r0 && mkdir -p /data'
   wait_for "DRBD connected" 60 drbd_is node1 'Connected*' ||
     { drbd_state node1; die "DRBD did not connect"; }
   lab_ssh node1 'drbdadm primary --force r0 && mkfs.xfs -q -f /dev/drbd0'
@@ -110,13 +110,13 @@ lab_build_ferro() {
 lab_install_ferro() {
   local vm a rc choice=""
   for vm in "${NODES[@]}"; do
-    lab_scp_to "$vm" "$FERRO_BIN" /usr/sbin/ferro-ocf
-    lab_ssh "$vm" 'chmod 755 /usr/sbin/ferro-ocf
-      if ferro-ocf install --help >/dev/null 2>&1; then ferro-ocf install
-      else mkdir -p /usr/lib/ocf/resource.d/ferro
+    lab_scp_to "$vm" "$FERRO_BIN" /root/ferro-ocf
+    lab_ssh "$vm" 'chmod 755 /root/ferro-ocf
+      if /root/ferro-ocf install --help >/dev/null 2>&1; then /root/ferro-ocf install
+      else install -m 755 /root/ferro-ocf /usr/sbin/ferro-ocf; mkdir -p /usr/lib/ocf/resource.d/ferro
         for a in drbd Filesystem nfsserver exportfs IPaddr2; do
           ln -sf /usr/sbin/ferro-ocf /usr/lib/ocf/resource.d/ferro/$a; done
-      fi'
+      fi' > "$LAB_RUN/logs/ferro-install-$vm.log" 2>&1 || die "ferro-ocf install failed on $vm"
   done
   for a in "${AGENT_NAMES[@]}"; do
     rc=0

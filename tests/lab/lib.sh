@@ -103,8 +103,16 @@ SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLeve
 
 # lab_ssh VM CMD...  (CMD is run by the guest's shell; SSH_T=seconds bounds it, default 900)
 lab_ssh() {
-  local vm=$1; shift
-  timeout "${SSH_T:-900}" ip netns exec "$LAB_NS" ssh -i "$LAB_KEY" "${SSH_OPTS[@]}" "root@${LAB_IP[$vm]}" "$@"
+  local vm=$1 rc=0; shift
+  timeout "${SSH_T:-900}" ip netns exec "$LAB_NS" ssh -i "$LAB_KEY" "${SSH_OPTS[@]}" "root@${LAB_IP[$vm]}" "$@" || rc=$?
+  if ((rc == 137)); then
+    # SIGKILLed on the host (not by us: timeout sends TERM), e.g. a neighbour's `fuser -km`
+    # on a shared filesystem. Once more; the guest side did or did not run, commands are idempotent.
+    log "ssh to $vm was SIGKILLed on the host; retrying once"
+    rc=0
+    timeout "${SSH_T:-900}" ip netns exec "$LAB_NS" ssh -i "$LAB_KEY" "${SSH_OPTS[@]}" "root@${LAB_IP[$vm]}" "$@" || rc=$?
+  fi
+  return $rc
 }
 lab_scp_to() {  # lab_scp_to VM SRC DST
   ip netns exec "$LAB_NS" scp -q -i "$LAB_KEY" "${SSH_OPTS[@]}" "$2" "root@${LAB_IP[$1]}:$3"
