@@ -624,13 +624,8 @@ impl Host {
                 (link, netmask.unwrap_or(route.dst_len))
             }
         };
-        let label = match &cfg.iflabel {
-            Some(l) => {
-                check_label_length(&link.name, l)?;
-                Some(format!("{}:{l}", link.name))
-            }
-            None => None,
-        };
+        // Checked by place_or_fail: stop and monitor do not need the label.
+        let label = cfg.iflabel.as_ref().map(|l| format!("{}:{l}", link.name));
         let broadcast = match (cfg.ip, cfg.broadcast) {
             (IpAddr::V6(_), _) => None,
             (IpAddr::V4(_), Broadcast::Addr(a)) => Some(a),
@@ -654,7 +649,12 @@ impl Host {
     /// no route is OCF_ERR_GENERIC.
     fn place_or_fail(&mut self, cfg: &Config) -> Result<Placement> {
         match self.place(cfg)? {
-            Placed::At(p) => Ok(p),
+            Placed::At(p) => {
+                if let Some(l) = &cfg.iflabel {
+                    check_label_length(&p.link.name, l)?;
+                }
+                Ok(p)
+            }
             Placed::NoSuchNic(nic) => {
                 ocf_bail!(ErrConfigured, "parameter nic: there is no interface {nic}")
             }
