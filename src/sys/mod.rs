@@ -2,3 +2,8 @@
 //! processes, DRBD, NFS.
 
 pub mod command;
+pub mod blockdev;
+pub mod child;
+pub mod mount;
+pub mod mountinfo;
+pub mod procs;
