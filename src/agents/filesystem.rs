@@ -26,7 +26,6 @@ use anyhow::Result;
 use nix::errno::Errno;
 use std::collections::HashSet;
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -34,24 +33,79 @@ pub struct Filesystem;
 
 /// Filesystem types that are not on a local block device (the reference's list).
 const NOT_BLOCK: &[&str] = &[
-    "nfs4", "nfs", "aznfs", "efs", "smbfs", "cifs", "none", "glusterfs", "ceph", "tmpfs",
-    "overlay", "overlayfs", "rozofs", "zfs", "cvfs", "lustre",
+    "nfs4",
+    "nfs",
+    "aznfs",
+    "efs",
+    "smbfs",
+    "cifs",
+    "none",
+    "glusterfs",
+    "ceph",
+    "tmpfs",
+    "overlay",
+    "overlayfs",
+    "rozofs",
+    "zfs",
+    "cvfs",
+    "lustre",
 ];
 /// Network filesystems: the kill phase of stop unmounts with MNT_FORCE.
 const NETWORK: &[&str] = &["nfs4", "nfs", "aznfs", "efs", "cifs", "smbfs"];
 /// run_fsck=auto skips these (journalling, network and pseudo filesystems).
 const NO_FSCK: &[&str] = &[
-    "ext4", "ext4dev", "ext3", "reiserfs", "reiser4", "nss", "xfs", "jfs", "vfat", "fat", "nfs4",
-    "nfs", "aznfs", "efs", "cifs", "smbfs", "ocfs2", "gfs2", "none", "lustre", "glusterfs",
-    "ceph", "tmpfs", "overlay", "overlayfs", "rozofs", "zfs", "cvfs",
+    "ext4",
+    "ext4dev",
+    "ext3",
+    "reiserfs",
+    "reiser4",
+    "nss",
+    "xfs",
+    "jfs",
+    "vfat",
+    "fat",
+    "nfs4",
+    "nfs",
+    "aznfs",
+    "efs",
+    "cifs",
+    "smbfs",
+    "ocfs2",
+    "gfs2",
+    "none",
+    "lustre",
+    "glusterfs",
+    "ceph",
+    "tmpfs",
+    "overlay",
+    "overlayfs",
+    "rozofs",
+    "zfs",
+    "cvfs",
 ];
 /// Safe to mount on several nodes at once.
 const CLUSTER_SAFE: &[&str] = &[
-    "nfs4", "nfs", "aznfs", "efs", "smbfs", "cifs", "none", "gfs2", "glusterfs", "ceph", "ocfs2",
-    "overlay", "overlayfs", "tmpfs", "cvfs", "lustre",
+    "nfs4",
+    "nfs",
+    "aznfs",
+    "efs",
+    "smbfs",
+    "cifs",
+    "none",
+    "gfs2",
+    "glusterfs",
+    "ceph",
+    "ocfs2",
+    "overlay",
+    "overlayfs",
+    "tmpfs",
+    "cvfs",
+    "lustre",
 ];
 /// Destroyed by mounting on two nodes, even read-only (journal replay).
-const NEVER_CLONED: &[&str] = &["ext4", "ext4dev", "ext3", "reiserfs", "reiser4", "xfs", "jfs"];
+const NEVER_CLONED: &[&str] = &[
+    "ext4", "ext4dev", "ext3", "reiserfs", "reiser4", "xfs", "jfs",
+];
 
 /// fast_stop=yes gives up after this long, whatever the operation timeout.
 const FAST_STOP: Duration = Duration::from_secs(6);
@@ -91,33 +145,52 @@ impl Config {
         let p = &ctx.params;
         let device_param = p.str("device").to_owned();
         if device_param.trim() != device_param {
-            ocf_bail!(ErrConfigured, "parameter device: {device_param:?} has leading or trailing whitespace");
+            ocf_bail!(
+                ErrConfigured,
+                "parameter device: {device_param:?} has leading or trailing whitespace"
+            );
         }
         let device = Device::parse(&device_param);
         if matches!(&device, Device::Other(s) if s.starts_with('-')) {
-            ocf_bail!(ErrConfigured, "parameter device: {device_param:?} is an option, not a device");
+            ocf_bail!(
+                ErrConfigured,
+                "parameter device: {device_param:?} is an option, not a device"
+            );
         }
         let directory = normalize_directory(p.str("directory"))?;
 
         let fstype = p.str("fstype").trim().to_owned();
         if fstype.is_empty()
-            || fstype.contains(|c: char| c.is_whitespace() || c.is_control() || matches!(c, '/' | ','))
+            || fstype
+                .contains(|c: char| c.is_whitespace() || c.is_control() || matches!(c, '/' | ','))
         {
-            ocf_bail!(ErrConfigured, "parameter fstype: {fstype:?} is not a filesystem type");
+            ocf_bail!(
+                ErrConfigured,
+                "parameter fstype: {fstype:?} is not a filesystem type"
+            );
         }
 
         let options = p.str("options").trim().to_owned();
         // mount -o takes one comma-separated word: a space would smuggle a second device or
         // mount point into the reference's unquoted `mount $options`.
         if options.contains(|c: char| c.is_whitespace() || c.is_control()) {
-            ocf_bail!(ErrConfigured, "parameter options: {options:?} must be one comma-separated list without spaces");
+            ocf_bail!(
+                ErrConfigured,
+                "parameter options: {options:?} must be one comma-separated list without spaces"
+            );
         }
         if options.starts_with('-') {
-            ocf_bail!(ErrConfigured, "parameter options: {options:?} must not start with '-'");
+            ocf_bail!(
+                ErrConfigured,
+                "parameter options: {options:?} must not start with '-'"
+            );
         }
         for o in ["remount", "move", "rmove"] {
             if has_option(&options, o) {
-                ocf_bail!(ErrConfigured, "parameter options: {o:?} does not mount the device");
+                ocf_bail!(
+                    ErrConfigured,
+                    "parameter options: {o:?} does not mount the device"
+                );
             }
         }
         let opts = Options::parse(&options);
@@ -146,18 +219,28 @@ impl Config {
         } else if is_false(force_unmount) {
             false
         } else {
-            ocf_bail!(ErrConfigured, "parameter force_unmount: {force_unmount:?} is not one of true, safe, false");
+            ocf_bail!(
+                ErrConfigured,
+                "parameter force_unmount: {force_unmount:?} is not one of true, safe, false"
+            );
         };
         let signals = |name: &str| -> Result<Vec<Sig>> {
             procs::parse_signals(p.str(name)).map_err(|w| {
-                ocf_err!(ErrConfigured, "parameter {name}: {w:?} is not a signal name or number")
+                ocf_err!(
+                    ErrConfigured,
+                    "parameter {name}: {w:?} is not a signal name or number"
+                )
             })
         };
         let term_signals = signals("term_signals")?;
         let kill_signals = signals("kill_signals")?;
         let signal_delay = match p.num::<u64>("signal_delay") {
             Ok(d) => Duration::from_secs(d.unwrap_or(1)),
-            Err(_) => ocf_bail!(ErrConfigured, "parameter signal_delay: {:?} is not a number of seconds", p.str("signal_delay")),
+            Err(_) => ocf_bail!(
+                ErrConfigured,
+                "parameter signal_delay: {:?} is not a number of seconds",
+                p.str("signal_delay")
+            ),
         };
 
         // ${directory}/${statusfile_prefix}${instance}[_${clone}]_${uname -n}, as the reference.
@@ -199,13 +282,22 @@ impl Config {
 /// An absolute path in the form mountinfo prints mount points (no `//`, `/./`, trailing `/`).
 fn normalize_directory(d: &str) -> Result<PathBuf> {
     if d.trim() != d {
-        ocf_bail!(ErrConfigured, "parameter directory: {d:?} has leading or trailing whitespace");
+        ocf_bail!(
+            ErrConfigured,
+            "parameter directory: {d:?} has leading or trailing whitespace"
+        );
     }
     if !d.starts_with('/') {
-        ocf_bail!(ErrConfigured, "parameter directory: {d:?} is not an absolute path");
+        ocf_bail!(
+            ErrConfigured,
+            "parameter directory: {d:?} is not an absolute path"
+        );
     }
-    if d.contains(|c: char| c == '\n' || c == '\0') {
-        ocf_bail!(ErrConfigured, "parameter directory: {d:?} contains a newline");
+    if d.contains(['\n', '\0']) {
+        ocf_bail!(
+            ErrConfigured,
+            "parameter directory: {d:?} contains a newline"
+        );
     }
     let mut out = PathBuf::from("/");
     for c in Path::new(d).components() {
@@ -238,7 +330,10 @@ fn mount_point(cfg: &Config, table: &MountTable) -> Result<PathBuf> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(cfg.directory.clone()),
         // #1325: EIO here says nothing about whether it is mounted; never read it as "not".
         Err(e) => Err(e).with_ocf(OcfCode::ErrGeneric, || {
-            format!("Could not canonicalize {} because readlink failed", cfg.directory.display())
+            format!(
+                "Could not canonicalize {} because readlink failed",
+                cfg.directory.display()
+            )
         }),
     }
 }
@@ -308,7 +403,10 @@ impl Agent for Filesystem {
     fn validate(&self, ctx: &Ctx) -> Result<()> {
         let cfg = Config::from(ctx)?;
         if cfg.is_root() {
-            ocf_bail!(ErrConfigured, "parameter directory: / cannot be managed in a cluster");
+            ocf_bail!(
+                ErrConfigured,
+                "parameter directory: / cannot be managed in a cluster"
+            );
         }
         let level = ctx.env.check_level()?;
         if ![0, 10, 20].contains(&level) {
@@ -324,7 +422,11 @@ impl Agent for Filesystem {
             ocf_bail!(ErrConfigured, "/ cannot be managed in a cluster");
         }
         refuse_unsafe_clone(ctx, &cfg)?;
-        tracing::info!("Running start for {} on {}", cfg.device_param, cfg.directory.display());
+        tracing::info!(
+            "Running start for {} on {}",
+            cfg.device_param,
+            cfg.directory.display()
+        );
 
         let table = MountTable::read()?;
         let mp = mount_point(&cfg, &table)?;
@@ -338,7 +440,11 @@ impl Agent for Filesystem {
         }
         if !table.below(&mp).is_empty() {
             // Mounting on top would hide them, and stop would then unmount them.
-            ocf_bail!(ErrConfigured, "There is one or more mounts mounted under {}.", mp.display());
+            ocf_bail!(
+                ErrConfigured,
+                "There is one or more mounts mounted under {}.",
+                mp.display()
+            );
         }
         fstype_supported(&cfg.fstype, Some(d))?;
 
@@ -354,7 +460,11 @@ impl Agent for Filesystem {
             }
         }
         if !mp.is_dir() {
-            ocf_bail!(ErrInstalled, "Couldn't find directory [{}] to use as a mount point", mp.display());
+            ocf_bail!(
+                ErrInstalled,
+                "Couldn't find directory [{}] to use as a mount point",
+                mp.display()
+            );
         }
         if cfg.blockdevice {
             if let Some(dev) = &source {
@@ -362,13 +472,21 @@ impl Agent for Filesystem {
             }
         }
         do_mount(&cfg, source.as_deref(), &mp, d).with_ocf(OcfCode::ErrGeneric, || {
-            format!("Couldn't mount device [{}] as {}", cfg.device_param, mp.display())
+            format!(
+                "Couldn't mount device [{}] as {}",
+                cfg.device_param,
+                mp.display()
+            )
         })?;
 
         match state(&cfg, &MountTable::read()?, &mp, d)? {
             State::Mounted(_) => Ok(OcfCode::Success),
             State::Other(m) => ocf_bail!(ErrGeneric, "{}", another_device(&m, &mp)),
-            State::Unmounted => ocf_bail!(ErrGeneric, "mount of {} reported success but it is not mounted", mp.display()),
+            State::Unmounted => ocf_bail!(
+                ErrGeneric,
+                "mount of {} reported success but it is not mounted",
+                mp.display()
+            ),
         }
     }
 
@@ -414,7 +532,11 @@ impl Agent for Filesystem {
         if cfg.is_root() {
             return Ok(OcfCode::Success);
         }
-        tracing::info!("Running stop for {} on {}", cfg.device_param, cfg.directory.display());
+        tracing::info!(
+            "Running stop for {} on {}",
+            cfg.device_param,
+            cfg.directory.display()
+        );
         let d = &ctx.deadline;
         let table = MountTable::read()?;
         let mp = mount_point(&cfg, &table)?;
@@ -428,17 +550,29 @@ impl Agent for Filesystem {
         };
         if ctx.env.check_level().unwrap_or(0) == 20 {
             let f = cfg.status_file.clone();
-            let r = child::bounded("remove the status file", &d.within(Duration::from_secs(2)), move || {
-                std::fs::remove_file(&f).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(5)))
-            });
+            let r = child::bounded(
+                "remove the status file",
+                &d.within(Duration::from_secs(2)),
+                move || {
+                    std::fs::remove_file(&f)
+                        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(5)))
+                },
+            );
             if !matches!(r, Ok(Ok(()))) {
-                tracing::warn!("Failed to remove status file {}.", cfg.status_file.display());
+                tracing::warn!(
+                    "Failed to remove status file {}.",
+                    cfg.status_file.display()
+                );
             }
         }
 
         // Submounts first (deepest first), then other mounts of the same device (bind mounts
         // of it elsewhere), then the mount point itself.
-        let mut targets: Vec<PathBuf> = table.below(&mp).iter().map(|s| s.mount_point.clone()).collect();
+        let mut targets: Vec<PathBuf> = table
+            .below(&mp)
+            .iter()
+            .map(|s| s.mount_point.clone())
+            .collect();
         if !cfg.opts.bind && m.major != 0 {
             let mut binds: Vec<PathBuf> = table
                 .mounts
@@ -453,7 +587,11 @@ impl Agent for Filesystem {
         }
         targets.push(mp.clone());
 
-        let budget = if cfg.fast_stop { d.within(FAST_STOP) } else { *d };
+        let budget = if cfg.fast_stop {
+            d.within(FAST_STOP)
+        } else {
+            *d
+        };
         let mut failure = None;
         for t in &targets {
             tracing::info!("Trying to unmount {}", t.display());
@@ -484,7 +622,11 @@ fn refuse_unsafe_clone(ctx: &Ctx, cfg: &Config) -> Result<()> {
     let safe = if CLUSTER_SAFE.contains(&fs) {
         1
     } else if NEVER_CLONED.contains(&fs) {
-        if cfg.force_clones { 2 } else { 0 }
+        if cfg.force_clones {
+            2
+        } else {
+            0
+        }
     } else if has_option(&cfg.options, "ro") {
         2
     } else {
@@ -492,10 +634,19 @@ fn refuse_unsafe_clone(ctx: &Ctx, cfg: &Config) -> Result<()> {
     };
     match safe {
         0 => {
-            tracing::error!("DO NOT RUN IT AS A CLONE! Politely refusing to proceed to avoid data corruption.");
-            ocf_bail!(ErrConfigured, "DANGER! {fs} on {} is NOT cluster-aware!", cfg.device_param)
+            tracing::error!(
+                "DO NOT RUN IT AS A CLONE! Politely refusing to proceed to avoid data corruption."
+            );
+            ocf_bail!(
+                ErrConfigured,
+                "DANGER! {fs} on {} is NOT cluster-aware!",
+                cfg.device_param
+            )
         }
-        2 => tracing::warn!("{fs} on {} is NOT cluster-aware! Running it as a clone as configured.", cfg.device_param),
+        2 => tracing::warn!(
+            "{fs} on {} is NOT cluster-aware! Running it as a clone as configured.",
+            cfg.device_param
+        ),
         _ => {}
     }
     Ok(())
@@ -524,15 +675,25 @@ fn fstype_supported(fstype: &str, modprobe: Option<&Deadline>) -> Result<()> {
         tracing::info!("It seems we do not have {fstype} support");
         return Ok(());
     };
-    let loaded = command::run("modprobe", &["-q", support], &d.within(Duration::from_secs(10)))
-        .map(|o| o.success())
-        .unwrap_or(false);
+    let loaded = command::run(
+        "modprobe",
+        &["-q", support],
+        &d.within(Duration::from_secs(10)),
+    )
+    .map(|o| o.success())
+    .unwrap_or(false);
     if !loaded {
         ocf_bail!(ErrInstalled, "Couldn't find filesystem {support} in /proc/filesystems and failed to load kernel module");
     }
     // A module can be loaded before it has registered its filesystem.
-    if d.within(Duration::from_secs(5)).poll(Duration::from_millis(100), || known().then_some(())).is_none() {
-        ocf_bail!(ErrInstalled, "Couldn't find filesystem {support} in /proc/filesystems");
+    if d.within(Duration::from_secs(5))
+        .poll(Duration::from_millis(100), || known().then_some(()))
+        .is_none()
+    {
+        ocf_bail!(
+            ErrInstalled,
+            "Couldn't find filesystem {support} in /proc/filesystems"
+        );
     }
     Ok(())
 }
@@ -544,7 +705,11 @@ fn wait_for_device(cfg: &Config, d: &Deadline) -> Result<Option<PathBuf>> {
     match &cfg.device {
         Device::Path(p) if cfg.opts.bind => {
             if !p.exists() {
-                ocf_bail!(ErrInstalled, "parameter device: bind mount source {} does not exist", p.display());
+                ocf_bail!(
+                    ErrInstalled,
+                    "parameter device: bind mount source {} does not exist",
+                    p.display()
+                );
             }
             Ok(Some(p.clone()))
         }
@@ -552,8 +717,17 @@ fn wait_for_device(cfg: &Config, d: &Deadline) -> Result<Option<PathBuf>> {
             if p == Path::new("/dev/null") {
                 return Ok(Some(p.clone()));
             }
-            if wait.poll(Duration::from_millis(100), || blockdev::is_block_device(p).then_some(())).is_none() {
-                ocf_bail!(ErrInstalled, "Couldn't find device [{}]. Expected /dev/??? to exist", p.display());
+            if wait
+                .poll(Duration::from_millis(100), || {
+                    blockdev::is_block_device(p).then_some(())
+                })
+                .is_none()
+            {
+                ocf_bail!(
+                    ErrInstalled,
+                    "Couldn't find device [{}]. Expected /dev/??? to exist",
+                    p.display()
+                );
             }
             Ok(Some(p.clone()))
         }
@@ -564,11 +738,18 @@ fn wait_for_device(cfg: &Config, d: &Deadline) -> Result<Option<PathBuf>> {
             });
             match found {
                 Some(p) => Ok(Some(p)),
-                None => ocf_bail!(ErrInstalled, "Couldn't find device [{}]: no block device has {t}={v}", cfg.device_param),
+                None => ocf_bail!(
+                    ErrInstalled,
+                    "Couldn't find device [{}]: no block device has {t}={v}",
+                    cfg.device_param
+                ),
             }
         }
         Device::Other(s) if cfg.blockdevice => {
-            ocf_bail!(ErrInstalled, "Couldn't find device [{s}]. Expected /dev/??? to exist")
+            ocf_bail!(
+                ErrInstalled,
+                "Couldn't find device [{s}]. Expected /dev/??? to exist"
+            )
         }
         Device::Other(_) => Ok(None),
     }
@@ -584,12 +765,28 @@ fn fsck_needed(cfg: &Config) -> bool {
 
 fn run_fsck(cfg: &Config, dev: &Path, d: &Deadline) -> Result<()> {
     tracing::info!("Starting filesystem check on {}", dev.display());
-    let args: Vec<OsString> = vec!["-t".into(), cfg.fstype.clone().into(), "-p".into(), dev.into()];
-    let out = command::run("fsck", &args, d)
-        .ocf(OcfCode::ErrGeneric, format!("Couldn't successfully fsck filesystem for {}", dev.display()))?;
+    let args: Vec<OsString> = vec![
+        "-t".into(),
+        cfg.fstype.clone().into(),
+        "-p".into(),
+        dev.into(),
+    ];
+    let out = command::run("fsck", &args, d).ocf(
+        OcfCode::ErrGeneric,
+        format!(
+            "Couldn't successfully fsck filesystem for {}",
+            dev.display()
+        ),
+    )?;
     // fsck: 1 = errors corrected, 2 = reboot advised; 4 and up = errors left or fsck failed.
-    if out.status.code().is_none_or(|c| c >= 4) {
-        ocf_bail!(ErrGeneric, "Couldn't successfully fsck filesystem for {}: {} {}", dev.display(), out.describe(), out.last_line());
+    if out.status.code().map_or(true, |c| c >= 4) {
+        ocf_bail!(
+            ErrGeneric,
+            "Couldn't successfully fsck filesystem for {}: {} {}",
+            dev.display(),
+            out.describe(),
+            out.last_line()
+        );
     }
     Ok(())
 }
@@ -602,16 +799,35 @@ fn do_mount(cfg: &Config, source: Option<&Path>, mp: &Path, d: &Deadline) -> Res
         && (cfg.opts.bind || (cfg.blockdevice && fstype.is_some_and(|t| !mount::has_helper(t))));
     match source {
         Some(src) if syscall => {
-            tracing::info!("mounting {} on {} ({})", src.display(), mp.display(), cfg.fstype);
-            mount::mount_syscall(src, mp, if cfg.opts.bind { None } else { fstype }, &cfg.opts, d)?;
+            tracing::info!(
+                "mounting {} on {} ({})",
+                src.display(),
+                mp.display(),
+                cfg.fstype
+            );
+            mount::mount_syscall(
+                src,
+                mp,
+                if cfg.opts.bind { None } else { fstype },
+                &cfg.opts,
+                d,
+            )?;
         }
         _ => {
             let args = match source {
-                Some(p) if !cfg.opts.bind || cfg.opts.needs_mount_command => vec![p.as_os_str().to_owned()],
+                Some(p) if !cfg.opts.bind || cfg.opts.needs_mount_command => {
+                    vec![p.as_os_str().to_owned()]
+                }
                 _ => cfg.device.mount_args(),
             };
             let opts = (!cfg.options.is_empty()).then_some(cfg.options.as_str());
-            mount::mount_command(&args, mp, if cfg.opts.bind { None } else { fstype }, opts, d)?;
+            mount::mount_command(
+                &args,
+                mp,
+                if cfg.opts.bind { None } else { fstype },
+                opts,
+                d,
+            )?;
         }
     }
     // The bind itself ignores per-mount flags: "bind,ro" needs the remount mount(8) would do.
@@ -624,19 +840,27 @@ fn do_mount(cfg: &Config, source: Option<&Path>, mp: &Path, d: &Deadline) -> Res
 
 fn check_device(cfg: &Config, m: &Mount, d: &Deadline) -> Result<()> {
     if !cfg.blockdevice {
-        tracing::warn!("{} is not a block device, monitor 10 is noop", cfg.device_param);
+        tracing::warn!(
+            "{} is not a block device, monitor 10 is noop",
+            cfg.device_param
+        );
         return Ok(());
     }
     let dev = device_node(cfg, false, d)?.unwrap_or_else(|| PathBuf::from(&m.source));
-    blockdev::read_direct(&dev, d)
-        .ocf(OcfCode::ErrGeneric, format!("Failed to read device {}", dev.display()))
+    blockdev::read_direct(&dev, d).ocf(
+        OcfCode::ErrGeneric,
+        format!("Failed to read device {}", dev.display()),
+    )
 }
 
 fn check_status_file(ctx: &Ctx, cfg: &Config, m: &Mount, mp: &Path, d: &Deadline) -> Result<()> {
     if m.read_only() {
         // Nothing can be written to a read-only mount (the reference fails here forever);
         // an uncached read still proves the storage answers.
-        tracing::info!("{} is mounted read-only: reading instead of writing the status file", mp.display());
+        tracing::info!(
+            "{} is mounted read-only: reading instead of writing the status file",
+            mp.display()
+        );
         if cfg.blockdevice {
             return check_device(cfg, m, d);
         }
@@ -658,7 +882,9 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
         Err(e) if mount::gone(e) => return Ok(()),
         Err(Errno::EBUSY) => {}
         Err(e) => {
-            return Err(e).with_ocf(OcfCode::ErrGeneric, || format!("Couldn't unmount {}", target.display()))
+            return Err(e).with_ocf(OcfCode::ErrGeneric, || {
+                format!("Couldn't unmount {}", target.display())
+            })
         }
     }
     tracing::info!("{} is busy", target.display());
@@ -666,7 +892,10 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
     let protected = procs::ancestors();
     let term = budget.portion(0.5);
     let mut last_holders = String::new();
-    for (signals, phase, force) in [(&cfg.term_signals, term, false), (&cfg.kill_signals, *budget, force)] {
+    for (signals, phase, force) in [
+        (&cfg.term_signals, term, false),
+        (&cfg.kill_signals, *budget, force),
+    ] {
         while !phase.expired() {
             let table = MountTable::read()?;
             let Some(m) = table.at(target) else {
@@ -696,14 +925,20 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
                 }
             }
             // Give them signal_delay to go, unmounting as soon as they have.
-            let wait = phase.within(if signalled { cfg.signal_delay } else { Duration::from_millis(500) });
+            let wait = phase.within(if signalled {
+                cfg.signal_delay
+            } else {
+                Duration::from_millis(500)
+            });
             loop {
                 match mount::umount(target, force) {
                     Ok(()) => return still_mounted_after(target, cfg, budget),
                     Err(e) if mount::gone(e) => return Ok(()),
                     Err(Errno::EBUSY) => {}
                     Err(e) => {
-                        return Err(e).with_ocf(OcfCode::ErrGeneric, || format!("Couldn't unmount {}", target.display()))
+                        return Err(e).with_ocf(OcfCode::ErrGeneric, || {
+                            format!("Couldn't unmount {}", target.display())
+                        })
                     }
                 }
                 if !wait.sleep(Duration::from_millis(50)) || wait.expired() {
@@ -713,7 +948,11 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
         }
     }
     let held = if last_holders.is_empty() {
-        if cfg.kill { "no process found using it".to_owned() } else { "force_unmount is false".to_owned() }
+        if cfg.kill {
+            "no process found using it".to_owned()
+        } else {
+            "force_unmount is false".to_owned()
+        }
     } else {
         format!("last used by {last_holders}")
     };
@@ -729,17 +968,16 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
 fn still_mounted_after(target: &Path, cfg: &Config, budget: &Deadline) -> Result<()> {
     if MountTable::read()?.at(target).is_some() {
         if budget.expired() {
-            ocf_bail!(ErrGeneric, "Couldn't unmount {}: still mounted", target.display());
+            ocf_bail!(
+                ErrGeneric,
+                "Couldn't unmount {}: still mounted",
+                target.display()
+            );
         }
         return unmount(cfg, target, budget);
     }
     tracing::info!("unmounted {} successfully", target.display());
     Ok(())
-}
-
-#[allow(dead_code)]
-fn bytes(p: &Path) -> &[u8] {
-    p.as_os_str().as_bytes()
 }
 
 #[cfg(test)]
@@ -756,18 +994,34 @@ mod tests {
         let env = OcfEnv::from_pairs(pairs);
         let metadata = Metadata::parse(Filesystem.metadata_xml())?;
         let params = Params::resolve(&metadata, &env)?;
-        Ok(Ctx { action: Action::Start, env, params, deadline: Deadline::after(Duration::from_secs(5)), metadata })
+        Ok(Ctx {
+            action: Action::Start,
+            env,
+            params,
+            deadline: Deadline::after(Duration::from_secs(5)),
+            metadata,
+        })
     }
 
     fn config(params: &[(&str, &str)]) -> Result<Config> {
-        let base = [("device", "/dev/loop7"), ("directory", "/srv/x"), ("fstype", "xfs")];
-        let mut all: Vec<(&str, &str)> = base.iter().copied().filter(|(k, _)| !params.iter().any(|(p, _)| p == k)).collect();
+        let base = [
+            ("device", "/dev/loop7"),
+            ("directory", "/srv/x"),
+            ("fstype", "xfs"),
+        ];
+        let mut all: Vec<(&str, &str)> = base
+            .iter()
+            .copied()
+            .filter(|(k, _)| !params.iter().any(|(p, _)| p == k))
+            .collect();
         all.extend_from_slice(params);
         Config::from(&ctx(&all, &[])?)
     }
 
     fn configured_error(params: &[(&str, &str)], names: &str) {
-        let e = config(params).err().unwrap_or_else(|| panic!("{params:?} accepted"));
+        let e = config(params)
+            .err()
+            .unwrap_or_else(|| panic!("{params:?} accepted"));
         assert_eq!(crate::ocf::code_of(&e), OcfCode::ErrConfigured, "{e:#}");
         assert!(e.to_string().contains(names), "{e:#} should name {names}");
     }
@@ -788,27 +1042,56 @@ mod tests {
 
     #[test]
     fn directory_is_normalized_like_mountinfo() {
-        assert_eq!(config(&[("directory", "/srv//x/./")]).unwrap().directory, Path::new("/srv/x"));
+        assert_eq!(
+            config(&[("directory", "/srv//x/./")]).unwrap().directory,
+            Path::new("/srv/x")
+        );
         assert!(config(&[("directory", "///")]).unwrap().is_root());
     }
 
     #[test]
     fn block_device_decision_matches_the_reference() {
         assert!(config(&[]).unwrap().blockdevice);
-        assert!(!config(&[("fstype", "nfs4"), ("device", "srv:/x")]).unwrap().blockdevice);
-        assert!(!config(&[("fstype", "none"), ("options", "bind"), ("device", "/tmp")]).unwrap().blockdevice);
+        assert!(
+            !config(&[("fstype", "nfs4"), ("device", "srv:/x")])
+                .unwrap()
+                .blockdevice
+        );
+        assert!(
+            !config(&[("fstype", "none"), ("options", "bind"), ("device", "/tmp")])
+                .unwrap()
+                .blockdevice
+        );
         assert!(!config(&[("device", "-L data")]).unwrap().blockdevice);
         assert!(!config(&[("options", "loop")]).unwrap().blockdevice);
     }
 
     #[test]
     fn status_file_name_is_the_references() {
-        let c = Config::from(&ctx(
-            &[("device", "/dev/x"), ("directory", "/srv/x/"), ("fstype", "xfs")],
-            &[("OCF_RESOURCE_INSTANCE", "fs1"), ("OCF_RESKEY_CRM_meta_clone", "2")],
-        ).unwrap()).unwrap();
-        let node = nix::sys::utsname::uname().unwrap().nodename().to_string_lossy().into_owned();
-        assert_eq!(c.status_file, PathBuf::from(format!("/srv/x/.Filesystem_status/fs1_2_{node}")));
+        let c = Config::from(
+            &ctx(
+                &[
+                    ("device", "/dev/x"),
+                    ("directory", "/srv/x/"),
+                    ("fstype", "xfs"),
+                ],
+                &[
+                    ("OCF_RESOURCE_INSTANCE", "fs1"),
+                    ("OCF_RESKEY_CRM_meta_clone", "2"),
+                ],
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let node = nix::sys::utsname::uname()
+            .unwrap()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(
+            c.status_file,
+            PathBuf::from(format!("/srv/x/.Filesystem_status/fs1_2_{node}"))
+        );
     }
 
     #[test]
@@ -816,20 +1099,35 @@ mod tests {
         assert!(!fsck_needed(&config(&[]).unwrap()));
         assert!(fsck_needed(&config(&[("fstype", "ext2")]).unwrap()));
         assert!(fsck_needed(&config(&[("run_fsck", "force")]).unwrap()));
-        assert!(!fsck_needed(&config(&[("fstype", "ext2"), ("run_fsck", "no")]).unwrap()));
+        assert!(!fsck_needed(
+            &config(&[("fstype", "ext2"), ("run_fsck", "no")]).unwrap()
+        ));
     }
 
     #[test]
     fn local_filesystems_are_not_cloned_without_force_clones() {
         let clone = [("OCF_RESKEY_CRM_meta_clone_max", "2")];
-        let base = [("device", "/dev/x"), ("directory", "/srv/x"), ("fstype", "xfs")];
+        let base = [
+            ("device", "/dev/x"),
+            ("directory", "/srv/x"),
+            ("fstype", "xfs"),
+        ];
         let c = ctx(&base, &clone).unwrap();
         let e = refuse_unsafe_clone(&c, &Config::from(&c).unwrap()).unwrap_err();
         assert_eq!(crate::ocf::code_of(&e), OcfCode::ErrConfigured);
-        let forced = [("device", "/dev/x"), ("directory", "/srv/x"), ("fstype", "xfs"), ("force_clones", "true")];
+        let forced = [
+            ("device", "/dev/x"),
+            ("directory", "/srv/x"),
+            ("fstype", "xfs"),
+            ("force_clones", "true"),
+        ];
         let c = ctx(&forced, &clone).unwrap();
         refuse_unsafe_clone(&c, &Config::from(&c).unwrap()).unwrap();
-        let nfs = [("device", "h:/x"), ("directory", "/srv/x"), ("fstype", "nfs4")];
+        let nfs = [
+            ("device", "h:/x"),
+            ("directory", "/srv/x"),
+            ("fstype", "nfs4"),
+        ];
         let c = ctx(&nfs, &clone).unwrap();
         refuse_unsafe_clone(&c, &Config::from(&c).unwrap()).unwrap();
     }

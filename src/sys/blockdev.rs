@@ -117,7 +117,10 @@ pub fn is_block_device(p: &Path) -> bool {
 pub fn rdev(p: &Path) -> std::io::Result<(u32, u32)> {
     use std::os::unix::fs::MetadataExt;
     let r = std::fs::metadata(p)?.rdev();
-    Ok((nix::sys::stat::major(r) as u32, nix::sys::stat::minor(r) as u32))
+    Ok((
+        nix::sys::stat::major(r) as u32,
+        nix::sys::stat::minor(r) as u32,
+    ))
 }
 
 /// A page-aligned buffer: O_DIRECT needs the memory aligned to the logical block size.
@@ -168,7 +171,12 @@ pub fn read_direct(dev: &Path, deadline: &Deadline) -> Result<()> {
 
 /// OCF_CHECK_LEVEL 20: write `content` to the status file with O_DIRECT|O_SYNC (O_SYNC only
 /// when `direct` is false or the filesystem has no O_DIRECT), then read it back.
-pub fn status_file_check(file: &Path, content: &str, direct: bool, deadline: &Deadline) -> Result<()> {
+pub fn status_file_check(
+    file: &Path,
+    content: &str,
+    direct: bool,
+    deadline: &Deadline,
+) -> Result<()> {
     let mut block = content.as_bytes().to_vec();
     block.resize(BLOCK, 0); // dd conv=sync: one full block, NUL-padded
     child::bounded(
@@ -194,7 +202,11 @@ pub fn status_file_check(file: &Path, content: &str, direct: bool, deadline: &De
             }
             nix::unistd::fsync(fd.as_raw_fd())?;
             drop(fd);
-            let rflags = if direct { OFlag::O_RDONLY | OFlag::O_DIRECT } else { OFlag::O_RDONLY };
+            let rflags = if direct {
+                OFlag::O_RDONLY | OFlag::O_DIRECT
+            } else {
+                OFlag::O_RDONLY
+            };
             let fd = open_fd(file, rflags, Mode::empty())?;
             let mut back = Aligned::new(BLOCK);
             let n = nix::sys::uio::pread(&fd, back.as_mut(), 0)?;
@@ -246,22 +258,51 @@ mod tests {
 
     #[test]
     fn device_forms() {
-        assert_eq!(Device::parse("/dev/drbd0"), Device::Path("/dev/drbd0".into()));
-        for s in ["-U 1234-ab", "-U1234-ab", "--uuid=1234-ab", "--uuid 1234-ab", "UUID=1234-ab", "UUID=\"1234-ab\""] {
-            assert_eq!(Device::parse(s), Device::Tag("UUID", "1234-ab".into()), "{s}");
+        assert_eq!(
+            Device::parse("/dev/drbd0"),
+            Device::Path("/dev/drbd0".into())
+        );
+        for s in [
+            "-U 1234-ab",
+            "-U1234-ab",
+            "--uuid=1234-ab",
+            "--uuid 1234-ab",
+            "UUID=1234-ab",
+            "UUID=\"1234-ab\"",
+        ] {
+            assert_eq!(
+                Device::parse(s),
+                Device::Tag("UUID", "1234-ab".into()),
+                "{s}"
+            );
         }
         for s in ["-L data", "-Ldata", "--label=data", "LABEL=data"] {
             assert_eq!(Device::parse(s), Device::Tag("LABEL", "data".into()), "{s}");
         }
-        assert_eq!(Device::parse("nfs1:/export"), Device::Other("nfs1:/export".into()));
-        assert_eq!(Device::parse("//srv/share").mount_args(), [OsString::from("//srv/share")]);
-        assert_eq!(Device::parse("-L data").mount_args(), [OsString::from("LABEL=data")]);
+        assert_eq!(
+            Device::parse("nfs1:/export"),
+            Device::Other("nfs1:/export".into())
+        );
+        assert_eq!(
+            Device::parse("//srv/share").mount_args(),
+            [OsString::from("//srv/share")]
+        );
+        assert_eq!(
+            Device::parse("-L data").mount_args(),
+            [OsString::from("LABEL=data")]
+        );
     }
 
     #[test]
     fn udev_link_names_are_encoded() {
-        assert_eq!(by_tag_link("LABEL", "my disk/1"), Path::new("/dev/disk/by-label/my\\x20disk\\x2f1"));
-        assert_eq!(by_tag_link("UUID", "ab-12"), Path::new("/dev/disk/by-uuid/ab-12"));
+        assert_eq!(
+            by_tag_link("LABEL", "my disk/1"),
+            Path::new("/dev/disk/by-label/my\\x20disk\\x2f1")
+        );
+        assert_eq!(
+            by_tag_link("UUID", "ab-12"),
+            Path::new("/dev/disk/by-uuid/ab-12")
+        );
     }
 
     #[test]

@@ -28,7 +28,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { flags: MsFlags::empty(), data: Vec::new(), bind: false, needs_mount_command: false }
+        Options {
+            flags: MsFlags::empty(),
+            data: Vec::new(),
+            bind: false,
+            needs_mount_command: false,
+        }
     }
 }
 
@@ -82,8 +87,16 @@ impl Options {
                         || opt.starts_with("helper=")
                         || matches!(
                             opt,
-                            "shared" | "private" | "slave" | "unbindable" | "rshared"
-                                | "rprivate" | "rslave" | "runbindable" | "remount" | "move"
+                            "shared"
+                                | "private"
+                                | "slave"
+                                | "unbindable"
+                                | "rshared"
+                                | "rprivate"
+                                | "rslave"
+                                | "runbindable"
+                                | "remount"
+                                | "move"
                         )
                     {
                         o.needs_mount_command = true;
@@ -126,11 +139,9 @@ pub fn mount_syscall(
     } else {
         opts.flags
     };
-    child::bounded(
-        &format!("mount {}", target.display()),
-        deadline,
-        || nix::mount::mount(Some(source), target, fstype, flags, data),
-    )?
+    child::bounded(&format!("mount {}", target.display()), deadline, || {
+        nix::mount::mount(Some(source), target, fstype, flags, data)
+    })?
     .with_context(|| {
         format!(
             "mount({}, {}, {}) failed",
@@ -143,19 +154,15 @@ pub fn mount_syscall(
 
 /// Apply per-mount flags (e.g. ro) to a bind mount: the remount mount(8) does for `bind,ro`.
 pub fn remount_bind(target: &Path, flags: MsFlags, deadline: &Deadline) -> Result<()> {
-    child::bounded(
-        &format!("remount {}", target.display()),
-        deadline,
-        || {
-            nix::mount::mount(
-                None::<&str>,
-                target,
-                None::<&str>,
-                MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags,
-                None::<&str>,
-            )
-        },
-    )?
+    child::bounded(&format!("remount {}", target.display()), deadline, || {
+        nix::mount::mount(
+            None::<&str>,
+            target,
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags,
+            None::<&str>,
+        )
+    })?
     .with_context(|| format!("remounting bind mount {} failed", target.display()))
 }
 

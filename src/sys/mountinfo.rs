@@ -135,13 +135,15 @@ fn read_once() -> Result<(Vec<u8>, bool)> {
 }
 
 fn parse_line(line: &[u8]) -> Result<Mount> {
-    let bad = || format!("malformed mountinfo line {:?}", String::from_utf8_lossy(line));
+    let bad = || {
+        format!(
+            "malformed mountinfo line {:?}",
+            String::from_utf8_lossy(line)
+        )
+    };
     let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
     // Optional fields (shared:N, master:N, …) end at a lone "-".
-    let sep = fields
-        .iter()
-        .position(|f| *f == b"-")
-        .with_context(bad)?;
+    let sep = fields.iter().position(|f| *f == b"-").with_context(bad)?;
     if sep < 6 || fields.len() < sep + 4 {
         bail!(bad());
     }
@@ -241,11 +243,17 @@ mod tests {
         let t = table();
         assert_eq!(t.mounts.len(), 16);
         let root = t.at(Path::new("/")).unwrap();
-        assert_eq!((root.id, root.parent, root.major, root.minor), (27, 1, 254, 0));
+        assert_eq!(
+            (root.id, root.parent, root.major, root.minor),
+            (27, 1, 254, 0)
+        );
         assert_eq!(root.fstype, "ext4");
         assert_eq!(root.source, "/dev/vda");
         // Optional fields (shared:1) before the separator.
-        assert_eq!(t.at(Path::new("/run/netns")).unwrap().root, Path::new("/run/netns"));
+        assert_eq!(
+            t.at(Path::new("/run/netns")).unwrap().root,
+            Path::new("/run/netns")
+        );
     }
 
     #[test]

@@ -93,8 +93,7 @@ fn fdinfo_mount_id(pid: i32, fd: &str) -> Option<u64> {
 fn holds(pid: i32, ids: &HashSet<u64>, devs: &HashSet<(u32, u32)>) -> Option<String> {
     let base = format!("/proc/{pid}");
     for link in ["cwd", "root", "exe"] {
-        if link_mount_id(Path::new(&format!("{base}/{link}"))).is_some_and(|id| ids.contains(&id))
-        {
+        if link_mount_id(Path::new(&format!("{base}/{link}"))).is_some_and(|id| ids.contains(&id)) {
             return Some(link.to_owned());
         }
     }
@@ -152,7 +151,11 @@ pub fn holders(
         if deadline.expired() {
             bail!("no time left to look for processes using the filesystem");
         }
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         if protected.contains(&pid) {
@@ -163,7 +166,9 @@ pub fn holders(
         };
         let comm = comm(pid);
         if is_cluster_stack(&comm) {
-            tracing::warn!("{comm} [{pid}] uses the filesystem ({how}); not signalling the cluster stack");
+            tracing::warn!(
+                "{comm} [{pid}] uses the filesystem ({how}); not signalling the cluster stack"
+            );
             continue;
         }
         // Kernel threads have no user memory and cannot be signalled away.
@@ -194,10 +199,17 @@ pub fn parse_signals(list: &str) -> std::result::Result<Vec<Sig>, String> {
         .split_whitespace()
         .map(|w| {
             if let Ok(n) = w.parse::<i32>() {
-                return (1..=64).contains(&n).then_some(Sig(n)).ok_or_else(|| w.to_owned());
+                return (1..=64)
+                    .contains(&n)
+                    .then_some(Sig(n))
+                    .ok_or_else(|| w.to_owned());
             }
             let up = w.to_ascii_uppercase();
-            let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+            let name = if up.starts_with("SIG") {
+                up
+            } else {
+                format!("SIG{up}")
+            };
             name.parse::<nix::sys::signal::Signal>()
                 .map(|s| Sig(s as i32))
                 .map_err(|_| w.to_owned())
