@@ -17,10 +17,13 @@
 #   NODE1=node1 NODE2=node2   node names; NODE1 is the seed's "Primary"
 #   DRBD_RESOURCE=r0 DEVICE=/dev/drbd0 DIRECTORY=/data FSTYPE=xfs
 #   CLIENTSPEC=192.168.48.0/24 FSID=1 VIP=192.168.48.200 CIDR=24 NIC=
+#   NFS_INFODIR=$DIRECTORY/.nfsinfo   NFS state kept on the replicated filesystem
 #   FAILBACK=yes         yes: the Promoted role (and so everything) goes back to NODE1
 #                        when it returns; no: resources stay where they run (stickiness)
-#   STONITH=no           no: set stonith-enabled=false so this configuration runs as is;
-#                        yes: leave fencing on; add a fence device yourself (see README.md)
+#   STONITH=yes          yes: fencing stays on; add a fence device (see README.md);
+#                        no: stonith-enabled=false, only to try the configuration out
+#   AGENT_drbd, AGENT_Filesystem, AGENT_nfsserver, AGENT_exportfs, AGENT_IPaddr2:
+#                        the agent for one resource, overriding AGENTS (e.g. ocf:heartbeat:exportfs)
 #
 # Operation timeouts and intervals are not written here: pcs takes them from each
 # agent's meta-data (the agents must be installed where pcs runs), so they are the
@@ -48,14 +51,20 @@ FSID=${FSID:-1}
 VIP=${VIP:-192.168.48.200}
 CIDR=${CIDR:-24}
 NIC=${NIC:-}
+NFS_INFODIR=${NFS_INFODIR-$DIRECTORY/.nfsinfo}
 FAILBACK=${FAILBACK:-yes}
-STONITH=${STONITH:-no}
+STONITH=${STONITH:-yes}
 
-case $AGENTS in
-    ferro) drbd_agent=ocf:ferro:drbd; ra=ocf:ferro ;;
-    reference) drbd_agent=ocf:linbit:drbd; ra=ocf:heartbeat ;;
-    *) echo "AGENTS must be ferro or reference, not '$AGENTS'" >&2; exit 2 ;;
-esac
+case $AGENTS in ferro|reference) ;; *) echo "AGENTS must be ferro or reference, not '$AGENTS'" >&2; exit 2 ;; esac
+# agent NAME: the resource agent for NAME, from AGENT_<NAME> or AGENTS.
+agent() {
+    local override=AGENT_$1
+    if [[ -n ${!override:-} ]]; then echo "${!override}"
+    elif [[ $AGENTS == ferro ]]; then echo "ocf:ferro:$1"
+    elif [[ $1 == drbd ]]; then echo ocf:linbit:drbd
+    else echo "ocf:heartbeat:$1"
+    fi
+}
 case $FAILBACK in yes|no) ;; *) echo "FAILBACK must be yes or no" >&2; exit 2 ;; esac
 case $STONITH in yes|no) ;; *) echo "STONITH must be yes or no" >&2; exit 2 ;; esac
 
@@ -74,19 +83,24 @@ pcs=(pcs -f "$CIB")
 
 # DRBD: one instance per node, one of them Promoted. notify=true is required by the
 # agent (it reacts to its peer's start/stop/promote through notifications).
-"${pcs[@]}" resource create drbd_r0 "$drbd_agent" drbd_resource="$DRBD_RESOURCE" \
+"${pcs[@]}" resource create drbd_r0 "$(agent drbd)" drbd_resource="$DRBD_RESOURCE" \
     promotable promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1 notify=true
 
-"${pcs[@]}" resource create fs_data "$ra:Filesystem" \
+"${pcs[@]}" resource create fs_data "$(agent Filesystem)" \
     device="$DEVICE" directory="$DIRECTORY" fstype="$FSTYPE" --group g_nfs
-"${pcs[@]}" resource create nfsd "$ra:nfsserver" --group g_nfs
+# NFS server state (NFSv4 client records, statd's monitor list) on the replicated
+# filesystem lets clients reclaim their locks after a failover; nfs_ip is the address
+# sm-notify announces to NFSv3 clients.
+nfsd_opts=(nfs_ip="$VIP")
+[[ -n $NFS_INFODIR ]] && nfsd_opts+=(nfs_shared_infodir="$NFS_INFODIR")
+"${pcs[@]}" resource create nfsd "$(agent nfsserver)" "${nfsd_opts[@]}" --group g_nfs
 # A fixed fsid keeps NFS file handles valid across failover: without it they derive
 # from the device number, which may differ between the nodes.
-"${pcs[@]}" resource create export_data "$ra:exportfs" clientspec="$CLIENTSPEC" \
+"${pcs[@]}" resource create export_data "$(agent exportfs)" clientspec="$CLIENTSPEC" \
     directory="$DIRECTORY" options=rw,sync,no_root_squash fsid="$FSID" --group g_nfs
 vip_opts=(ip="$VIP" cidr_netmask="$CIDR")
 [[ -n $NIC ]] && vip_opts+=(nic="$NIC")
-"${pcs[@]}" resource create vip "$ra:IPaddr2" "${vip_opts[@]}" --group g_nfs
+"${pcs[@]}" resource create vip "$(agent IPaddr2)" "${vip_opts[@]}" --group g_nfs
 
 # The seed restarts a failed NFS server once and hands over if it fails again:
 # a failed monitor restarts the resource in place until its fail count reaches
@@ -118,7 +132,13 @@ else
     "${pcs[@]}" resource defaults update resource-stickiness=100
 fi
 
-if [[ $STONITH == no ]]; then
+if [[ $STONITH == yes ]]; then
+    # Two nodes that lose each other try to fence each other at once. With
+    # priority-fencing-delay, fencing the node that runs the prioritised group waits
+    # 15 s, so that node wins the race and the service is not interrupted.
+    "${pcs[@]}" resource meta g_nfs priority=10
+    "${pcs[@]}" property set priority-fencing-delay=15s
+else
     # Only for trying the configuration: without fencing, a node that stops answering
     # is assumed dead, and a network split can leave both nodes Primary.
     "${pcs[@]}" property set stonith-enabled=false

@@ -6,18 +6,18 @@
 //! restarted in place once, then failed over.
 //!
 //! pcs and crmsh read the agents' meta-data, so every tool runs inside
-//! tests/support/with-agents.sh: a private mount namespace in which
+//! tests/pcmk/with-agents.sh: a private mount namespace in which
 //! /usr/lib/ocf/resource.d/ferro holds this build's agents. Nothing is installed on
 //! the host. Needs root (for the namespace) and pacemaker, pcs and crmsh; without
 //! them each test prints why it is skipped and passes.
 
-mod support;
+mod pcmk;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use support::{run, skip_unless, Agents, TempDir};
+use pcmk::{run, skip_unless, Agents, TempDir};
 
 const NODE1: &str = "node1";
 const NODE2: &str = "node2";
@@ -67,11 +67,12 @@ impl Lab {
         cib
     }
 
-    /// Runs crm-examples/ha-nfs.pcs.sh offline (CIB=file) with the given settings.
+    /// Runs crm-examples/ha-nfs.pcs.sh offline (CIB=file) with the given settings and,
+    /// unless they say otherwise, STONITH=no: these CIBs have no fence device.
     fn pcs_cib(&self, name: &str, env: &[(&str, &str)]) -> PathBuf {
         let cib = self.empty_cib(name);
         let mut cmd = self.agents.cmd("bash");
-        cmd.arg(examples().join("ha-nfs.pcs.sh")).env("CIB", &cib);
+        cmd.arg(examples().join("ha-nfs.pcs.sh")).env("CIB", &cib).env("STONITH", "no");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -261,7 +262,7 @@ fn nfsserver_failures(lab: &Lab, cib: &Path, tag: &str, failback: bool) {
     lab.placement(&f2).assert_all_on(NODE2, Some(NODE1), "nfsd failed twice on node1");
 
     // 15 minutes later the 600 s failure-timeout has expired the fail count.
-    let later = run(support::cmd("date").args(["-u", "-d", "+15 min", "+%Y-%m-%dT%H:%M:%SZ"]), 10)
+    let later = run(pcmk::cmd("date").args(["-u", "-d", "+15 min", "+%Y-%m-%dT%H:%M:%SZ"]), 10)
         .stdout_checked("date");
     let (f3, _) = lab.simulate(&f2, &format!("{tag}-f3.xml"), &["-t", later.trim()]);
     let home = if failback { NODE1 } else { NODE2 };
@@ -285,10 +286,13 @@ fn pcs_script_runs_offline_and_crm_verify_accepts_every_variant() {
             assert_eq!(xml.contains("name=\"resource-stickiness\" value=\"100\""), failback == "no");
         }
     }
-    // STONITH=yes leaves fencing on, for a cluster that brings its own fence device:
-    // then Pacemaker refuses to start resources until one exists.
+    // STONITH=yes (the default) leaves fencing on, for a cluster that brings its own
+    // fence device: Pacemaker refuses to start resources until one exists.
     let cib = lab.pcs_cib("stonith.xml", &[("STONITH", "yes")]);
-    assert!(!fs::read_to_string(&cib).unwrap().contains("stonith-enabled"));
+    let xml = fs::read_to_string(&cib).unwrap();
+    assert!(!xml.contains("stonith-enabled"), "{xml}");
+    assert!(xml.contains("name=\"priority-fencing-delay\" value=\"15s\""), "{xml}");
+    assert!(xml.contains("name=\"priority\" value=\"10\""), "{xml}");
     let out = run(lab.agents.cmd("crm_verify").args(["-V", "-x"]).arg(&cib), 60);
     assert_ne!(out.code, Some(0));
     assert!(out.stderr.contains("STONITH"), "crm_verify without fence device: {}", out.stderr);
@@ -308,6 +312,8 @@ fn pcs_script_takes_its_settings_from_the_environment() {
         ("CLIENTSPEC", "10.1.2.0/24"),
         ("VIP", "10.1.2.50"),
         ("CIDR", "16"),
+        ("NFS_INFODIR", ""),
+        ("AGENT_exportfs", "ocf:heartbeat:exportfs"),
     ];
     let cib = lab.pcs_cib("env.xml", &env);
     lab.verify(&cib);
@@ -324,6 +330,9 @@ fn pcs_script_takes_its_settings_from_the_environment() {
         assert!(xml.contains(&format!("name=\"{name}\" value=\"{value}\"")), "{name}={value} missing: {xml}");
     }
     assert!(xml.contains("value=\"alpha\""), "failback rule names NODE1: {xml}");
+    assert!(!xml.contains("nfs_shared_infodir"), "NFS_INFODIR= leaves it out: {xml}");
+    assert_eq!(xml.matches("provider=\"ferro\"").count(), 4, "{xml}");
+    assert!(xml.contains("type=\"exportfs\" provider=\"heartbeat\""), "AGENT_exportfs: {xml}");
     let bad = run(lab.agents.cmd("bash").arg(examples().join("ha-nfs.pcs.sh")).env("CIB", &cib).env("AGENTS", "other"), 60);
     assert_eq!(bad.code, Some(2), "AGENTS=other is refused: {}", bad.stderr);
 }

@@ -1,201 +1,72 @@
-//! Shared by the Pacemaker integration tests: commands with a deadline, temp dirs that
-//! go away, skipping with a visible reason, and the agent overlay (with-agents.sh).
+//! Shared helpers for the integration tests: running an agent the way Pacemaker does (an
+//! environment of OCF_RESKEY_* and CRM_meta_*, nothing else), and finding it installed.
 #![allow(dead_code)]
 
-use std::ffi::OsStr;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
-use std::{env, fs, thread};
+use std::process::Command;
+use std::sync::OnceLock;
 
-pub const AGENTS: &[&str] = &["drbd", "Filesystem", "IPaddr2", "exportfs", "nfsserver"];
+pub const BIN: &str = env!("CARGO_BIN_EXE_ferro-ocf");
+pub const OCF_ROOT: &str = "/usr/lib/ocf";
 
-pub fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Printed straight to the process's stderr: libtest's capture would hide it.
-pub fn say(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "{msg}");
-}
-
-pub fn which(tool: &str) -> Option<PathBuf> {
-    let path = env::var_os("PATH").unwrap_or_default();
-    env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-}
-
-/// True when the test can run: root, and every tool installed. Otherwise says why
-/// the test is skipped (it then passes without checking anything).
-pub fn skip_unless(test: &str, tools: &[&str]) -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        say(&format!("SKIP {test}: needs root (private mount and network namespaces)"));
-        return false;
-    }
-    let missing: Vec<&str> = tools.iter().copied().filter(|t| which(t).is_none()).collect();
-    if !missing.is_empty() {
-        say(&format!(
-            "SKIP {test}: not installed: {} (Debian: apt-get install pacemaker pacemaker-cli-utils pcs crmsh corosync resource-agents)",
-            missing.join(", ")
-        ));
-        return false;
-    }
-    true
-}
-
-pub fn cmd(program: impl AsRef<OsStr>) -> Command {
-    let mut c = Command::new(program);
-    c.stdin(Stdio::null());
-    c
-}
-
-pub struct Out {
-    pub code: Option<i32>,
+/// What an agent action returned.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
     pub stdout: String,
     pub stderr: String,
-    pub what: String,
 }
 
-impl Out {
-    pub fn check(&self, what: &str) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "{what} failed ({})\n--- stdout\n{}\n--- stderr\n{}",
-            self.what,
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    pub fn stdout_checked(&self, what: &str) -> String {
-        self.check(what);
-        self.stdout.clone()
+impl Outcome {
+    /// The `ocf-exit-reason:` Pacemaker would show, if any (the last one, as Pacemaker takes).
+    pub fn exit_reason(&self) -> Option<&str> {
+        self.stderr.lines().rev().find_map(|l| l.strip_prefix("ocf-exit-reason:"))
     }
 }
 
-/// Runs a command to completion or kills it after `secs` seconds (then code is None).
-pub fn run(cmd: &mut Command, secs: u64) -> Out {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let to = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = so.read_to_string(&mut s);
-        s
-    });
-    let te = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = se.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let code = loop {
-        match child.try_wait().expect("wait") {
-            Some(st) => break st.code(),
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            None => thread::sleep(Duration::from_millis(20)),
+/// Run `agent action` with instance parameters `params` and extra environment (e.g.
+/// `OCF_CHECK_LEVEL`, `OCF_RESKEY_CRM_meta_timeout`), with an otherwise empty environment.
+pub fn run_agent(agent: &str, action: &str, params: &[(&str, &str)], env: &[(&str, &str)]) -> Outcome {
+    let mut cmd = Command::new(BIN);
+    cmd.args([agent, action]).env_clear().env("OCF_ROOT", OCF_ROOT).env("OCF_RESOURCE_INSTANCE", format!("test-{agent}"));
+    for (k, v) in params {
+        cmd.env(format!("OCF_RESKEY_{k}"), v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run ferro-ocf");
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Whether a program is on PATH (for tests that need a package and skip, saying so, without it).
+pub fn have(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+/// Print why a test is skipped, so a skip is visible in the test output.
+pub fn skip(test: &str, why: &str) {
+    eprintln!("SKIP {test}: {why}");
+}
+
+/// `/usr/lib/ocf/resource.d/ferro/<agent>`, installed from the binary under test: tools such as
+/// pcs, crm_resource and crm_simulate only find agents there. The test command installs the
+/// agents before running the tests; this makes sure the installed copy is this build.
+pub fn installed_agent(agent: &str) -> PathBuf {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let installed = Path::new("/usr/sbin/ferro-ocf");
+        let current = std::fs::read(installed).ok() == std::fs::read(BIN).ok();
+        if !current {
+            let st = Command::new(BIN).args(["install", "--root", "/"]).status().expect("ferro-ocf install");
+            assert!(st.success(), "ferro-ocf install failed");
         }
-    };
-    let mut stdout = to.join().unwrap();
-    let mut stderr = te.join().unwrap();
-    if code.is_none() {
-        stderr.push_str(&format!("\n(killed after {secs} s)"));
-    }
-    stdout.truncate(1 << 20);
-    stderr.truncate(1 << 20);
-    Out { code, stdout, stderr, what }
-}
-
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-
-/// A directory under /tmp, removed with everything in it when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(prefix: &str) -> TempDir {
-        let p = env::temp_dir().join(format!(
-            "{prefix}-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The ferro agents as Pacemaker's tools see them: a directory that with-agents.sh
-/// mounts on /usr/lib/ocf/resource.d/ferro in a private mount namespace.
-pub struct Agents {
-    pub dir: PathBuf,
-    pub source: &'static str,
-}
-
-impl Agents {
-    pub fn new(root: &Path) -> Agents {
-        fs::create_dir_all(root).unwrap();
-        let dir = root.join("usr/lib/ocf/resource.d/ferro");
-        // This build's binary, installed with its own installer into a private root.
-        let bin = env!("CARGO_BIN_EXE_ferro-ocf");
-        let out = run(cmd(bin).arg("install").arg("--root").arg(root), 60);
-        if out.code == Some(0) && AGENTS.iter().all(|a| dir.join(a).exists()) {
-            return Agents { dir, source: "ferro-ocf install --root" };
-        }
-        // Until the installer exists: stand-ins that answer meta-data from
-        // ocf-metadata/<Agent>.xml, or, before those exist, the reference agents.
-        fs::create_dir_all(&dir).unwrap();
-        let meta = manifest_dir().join("ocf-metadata");
-        let source = if AGENTS.iter().all(|a| meta.join(format!("{a}.xml")).is_file()) {
-            for a in AGENTS {
-                let script = format!(
-                    "#!/bin/sh\ncase \"$1\" in meta-data) exec cat '{}' ;; esac\nexit 3\n",
-                    meta.join(format!("{a}.xml")).display()
-                );
-                let p = dir.join(a);
-                fs::write(&p, script).unwrap();
-                fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-            }
-            "ocf-metadata/*.xml stand-ins"
-        } else {
-            for a in AGENTS {
-                let provider = if *a == "drbd" { "linbit" } else { "heartbeat" };
-                std::os::unix::fs::symlink(format!("/usr/lib/ocf/resource.d/{provider}/{a}"), dir.join(a)).unwrap();
-            }
-            "reference agents' meta-data"
-        };
-        say(&format!("ferro agents for this test: {source}"));
-        Agents { dir, source }
-    }
-
-    /// `program` run inside the namespace where these agents are ocf:ferro:*.
-    pub fn cmd(&self, program: impl AsRef<OsStr>) -> Command {
-        let mut c = cmd(manifest_dir().join("tests/support/with-agents.sh"));
-        c.arg(&self.dir).arg(program);
-        c
-    }
+    });
+    Path::new(OCF_ROOT).join("resource.d/ferro").join(agent)
 }

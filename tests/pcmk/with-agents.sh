@@ -1,7 +1,8 @@
 #!/bin/bash
 # with-agents.sh DIR COMMAND [ARG...]
-# Runs COMMAND in a private mount namespace in which /usr/lib/ocf/resource.d/ferro is
-# DIR, so pcs, crmsh and Pacemaker's tools see a test's agents without anything being
+# Runs COMMAND in a private mount namespace in which /usr/lib/ocf/resource.d/ferro holds
+# the agents of DIR (e.g. ROOT/usr/lib/ocf/resource.d/ferro after `ferro-ocf install
+# --root ROOT`), so pcs, crmsh and Pacemaker see a test's agents without anything being
 # installed on the host. The other providers (heartbeat, linbit, ...) stay visible.
 set -euo pipefail
 [[ $# -ge 2 ]] || { echo "usage: $0 DIR COMMAND [ARG...]" >&2; exit 2; }
@@ -22,8 +23,12 @@ for p in "$stage"/*; do
     mkdir "$rd/$name"
     mount --bind "$p" "$rd/$name"
 done
-mkdir "$rd/ferro"
-mount --bind "$dir" "$rd/ferro"
+# Links to the resolved agents: install's links are relative to its root. The agent
+# still sees argv0 = /usr/lib/ocf/resource.d/ferro/<Agent>, which picks the agent.
+mkdir -m 755 "$rd/ferro"
+for a in "$dir"/*; do
+    ln -s "$(realpath "$a")" "$rd/ferro/${a##*/}"
+done
 umount "$stage"
 rmdir "$stage"
 unset FERRO_AGENTS_NS

@@ -1,0 +1,3 @@
+//! ocf:ferro:exportfs — drop-in for the reference agent; written in its own issue.
+
+super::pending_agent!(Exportfs, "exportfs");

@@ -1,0 +1,11 @@
+//! ferro-ocf: Pacemaker OCF resource agents in one binary.
+//!
+//! - [`ocf`]: the OCF Resource Agent API contract (exit codes, actions, parameters, metadata).
+//! - [`agents`]: one module per agent, each reading like the admin's runbook.
+//! - [`sys`]: the system below them (commands, mounts, netlink, processes).
+
+pub mod agents;
+pub mod cli;
+pub mod install;
+pub mod ocf;
+pub mod sys;

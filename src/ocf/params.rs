@@ -1,0 +1,174 @@
+//! Instance parameters: `OCF_RESKEY_*` resolved against the metadata's names and defaults.
+//!
+//! Typed getters turn bad values into OCF_ERR_CONFIGURED with a reason that names the parameter,
+//! so an agent's configuration parsing reads as a list of `params.bool("nodad")?` lines.
+
+use super::env::{is_false, is_true, OcfEnv};
+use super::metadata::{Metadata, ParamType};
+use crate::ocf_bail;
+use anyhow::Result;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+#[derive(Clone, Debug, Default)]
+pub struct Params {
+    values: BTreeMap<String, String>,
+    explicit: Vec<String>,
+}
+
+impl Params {
+    /// Resolve every parameter the metadata declares; a required one that is missing is a
+    /// configuration error. Parameters the metadata does not know are ignored (Pacemaker passes
+    /// what the admin wrote; the reference agents ignore unknown ones too).
+    pub fn resolve(md: &Metadata, env: &OcfEnv) -> Result<Params> {
+        let mut p = Params::default();
+        for spec in &md.params {
+            let given = env.reskey(&spec.name);
+            if given.is_some() {
+                p.explicit.push(spec.name.clone());
+            }
+            let value = given.or(spec.default.as_deref()).unwrap_or("");
+            if spec.required && value.trim().is_empty() {
+                ocf_bail!(ErrConfigured, "required parameter {} is not set", spec.name);
+            }
+            match spec.kind {
+                ParamType::Boolean if !value.is_empty() && !is_true(value) && !is_false(value) => {
+                    ocf_bail!(
+                        ErrConfigured,
+                        "parameter {}: {value:?} is not a boolean (use true or false)",
+                        spec.name
+                    )
+                }
+                ParamType::Integer if !value.is_empty() && value.trim().parse::<i64>().is_err() => {
+                    ocf_bail!(
+                        ErrConfigured,
+                        "parameter {}: {value:?} is not an integer",
+                        spec.name
+                    )
+                }
+                _ => {}
+            }
+            p.values.insert(spec.name.clone(), value.to_owned());
+        }
+        Ok(p)
+    }
+
+    /// For tests and for agents that build parameters themselves.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Params {
+        let values: BTreeMap<String, String> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let explicit = values.keys().cloned().collect();
+        Params { values, explicit }
+    }
+
+    /// The value (the default when unset; "" when neither). Asking for a name the metadata does
+    /// not declare is a bug in the agent, caught by its tests.
+    pub fn str(&self, name: &str) -> &str {
+        match self.values.get(name) {
+            Some(v) => v,
+            None => {
+                panic!("agent asked for parameter {name:?}, which its metadata does not declare")
+            }
+        }
+    }
+
+    /// The value, or None when empty.
+    pub fn opt(&self, name: &str) -> Option<&str> {
+        Some(self.str(name).trim()).filter(|v| !v.is_empty())
+    }
+
+    /// Whether the admin set this parameter (as opposed to it taking its default).
+    pub fn is_set(&self, name: &str) -> bool {
+        self.explicit.iter().any(|n| n == name)
+    }
+
+    pub fn bool(&self, name: &str) -> Result<bool> {
+        let v = self.str(name);
+        if is_true(v) {
+            Ok(true)
+        } else if is_false(v) {
+            Ok(false)
+        } else {
+            ocf_bail!(
+                ErrConfigured,
+                "parameter {name}: {v:?} is not a boolean (use true or false)"
+            )
+        }
+    }
+
+    /// A number; empty means None.
+    pub fn num<T: FromStr>(&self, name: &str) -> Result<Option<T>> {
+        match self.opt(name) {
+            None => Ok(None),
+            Some(v) => match v.parse() {
+                Ok(n) => Ok(Some(n)),
+                Err(_) => ocf_bail!(
+                    ErrConfigured,
+                    "parameter {name}: {v:?} is not a valid number"
+                ),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ocf::{code_of, OcfCode};
+
+    fn md() -> Metadata {
+        Metadata::parse(
+            r#"<resource-agent name="T"><parameters>
+            <parameter name="ip" required="1"><content type="string"/></parameter>
+            <parameter name="nodad"><content type="boolean" default="false"/></parameter>
+            <parameter name="arp_count"><content type="integer" default="5"/></parameter>
+            <parameter name="nic"><content type="string" default=""/></parameter>
+            </parameters></resource-agent>"#,
+        )
+        .unwrap()
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> OcfEnv {
+        OcfEnv::from_pairs(
+            pairs
+                .iter()
+                .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn defaults_fill_in_and_explicit_is_tracked() {
+        let p = Params::resolve(&md(), &env(&[("ip", "10.1.1.1")])).unwrap();
+        assert_eq!(p.str("ip"), "10.1.1.1");
+        assert!(!p.bool("nodad").unwrap());
+        assert_eq!(p.num::<u32>("arp_count").unwrap(), Some(5));
+        assert_eq!(p.opt("nic"), None);
+        assert!(p.is_set("ip") && !p.is_set("nic"));
+    }
+
+    #[test]
+    fn missing_required_names_the_parameter() {
+        let e = Params::resolve(&md(), &env(&[])).unwrap_err();
+        assert_eq!(code_of(&e), OcfCode::ErrConfigured);
+        assert!(e.to_string().contains("ip"), "{e}");
+    }
+
+    #[test]
+    fn bad_types_are_configuration_errors_naming_the_parameter() {
+        for (k, v) in [("nodad", "perhaps"), ("arp_count", "five")] {
+            let e = Params::resolve(&md(), &env(&[("ip", "1.2.3.4"), (k, v)])).unwrap_err();
+            assert_eq!(code_of(&e), OcfCode::ErrConfigured);
+            assert!(e.to_string().contains(k), "{e}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "does not declare")]
+    fn undeclared_parameter_is_a_bug() {
+        Params::resolve(&md(), &env(&[("ip", "1.2.3.4")]))
+            .unwrap()
+            .str("nope");
+    }
+}

@@ -1,0 +1,4 @@
+//! System detail below the agents: running commands, and (per agent) mounts, netlink,
+//! processes, DRBD, NFS.
+
+pub mod command;
