@@ -77,7 +77,7 @@ impl Lab {
         self.loops.push(dev.clone());
         let mut mkfs = Command::new(format!("mkfs.{fstype}"));
         mkfs.arg("-q");
-        if fstype == "ext4" {
+        if fstype.starts_with("ext") {
             mkfs.arg("-F");
         }
         if let Some(l) = label {
@@ -868,4 +868,213 @@ fn ocf_tester_passes() {
     eprintln!("{text}");
     assert!(out.status.success(), "ocf-tester failed:\n{text}");
     assert!(mounted(&mp).is_none(), "ocf-tester ends stopped");
+}
+
+/// Run an action on a watchdog: None when it had not returned after `secs` (it is then killed
+/// with everything it started). Only to tell "returned" from "hung", never to measure speed.
+fn run_watched(
+    program: &str,
+    args: &[&str],
+    r: &Res,
+    env: &[(&str, &str)],
+    secs: u64,
+) -> Option<i32> {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env_clear()
+        .env("OCF_ROOT", "/usr/lib/ocf")
+        .env("OCF_RESOURCE_INSTANCE", "test-Filesystem")
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    for (k, v) in &r.0 {
+        cmd.env(format!("OCF_RESKEY_{k}"), v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    for _ in 0..secs * 10 {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st.code();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        Signal::SIGKILL,
+    );
+    let _ = child.wait();
+    None
+}
+
+/// A filesystem whose I/O never completes (a FUSE mount whose server never answers: what a
+/// hard NFS mount of a dead server or a hung disk looks like to processes). Depth 0 does not
+/// touch it; depth 20 reports failure within the operation timeout instead of hanging until
+/// Pacemaker kills it, as the reference does.
+#[test]
+fn hung_filesystem_does_not_hang_monitor_or_stop() {
+    let Some(lab) = Lab::new("hung") else { return };
+    let mp = lab.mkdir("m");
+    let Ok(fuse) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+    else {
+        skip("hung_filesystem", "no /dev/fuse");
+        return;
+    };
+    let data = format!(
+        "fd={},rootmode=40000,user_id=0,group_id=0",
+        std::os::fd::AsRawFd::as_raw_fd(&fuse)
+    );
+    nix::mount::mount(
+        Some("ffs-hung"),
+        Path::new(&mp),
+        Some("fuse.ffshung"),
+        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+        Some(data.as_str()),
+    )
+    .unwrap();
+    let r = Res::new("ffs-hung", &mp, "fuse.ffshung");
+    let timeout = [
+        ("OCF_RESKEY_CRM_meta_timeout", "5000"),
+        ("OCF_RESKEY_CRM_meta_interval", "20000"),
+    ];
+    let ours = |level: &str| {
+        let env = [timeout[0], timeout[1], ("OCF_CHECK_LEVEL", level)];
+        run_watched(support::BIN, &["Filesystem", "monitor"], &r, &env, 30)
+    };
+    assert_eq!(ours("0"), Some(OK));
+    assert_eq!(
+        ours("10"),
+        Some(OK),
+        "depth 10 is a no-op without a block device"
+    );
+    assert_eq!(ours("20"), Some(ERR_GENERIC), "depth 20 fails in time");
+    if reference_usable("hung_filesystem") {
+        let env = [timeout[0], timeout[1], ("OCF_CHECK_LEVEL", "20")];
+        assert_eq!(
+            run_watched(REFERENCE, &["monitor"], &r, &env, 10),
+            None,
+            "the reference hangs on the status file until Pacemaker's timeout"
+        );
+    }
+    let stop = run_watched(support::BIN, &["Filesystem", "stop"], &r, &timeout, 30);
+    assert_eq!(stop, Some(OK));
+    assert!(mounted(&mp).is_none());
+    drop(fuse);
+}
+
+/// run_fsck=auto checks filesystems without a journal (ext2) before mounting, not XFS/ext4;
+/// a filesystem fsck cannot repair is not mounted.
+#[test]
+fn fsck_runs_where_the_reference_runs_it() {
+    let Some(mut lab) = Lab::new("fsck") else {
+        return;
+    };
+    if !have("fsck") || !have("mkfs.ext2") {
+        skip(
+            "fsck_runs_where_the_reference_runs_it",
+            "fsck or mkfs.ext2 is not installed",
+        );
+        return;
+    }
+    let ext2 = lab.disk("e2", "ext2", None);
+    let ext4 = lab.disk("e4", "ext4", None);
+    let mp = lab.mkdir("m");
+    let r2 = Res::new(&ext2, &mp, "ext2");
+    let out = r2.run("start", &[]);
+    assert_eq!(out.code, OK);
+    assert!(
+        out.stderr.contains("Starting filesystem check"),
+        "fsck ran for ext2"
+    );
+    assert_eq!(r2.stop(), OK);
+    let r4 = Res::new(&ext4, &mp, "ext4");
+    let out = r4.run("start", &[]);
+    assert_eq!(out.code, OK);
+    assert!(
+        !out.stderr.contains("filesystem check"),
+        "no fsck for ext4 with run_fsck=auto"
+    );
+    assert_eq!(r4.stop(), OK);
+    let out = r4.clone().with("run_fsck", "force").run("start", &[]);
+    assert_eq!(out.code, OK);
+    assert!(
+        out.stderr.contains("Starting filesystem check"),
+        "run_fsck=force"
+    );
+    assert_eq!(r4.stop(), OK);
+
+    // Wipe the ext2 superblocks: fsck -p gives up (exit >= 4) and nothing is mounted.
+    let f = std::fs::OpenOptions::new().write(true).open(&ext2).unwrap();
+    for off in [1024u64, 8193 * 1024] {
+        std::os::unix::fs::FileExt::write_all_at(&f, &[0u8; 1024], off).unwrap();
+    }
+    drop(f);
+    let out = r2.run("start", &[]);
+    assert_eq!(out.code, ERR_GENERIC);
+    assert!(
+        out.exit_reason().unwrap().contains("fsck"),
+        "{:?}",
+        out.exit_reason()
+    );
+    assert!(mounted(&mp).is_none());
+}
+
+/// resource-agents #1304 as reported: a bind mount of `/` that is busy at stop. Only the
+/// process that uses the bind mount may die, not every process on the root filesystem (which
+/// is all of them, this test and the cluster stack included). Runs in its own PID and mount
+/// namespace, so even a wrong agent could only reach the processes of this test.
+#[test]
+fn bind_mount_of_root_kills_only_its_users() {
+    const INNER: &str = "FFS_INNER_ROOTBIND";
+    if std::env::var_os(INNER).is_none() {
+        if !nix::unistd::geteuid().is_root() || !have("unshare") {
+            skip("bind_mount_of_root", "needs root and unshare");
+            return;
+        }
+        let st = Command::new("unshare")
+            .args([
+                "--mount",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--propagation",
+                "private",
+            ])
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "bind_mount_of_root_kills_only_its_users",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(INNER, "1")
+            .status()
+            .unwrap();
+        assert!(st.success(), "the test in its own namespaces failed");
+        return;
+    }
+    assert_eq!(std::process::id(), 1, "inside a fresh PID namespace");
+    let Some(mut lab) = Lab::new("rootbind") else {
+        return;
+    };
+    let mp = lab.mkdir("root");
+    let r = Res::new("/", &mp, "none").with("options", "bind");
+    assert_eq!(r.start(), OK);
+    assert_eq!(mounted(&mp).unwrap().root, Path::new("/"));
+    let user = lab.sleeper_in(&format!("{mp}/tmp"));
+    let bystander = lab.sleeper_in("/tmp");
+    lab.settle();
+    let out = r.run("stop", &[("OCF_RESKEY_CRM_meta_timeout", "20000")]);
+    assert_eq!(out.code, OK);
+    assert!(mounted(&mp).is_none());
+    assert!(!lab.alive(user), "the user of the bind mount was killed");
+    assert!(
+        lab.alive(bystander),
+        "a process on / that never used the bind mount lives"
+    );
 }

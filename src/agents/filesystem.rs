@@ -195,7 +195,10 @@ impl Config {
         }
         let opts = Options::parse(&options);
 
+        // FUSE filesystems (fuse.sshfs, …) have no block device either; fuseblk (ntfs-3g) has.
         let blockdevice = !NOT_BLOCK.contains(&fstype.as_str())
+            && fstype != "fuse"
+            && !fstype.starts_with("fuse.")
             && !has_option(&options, "loop")
             && !opts.bind
             && match &device {
