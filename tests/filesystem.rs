@@ -1078,3 +1078,95 @@ fn bind_mount_of_root_kills_only_its_users() {
         "a process on / that never used the bind mount lives"
     );
 }
+
+/// A cgroup-v1 freezer group: its frozen processes sit in D state and even SIGKILL only takes
+/// effect once they are thawed, like processes stuck on a slow disk or server. Thawed and
+/// removed on drop.
+struct Freezer(PathBuf);
+
+impl Freezer {
+    fn new(name: &str) -> Option<Freezer> {
+        let p = Path::new("/sys/fs/cgroup/freezer").join(format!("{name}-{}", std::process::id()));
+        std::fs::create_dir(&p).ok()?;
+        let f = Freezer(p);
+        f.0.join("freezer.state").exists().then_some(f)
+    }
+    fn freeze(&self, pid: i32) {
+        std::fs::write(self.0.join("cgroup.procs"), pid.to_string()).unwrap();
+        std::fs::write(self.0.join("freezer.state"), "FROZEN").unwrap();
+        while std::fs::read_to_string(self.0.join("freezer.state"))
+            .unwrap()
+            .trim()
+            != "FROZEN"
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    fn thaw(path: &Path) {
+        let _ = std::fs::write(path.join("freezer.state"), "THAWED");
+    }
+}
+
+impl Drop for Freezer {
+    fn drop(&mut self) {
+        Freezer::thaw(&self.0);
+        let procs = std::fs::read_to_string(self.0.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.split_whitespace().filter_map(|p| p.parse().ok()) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        for _ in 0..100 {
+            if std::fs::remove_dir(&self.0).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// PR#1555: fast_stop=yes gives up after 6 seconds whatever the stop timeout, so a user that
+/// takes longer to go away (stuck in D state for a while) fails the stop and fences the node.
+/// fast_stop defaults to no: stop uses its whole timeout.
+#[test]
+fn fast_stop_gives_up_early_and_is_off_by_default() {
+    let Some(mut lab) = Lab::new("faststop") else {
+        return;
+    };
+    let Some(freezer) = Freezer::new("ffs-faststop") else {
+        skip("fast_stop", "no cgroup-v1 freezer");
+        return;
+    };
+    let dev = lab.disk("f", "ext4", None);
+    let mp = lab.mkdir("m");
+    let r = Res::new(&dev, &mp, "ext4");
+    assert_eq!(r.start(), OK);
+    let stuck = lab.sleeper_in(&mp);
+    lab.settle();
+    freezer.freeze(stuck);
+    let timeout = [("OCF_RESKEY_CRM_meta_timeout", "30000")];
+    let out = r.clone().with("fast_stop", "yes").run("stop", &timeout);
+    assert_eq!(
+        out.code, ERR_GENERIC,
+        "fast_stop=yes gave up on the stuck process"
+    );
+    let reason = out.exit_reason().unwrap();
+    assert!(
+        reason.contains("Couldn't unmount") && reason.contains("sleep"),
+        "{reason}"
+    );
+    assert!(mounted(&mp).is_some());
+
+    // The process comes unstuck (its I/O completes) a while into the next stop.
+    let path = freezer.0.clone();
+    let thaw = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(8));
+        Freezer::thaw(&path);
+    });
+    let out = r.run("stop", &timeout);
+    thaw.join().unwrap();
+    assert_eq!(
+        out.code, OK,
+        "the default waits as long as the timeout allows"
+    );
+    assert!(mounted(&mp).is_none());
+    assert!(!lab.alive(stuck));
+}
