@@ -1170,3 +1170,69 @@ fn fast_stop_gives_up_early_and_is_off_by_default() {
     assert!(mounted(&mp).is_none());
     assert!(!lab.alive(stuck));
 }
+
+/// resource-agents #1426: the user is in another mount namespace (a VM that libvirt starts in
+/// its own namespace, a systemd service with PrivateTmp) and holds its copy of the mount. The
+/// unmount here is refused while that copy is busy, although no process of this namespace
+/// uses the filesystem; stop must find and stop that user.
+#[test]
+fn holder_in_another_mount_namespace_is_found() {
+    let Some(mut lab) = Lab::new("mntns") else {
+        return;
+    };
+    if !have("unshare") {
+        skip(
+            "holder_in_another_mount_namespace",
+            "unshare is not installed",
+        );
+        return;
+    }
+    let dev = lab.disk("n", "ext4", None);
+    // As on any systemd host, where / is shared, and so is every mount made below it.
+    let shared = lab.mkdir("shared");
+    nix::mount::mount(
+        Some(shared.as_str()),
+        shared.as_str(),
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .unwrap();
+    nix::mount::mount(
+        None::<&str>,
+        shared.as_str(),
+        None::<&str>,
+        nix::mount::MsFlags::MS_SHARED,
+        None::<&str>,
+    )
+    .unwrap();
+    let mp = lab.mkdir("shared/m");
+    let r = Res::new(&dev, &mp, "ext4");
+    assert_eq!(r.start(), OK);
+    let mut c = Command::new("unshare");
+    c.args([
+        "--mount",
+        "--propagation",
+        "slave",
+        "--",
+        "sh",
+        "-c",
+        r#"cd "$1" && exec sleep 1000"#,
+        "vm",
+        &mp,
+    ]);
+    let vm = lab.spawn(c);
+    lab.settle();
+    assert_ne!(
+        std::fs::read_link(format!("/proc/{vm}/ns/mnt")).unwrap(),
+        std::fs::read_link("/proc/self/ns/mnt").unwrap(),
+        "the user runs in its own mount namespace"
+    );
+    let out = r.run("stop", &[("OCF_RESKEY_CRM_meta_timeout", "20000")]);
+    assert_eq!(out.code, OK);
+    assert!(mounted(&mp).is_none());
+    assert!(
+        !lab.alive(vm),
+        "the user in the other namespace was stopped"
+    );
+}

@@ -904,13 +904,17 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
             let Some(m) = table.at(target) else {
                 return Ok(());
             };
-            let ids: HashSet<u64> = table.with_descendants(m.id).into_iter().collect();
-            let devs: HashSet<(u32, u32)> = table
+            let mut ids: HashSet<u64> = table.with_descendants(m.id).into_iter().collect();
+            let mut devs: HashSet<(u32, u32)> = table
                 .mounts
                 .iter()
                 .filter(|x| ids.contains(&x.id))
                 .map(|x| (x.major, x.minor))
                 .collect();
+            if let Some(group) = m.shared {
+                ids.extend(procs::propagated_copies(group, (m.major, m.minor), &phase));
+                devs.insert((m.major, m.minor));
+            }
             let mut signalled = false;
             if cfg.kill {
                 let holders = procs::holders(&ids, &devs, &protected, &phase)?;
