@@ -9,6 +9,7 @@ mod support;
 
 use ferro_ocf::sys::mountinfo::MountTable;
 use nix::sys::signal::Signal;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -1235,4 +1236,101 @@ fn holder_in_another_mount_namespace_is_found() {
         !lab.alive(vm),
         "the user in the other namespace was stopped"
     );
+}
+
+/// The other half of #1426: a mount namespace made with private propagation (a container, a
+/// service with PrivateTmp) keeps its own copy of the mount. The unmount here succeeds, yet
+/// the filesystem stays mounted there and the device stays claimed: the reference reports a
+/// successful stop, and the next mount elsewhere (or DRBD's demote) finds the disk in use.
+/// Ours unmounts it in that namespace too, stopping only the process that uses it.
+#[test]
+fn private_copy_in_another_mount_namespace_is_unmounted_too() {
+    let Some(mut lab) = Lab::new("privns") else {
+        return;
+    };
+    if !have("unshare") {
+        skip(
+            "private_copy_in_another_mount_namespace",
+            "unshare is not installed",
+        );
+        return;
+    }
+    let dev = lab.disk("p", "ext4", None);
+    let mp = lab.mkdir("m");
+    let outside = lab.mkdir("outside");
+    let r = Res::new(&dev, &mp, "ext4");
+    let mut implementations: Vec<(&str, Runner)> = vec![(
+        "ferro",
+        Box::new(|r: &Res, a: &str| r.run(a, &[("OCF_RESKEY_CRM_meta_timeout", "20000")])),
+    )];
+    if reference_usable("private_copy_in_another_mount_namespace") {
+        implementations.push((
+            "reference",
+            Box::new(|r: &Res, a: &str| {
+                r.reference(a, &[("OCF_RESKEY_CRM_meta_timeout", "20000")])
+            }),
+        ));
+    }
+    for (name, run) in implementations {
+        assert_eq!(run(&r, "start").code, OK, "{name}");
+        // A service in its own namespace: one process uses the filesystem, one does not.
+        let mut c = Command::new("unshare");
+        c.current_dir(&outside).args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            r#"sleep 1000 & cd "$1" && exec sleep 1000"#,
+            "service",
+            &mp,
+        ]);
+        let user = lab.spawn(c);
+        lab.settle();
+        let in_service = || {
+            std::fs::read(format!("/proc/{user}/mountinfo"))
+                .ok()
+                .and_then(|t| MountTable::parse(&t).ok())
+                .is_some_and(|t| t.at(Path::new(&mp)).is_some())
+        };
+        assert!(
+            in_service(),
+            "{name}: the service has its copy of the mount"
+        );
+        let out = run(&r, "stop");
+        assert_eq!(out.code, OK, "{name}");
+        assert!(mounted(&mp).is_none(), "{name}");
+        if name == "ferro" {
+            assert!(
+                !lab.alive(user),
+                "ferro: the process using the copy was stopped"
+            );
+            let busy = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(nix::libc::O_EXCL)
+                .open(&dev)
+                .is_err();
+            assert!(!busy, "ferro: the device is free: mounted nowhere any more");
+        } else {
+            assert!(
+                in_service(),
+                "reference: 'stopped', but still mounted in the service's namespace"
+            );
+            let _ = kill_tree(user);
+        }
+    }
+}
+
+/// Kill a process and its children (for processes that fork their own helpers).
+fn kill_tree(pid: i32) -> nix::Result<()> {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    for c in children
+        .split_whitespace()
+        .filter_map(|c| c.parse::<i32>().ok())
+    {
+        let _ = kill_tree(c);
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL)
 }

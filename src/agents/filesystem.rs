@@ -607,7 +607,15 @@ impl Agent for Filesystem {
             return Err(e);
         }
         if cfg.blockdevice {
-            if let Some(dev) = device_node(&cfg, false, d)? {
+            // The node the kernel mounted (a tag, a symlink) has the same device numbers.
+            let source = PathBuf::from(&m.source);
+            let dev = Some(source)
+                .filter(|s| blockdev::rdev(s).is_ok_and(|r| r == (m.major, m.minor)))
+                .or(device_node(&cfg, false, d)?);
+            if let Some(dev) = dev {
+                if blockdev::claimed(&dev) {
+                    release_other_namespaces(&cfg, &dev, (m.major, m.minor), &budget)?;
+                }
                 blockdev::flush_buffers(&dev);
             }
         }
@@ -968,6 +976,91 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
         "Couldn't unmount {} within {:.0}s: still busy ({held})",
         target.display(),
         budget.elapsed().as_secs_f64()
+    )
+}
+
+/// Unmounted here, the filesystem can live on in another mount namespace that got a private
+/// copy of the mount (a container, a service with PrivateTmp, a VM's namespace): the device
+/// stays claimed, and the next layer (DRBD demote) or another node's mount would fail or
+/// corrupt it. Unmount it there too, stopping its users there as here. The reference
+/// reports success in this case.
+fn release_other_namespaces(
+    cfg: &Config,
+    dev: &Path,
+    numbers: (u32, u32),
+    budget: &Deadline,
+) -> Result<()> {
+    let protected = procs::ancestors();
+    let term = budget.portion(0.5);
+    let mut last = String::new();
+    for (signals, phase) in [(&cfg.term_signals, term), (&cfg.kill_signals, *budget)] {
+        while !phase.expired() {
+            let spaces = procs::namespaces_with(numbers, &phase);
+            if spaces.is_empty() {
+                if blockdev::claimed(dev) {
+                    tracing::warn!(
+                        "{} is still in use, but not mounted in any mount namespace",
+                        dev.display()
+                    );
+                }
+                return Ok(());
+            }
+            let mut busy: HashSet<u64> = HashSet::new();
+            for (pid, table) in &spaces {
+                let mut mine: Vec<&Mount> = table
+                    .mounts
+                    .iter()
+                    .filter(|m| (m.major, m.minor) == numbers)
+                    .collect();
+                mine.sort_by(|a, b| b.mount_point.cmp(&a.mount_point));
+                for m in mine {
+                    tracing::info!(
+                        "{} is still mounted on {} in the mount namespace of {} [{pid}]",
+                        dev.display(),
+                        m.mount_point.display(),
+                        procs::comm(*pid)
+                    );
+                    match mount::umount_in_namespace(*pid, &m.mount_point, false, &phase)? {
+                        Ok(()) => {}
+                        Err(e) if mount::gone(e) => {}
+                        Err(_) => busy.extend(table.with_descendants(m.id)),
+                    }
+                }
+            }
+            if busy.is_empty() {
+                continue;
+            }
+            let mut signalled = false;
+            if cfg.kill {
+                let holders = procs::holders(&busy, &HashSet::from([numbers]), &protected, &phase)?;
+                if !holders.is_empty() {
+                    last = procs::describe(&holders);
+                    for sig in signals.iter() {
+                        tracing::info!("sending signal {sig} to: {last}");
+                        for h in &holders {
+                            procs::signal(h.pid, *sig)?;
+                        }
+                    }
+                    signalled = true;
+                }
+            }
+            phase.sleep(if signalled {
+                cfg.signal_delay
+            } else {
+                Duration::from_millis(200)
+            });
+        }
+    }
+    ocf_bail!(
+        ErrGeneric,
+        "Couldn't unmount {} in other mount namespaces within {:.0}s{}",
+        dev.display(),
+        budget.elapsed().as_secs_f64(),
+        if last.is_empty() {
+            String::new()
+        } else {
+            format!(": still used by {last}")
+        }
     )
 }
 

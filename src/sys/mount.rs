@@ -204,6 +204,29 @@ pub fn umount(target: &Path, force: bool) -> nix::Result<()> {
     nix::mount::umount2(target, flags)
 }
 
+/// umount2(2) of `target` as seen in the mount namespace of `pid`, from a bounded child that
+/// joins that namespace (what `nsenter -m -t PID umount TARGET` does).
+pub fn umount_in_namespace(
+    pid: i32,
+    target: &Path,
+    force: bool,
+    deadline: &Deadline,
+) -> Result<nix::Result<()>> {
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+        .with_context(|| format!("opening the mount namespace of process {pid}"))?;
+    child::bounded(
+        &format!(
+            "unmount {} in the mount namespace of process {pid}",
+            target.display()
+        ),
+        deadline,
+        || {
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNS)?;
+            umount(target, force)
+        },
+    )
+}
+
 /// What an umount2 errno means for stop.
 pub fn gone(e: Errno) -> bool {
     // EINVAL: not a mount point (any more); ENOENT: the path is gone with it.

@@ -233,6 +233,42 @@ pub fn propagated_copies(group: u64, dev: (u32, u32), deadline: &Deadline) -> Ha
     }
 }
 
+/// The other mount namespaces (each by one of its processes) where the filesystem of device
+/// `dev` is still mounted, with their mount tables.
+pub fn namespaces_with(dev: (u32, u32), deadline: &Deadline) -> Vec<(i32, MountTable)> {
+    let own = fs::read_link("/proc/self/ns/mnt").ok();
+    let mut seen = HashSet::new();
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if deadline.expired() {
+            break;
+        }
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(ns) = fs::read_link(format!("/proc/{pid}/ns/mnt")) else {
+            continue;
+        };
+        if Some(&ns) == own.as_ref() || !seen.insert(ns) {
+            continue;
+        }
+        let Ok(t) = fs::read(format!("/proc/{pid}/mountinfo"))
+            .map_err(anyhow::Error::from)
+            .and_then(|b| MountTable::parse(&b))
+        else {
+            continue;
+        };
+        if t.mounts.iter().any(|m| (m.major, m.minor) == dev) {
+            found.push((pid, t));
+        }
+    }
+    found
+}
+
 /// A signal given by name (TERM, SIGTERM, kill) or number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sig(pub i32);
