@@ -91,6 +91,8 @@ impl Lab {
 
     /// Keep a process for cleanup; returns its pid.
     fn spawn(&mut self, mut cmd: Command) -> i32 {
+        // Its own process group, so cleanup also gets what it forks.
+        cmd.process_group(0);
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -127,6 +129,10 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         for c in &mut self.children {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                Signal::SIGKILL,
+            );
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -1317,20 +1323,6 @@ fn private_copy_in_another_mount_namespace_is_unmounted_too() {
                 in_service(),
                 "reference: 'stopped', but still mounted in the service's namespace"
             );
-            let _ = kill_tree(user);
         }
     }
-}
-
-/// Kill a process and its children (for processes that fork their own helpers).
-fn kill_tree(pid: i32) -> nix::Result<()> {
-    let children =
-        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-    for c in children
-        .split_whitespace()
-        .filter_map(|c| c.parse::<i32>().ok())
-    {
-        let _ = kill_tree(c);
-    }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL)
 }
