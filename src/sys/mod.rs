@@ -2,3 +2,4 @@
 //! processes, DRBD, NFS.
 
 pub mod command;
+pub mod nfs;
