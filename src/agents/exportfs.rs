@@ -61,7 +61,10 @@ impl Config {
         };
         let fsid = p.str("fsid").trim().to_owned();
         if fsid.contains(',') {
-            ocf_bail!(ErrConfigured, "parameter fsid: {fsid:?} cannot contain a comma");
+            ocf_bail!(
+                ErrConfigured,
+                "parameter fsid: {fsid:?} cannot contain a comma"
+            );
         }
         let options = p.opt("options").map(str::to_owned);
         if let Some(o) = &options {
@@ -201,7 +204,10 @@ impl Exportfs {
     /// Whether every directory is exported to the client on this boot.
     fn exported(&self, ctx: &Ctx, cfg: &Config) -> Result<bool> {
         if !cfg.state_file.exists() {
-            debug!("state file {} absent: not started on this boot", cfg.state_file.display());
+            debug!(
+                "state file {} absent: not started on this boot",
+                cfg.state_file.display()
+            );
             return Ok(false);
         }
         let etab = nfs::read_etab()?;
@@ -237,7 +243,9 @@ impl Exportfs {
             }
         };
         for dir in &cfg.dirs {
-            let Some(backup) = cfg.backup_path(dir) else { continue };
+            let Some(backup) = cfg.backup_path(dir) else {
+                continue;
+            };
             let mut text = nfs::rmtab_entries_for(&rmtab, dir).join("\n");
             if !text.is_empty() {
                 text.push('\n');
@@ -262,11 +270,16 @@ impl Exportfs {
         let rmtab_path = nfs::state_dir().join("rmtab");
         let mut backups = String::new();
         for dir in &cfg.dirs {
-            let Some(backup) = cfg.backup_path(dir) else { continue };
+            let Some(backup) = cfg.backup_path(dir) else {
+                continue;
+            };
             match fs::read_to_string(&backup) {
                 Ok(t) => backups.push_str(&t),
                 // The first start has no backup yet.
-                Err(_) => info!("rmtab backup {} not found or not readable", backup.display()),
+                Err(_) => info!(
+                    "rmtab backup {} not found or not readable",
+                    backup.display()
+                ),
             }
         }
         if backups.trim().is_empty() {
@@ -295,7 +308,10 @@ impl Exportfs {
 
     fn require_exportfs(&self) -> Result<()> {
         if command::find_program("exportfs").is_none() {
-            ocf_bail!(ErrInstalled, "exportfs: required binary not installed (nfs-kernel-server)");
+            ocf_bail!(
+                ErrInstalled,
+                "exportfs: required binary not installed (nfs-kernel-server)"
+            );
         }
         Ok(())
     }
@@ -326,7 +342,10 @@ impl Exportfs {
             _ => None,
         };
         let Some(lease) = lease else {
-            warn!("unable to read the NFSv4 lease time from {}/nfsv4leasetime", nfs::NFSD_DIR);
+            warn!(
+                "unable to read the NFSv4 lease time from {}/nfsv4leasetime",
+                nfs::NFSD_DIR
+            );
             return;
         };
         let wait = Duration::from_secs(lease + 2);
@@ -338,7 +357,10 @@ impl Exportfs {
                 deadline.remaining().as_secs_f64()
             );
         } else {
-            info!("sleeping {}s to accommodate for NFSv4 lease expiry", wait.as_secs());
+            info!(
+                "sleeping {}s to accommodate for NFSv4 lease expiry",
+                wait.as_secs()
+            );
         }
         deadline.sleep(wait);
     }
@@ -406,7 +428,10 @@ impl super::Agent for Exportfs {
             Err(e) => return Err(e),
         };
         if !cfg.missing.is_empty() {
-            let msg = format!("{} does not exist or is not a directory", cfg.missing.join(" "));
+            let msg = format!(
+                "{} does not exist or is not a directory",
+                cfg.missing.join(" ")
+            );
             if ctx.env.is_probe() {
                 info!("{msg}");
                 return Ok(OcfCode::NotRunning);
@@ -510,7 +535,11 @@ impl super::Agent for Exportfs {
             }
         }
         if !failed.is_empty() {
-            ocf_bail!(ErrGeneric, "Failed to un-export file system(s): {}", failed.join("; "));
+            ocf_bail!(
+                ErrGeneric,
+                "Failed to un-export file system(s): {}",
+                failed.join("; ")
+            );
         }
         self.cleanup_export_cache(&cfg, &ctx.deadline);
         remove_state(&cfg)?;
@@ -521,8 +550,9 @@ impl super::Agent for Exportfs {
 
 fn remove_state(cfg: &Config) -> Result<()> {
     match fs::remove_file(&cfg.state_file) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e)
-            .with_context(|| format!("removing the state file {}", cfg.state_file.display())),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing the state file {}", cfg.state_file.display()))
+        }
         _ => Ok(()),
     }
 }
@@ -536,15 +566,25 @@ mod tests {
         assert_eq!(export_options(None, "1"), "fsid=1");
         assert_eq!(export_options(Some("rw,sync"), "1"), "rw,sync,fsid=1");
         // The fsid parameter overrides one in options, in its place.
-        assert_eq!(export_options(Some("rw,fsid=9,sync"), "root"), "rw,fsid=root,sync");
+        assert_eq!(
+            export_options(Some("rw,fsid=9,sync"), "root"),
+            "rw,fsid=root,sync"
+        );
         assert_eq!(export_options(Some("fsid=9,rw,fsid=8"), "2"), "fsid=2,rw");
         assert_eq!(export_options(Some(",rw,"), "3"), "rw,fsid=3");
     }
 
     #[test]
     fn fsid_forms_exportfs_accepts() {
-        for ok in ["0", "1", "4711", "root", "0x1f", "3a1f5e3c-2b9d-4c6e-8f00-112233445566",
-                   "3a1f5e3c2b9d4c6e8f00112233445566"] {
+        for ok in [
+            "0",
+            "1",
+            "4711",
+            "root",
+            "0x1f",
+            "3a1f5e3c-2b9d-4c6e-8f00-112233445566",
+            "3a1f5e3c2b9d4c6e8f00112233445566",
+        ] {
             assert!(valid_fsid(ok), "{ok}");
         }
         for bad in ["", "x1", "-1", "3a1f5e3c-2b9d", "root2"] {
@@ -571,7 +611,11 @@ mod tests {
     fn ipv6_brackets_are_kept_for_exportfs_and_dropped_for_etab() {
         let c = cfg(
             Action::Start,
-            &[("clientspec", "[fd00:48::]/64"), ("directory", "/tmp/"), ("fsid", "1")],
+            &[
+                ("clientspec", "[fd00:48::]/64"),
+                ("directory", "/tmp/"),
+                ("fsid", "1"),
+            ],
         )
         .unwrap();
         assert_eq!(c.client, "fd00:48::/64");
@@ -579,8 +623,15 @@ mod tests {
         assert_eq!(c.dirs, ["/tmp"]);
         assert_eq!(c.state_file, Path::new("/run/ferro-test/exp1"));
         // An IPv4 network is used as given.
-        let c = cfg(Action::Start, &[("clientspec", "10.0.0.0/8"), ("directory", "/"), ("fsid", "root")])
-            .unwrap();
+        let c = cfg(
+            Action::Start,
+            &[
+                ("clientspec", "10.0.0.0/8"),
+                ("directory", "/"),
+                ("fsid", "root"),
+            ],
+        )
+        .unwrap();
         assert_eq!((c.client.as_str(), c.dirs[0].as_str()), ("10.0.0.0/8", "/"));
     }
 
@@ -588,14 +639,25 @@ mod tests {
     fn several_directories_get_consecutive_fsids() {
         let c = cfg(
             Action::Start,
-            &[("clientspec", "*"), ("directory", "/tmp /usr//"), ("fsid", "7")],
+            &[
+                ("clientspec", "*"),
+                ("directory", "/tmp /usr//"),
+                ("fsid", "7"),
+            ],
         )
         .unwrap();
         assert_eq!(c.dirs, ["/tmp", "/usr"]);
-        assert_eq!((c.fsid_of(0), c.fsid_of(1)), ("7".to_owned(), "8".to_owned()));
+        assert_eq!(
+            (c.fsid_of(0), c.fsid_of(1)),
+            ("7".to_owned(), "8".to_owned())
+        );
         let e = cfg(
             Action::Start,
-            &[("clientspec", "*"), ("directory", "/tmp /usr"), ("fsid", "root")],
+            &[
+                ("clientspec", "*"),
+                ("directory", "/tmp /usr"),
+                ("fsid", "root"),
+            ],
         )
         .unwrap_err();
         assert_eq!(crate::ocf::code_of(&e), OcfCode::ErrConfigured);
@@ -616,13 +678,21 @@ mod tests {
             let mut p: Vec<(&str, &str)> = base.iter().copied().filter(|(n, _)| *n != k).collect();
             p.push((k, v));
             let e = cfg(Action::ValidateAll, &p).unwrap_err();
-            assert_eq!(crate::ocf::code_of(&e), OcfCode::ErrConfigured, "{k}={v}: {e:#}");
+            assert_eq!(
+                crate::ocf::code_of(&e),
+                OcfCode::ErrConfigured,
+                "{k}={v}: {e:#}"
+            );
             assert!(format!("{e:#}").contains(k), "{k}: {e:#}");
         }
         // A missing directory is tolerated for stop and monitor (the filesystem may be gone).
         let c = cfg(
             Action::Stop,
-            &[("clientspec", "*"), ("directory", "/nonexistent-ferro-exportfs/"), ("fsid", "1")],
+            &[
+                ("clientspec", "*"),
+                ("directory", "/nonexistent-ferro-exportfs/"),
+                ("fsid", "1"),
+            ],
         )
         .unwrap();
         assert_eq!(c.missing, ["/nonexistent-ferro-exportfs"]);
@@ -632,17 +702,31 @@ mod tests {
     fn rmtab_backup_none_disables_and_paths_stay_below_the_directory() {
         let c = cfg(
             Action::Start,
-            &[("clientspec", "*"), ("directory", "/tmp"), ("fsid", "1"), ("rmtab_backup", "none")],
+            &[
+                ("clientspec", "*"),
+                ("directory", "/tmp"),
+                ("fsid", "1"),
+                ("rmtab_backup", "none"),
+            ],
         )
         .unwrap();
         assert!(c.backup_path("/tmp").is_none());
         let c = cfg(
             Action::Start,
-            &[("clientspec", "*"), ("directory", "/tmp"), ("fsid", "1"), ("rmtab_backup", "/x/.rmtab")],
+            &[
+                ("clientspec", "*"),
+                ("directory", "/tmp"),
+                ("fsid", "1"),
+                ("rmtab_backup", "/x/.rmtab"),
+            ],
         )
         .unwrap();
         assert_eq!(c.backup_path("/tmp").unwrap(), Path::new("/tmp/x/.rmtab"));
-        let c = cfg(Action::Start, &[("clientspec", "*"), ("directory", "/tmp"), ("fsid", "1")]).unwrap();
+        let c = cfg(
+            Action::Start,
+            &[("clientspec", "*"), ("directory", "/tmp"), ("fsid", "1")],
+        )
+        .unwrap();
         assert_eq!(c.backup_path("/tmp").unwrap(), Path::new("/tmp/.rmtab"));
     }
 }

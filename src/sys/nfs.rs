@@ -54,9 +54,7 @@ impl Export {
 
     /// Whether this cache entry's auth domain includes the client specification `spec`.
     pub fn domain_includes(&self, spec: &str) -> bool {
-        self.client
-            .split(',')
-            .any(|d| d.eq_ignore_ascii_case(spec))
+        self.client.split(',').any(|d| d.eq_ignore_ascii_case(spec))
     }
 }
 
@@ -66,8 +64,13 @@ pub fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
             if v <= 0xff {
                 out.push(v as u8);
                 i += 4;
@@ -92,10 +95,12 @@ fn parse_line(line: &str) -> Option<Export> {
     if line.is_empty() {
         return None;
     }
-    let (path, rest) = line.split_once(|c: char| c == '\t' || c == ' ')?;
+    let (path, rest) = line.split_once(['\t', ' '])?;
     let rest = rest.trim_start();
     let (client, options) = match rest.find('(') {
-        Some(i) if rest.ends_with(')') => (&rest[..i], Some(rest[i + 1..rest.len() - 1].to_owned())),
+        Some(i) if rest.ends_with(')') => {
+            (&rest[..i], Some(rest[i + 1..rest.len() - 1].to_owned()))
+        }
         _ => (rest, None),
     };
     if path.is_empty() || client.is_empty() {
@@ -200,9 +205,7 @@ pub fn nfsd_file(name: &str) -> Result<Option<String>> {
 
 /// The number of nfsd threads: None when the nfsd filesystem is not mounted.
 pub fn nfsd_threads() -> Result<Option<u32>> {
-    nfsd_file("threads")?
-        .map(|s| parse_threads(&s))
-        .transpose()
+    nfsd_file("threads")?.map(|s| parse_threads(&s)).transpose()
 }
 
 pub fn parse_threads(s: &str) -> Result<u32> {
@@ -251,8 +254,12 @@ mod tests {
         assert!(a.domain_includes("192.168.48.0/24") && a.domain_includes("*"));
         assert!(!a.domain_includes("192.168.48.0"));
         assert_eq!(a.option("fsid"), Some("1"));
-        assert!(c.iter().any(|x| x.path == "/srv/exp/with space" && x.option("fsid") == Some("7")));
-        assert!(c.iter().any(|x| x.path == "/" && x.option("fsid") == Some("0")));
+        assert!(c
+            .iter()
+            .any(|x| x.path == "/srv/exp/with space" && x.option("fsid") == Some("7")));
+        assert!(c
+            .iter()
+            .any(|x| x.path == "/" && x.option("fsid") == Some("0")));
         assert!(parse_export_cache("#path domain(flags)\n").is_empty());
     }
 
@@ -282,7 +289,10 @@ mod tests {
         assert!(rmtab_entries_for(RMTAB, "/srv/exp").is_empty());
         let v6 = "fd00:48::5:/srv/exp/a:0x00000002\n";
         assert_eq!(rmtab_entries_for(v6, "/srv/exp/a").len(), 1);
-        let merged = rmtab_merge(RMTAB, "10.0.0.9:/srv/exp/a:0x00000001\n127.0.0.1:/srv/exp/c:0x00000001\n");
+        let merged = rmtab_merge(
+            RMTAB,
+            "10.0.0.9:/srv/exp/a:0x00000001\n127.0.0.1:/srv/exp/c:0x00000001\n",
+        );
         assert_eq!(merged.lines().count(), 3);
         assert!(merged.ends_with('\n'));
         assert_eq!(rmtab_merge("", ""), "");
