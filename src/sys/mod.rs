@@ -6,4 +6,5 @@ pub mod child;
 pub mod command;
 pub mod mount;
 pub mod mountinfo;
+pub mod nfs;
 pub mod procs;
