@@ -121,8 +121,19 @@ impl Lab {
     }
 
     /// Wait (briefly) for the processes to be ready: cwd set, files open, mappings made.
+    /// Wait until every process is asleep in `sleep`: past its shell's cd, its dynamic
+    /// loader's mappings, its exec.
     fn settle(&self) {
-        std::thread::sleep(Duration::from_millis(300));
+        for c in &self.children {
+            for _ in 0..1000 {
+                let stat =
+                    std::fs::read_to_string(format!("/proc/{}/stat", c.id())).unwrap_or_default();
+                if stat.is_empty() || stat.contains(") Z") || stat.contains("(sleep) S") {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
     }
 }
 
@@ -429,8 +440,8 @@ fn busy_stop_kills_cwd_open_file_and_mmap_holders_only() {
     let Some(mut lab) = Lab::new("busy") else {
         return;
     };
-    if !have("python3") {
-        skip("busy_stop", "python3 is needed for the mmap holder");
+    if !Path::new("/lib/x86_64-linux-gnu/libm.so.6").exists() {
+        skip("busy_stop", "no libm.so.6 to map");
         return;
     }
     let dev = lab.disk("b", "xfs", None);
@@ -447,19 +458,28 @@ fn busy_stop_kills_cwd_open_file_and_mmap_holders_only() {
         .current_dir(&outside)
         .stdin(std::fs::File::open(format!("{mp}/file")).unwrap());
     let by_fd = lab.spawn(c);
-    let mut c = Command::new("python3");
-    c.current_dir(&outside).args([
-        "-c",
-        "import mmap,sys,time\nf=open(sys.argv[1],'r+b')\nm=mmap.mmap(f.fileno(),0)\nf.close()\ntime.sleep(1000)",
-        &format!("{mp}/file"),
-    ]);
+    // Only a mapping: the dynamic loader maps a preloaded library and closes its fd.
+    std::fs::copy("/lib/x86_64-linux-gnu/libm.so.6", format!("{mp}/libffs.so")).unwrap();
+    let mut c = Command::new("sleep");
+    c.arg("1000")
+        .current_dir(&outside)
+        .env("LD_PRELOAD", format!("{mp}/libffs.so"));
     let by_map = lab.spawn(c);
     let unrelated = lab.sleeper_in(&outside);
     lab.settle();
     let maps = std::fs::read_to_string(format!("/proc/{by_map}/maps")).unwrap();
     assert!(
-        maps.contains(&format!("{mp}/file")),
-        "the mmap holder maps the file"
+        maps.contains(&format!("{mp}/libffs.so")),
+        "the mmap holder maps the library"
+    );
+    let fds: Vec<_> = std::fs::read_dir(format!("/proc/{by_map}/fd"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_link(e.path()).unwrap())
+        .collect();
+    assert!(
+        !fds.iter().any(|f| f.starts_with(&mp)),
+        "and has no file open there: {fds:?}"
     );
 
     let out = r.run("stop", &[("OCF_RESKEY_CRM_meta_timeout", "20000")]);
@@ -1325,4 +1345,24 @@ fn private_copy_in_another_mount_namespace_is_unmounted_too() {
             );
         }
     }
+}
+
+/// A mount point given through a symlink is the canonical path the kernel lists.
+#[test]
+fn mount_point_through_a_symlink() {
+    let Some(mut lab) = Lab::new("symlink") else {
+        return;
+    };
+    let dev = lab.disk("s", "ext4", None);
+    let real = lab.mkdir("real/mp");
+    let link = lab.path("link");
+    std::os::unix::fs::symlink(lab.path("real"), &link).unwrap();
+    let r = Res::new(&dev, &format!("{}/./mp/", link.display()), "ext4");
+    assert_eq!(r.start(), OK);
+    assert!(mounted(&real).is_some(), "mounted at the canonical path");
+    assert_eq!(r.monitor(0).code, OK);
+    assert_eq!(r.start(), OK);
+    assert_eq!(r.stop(), OK);
+    assert!(mounted(&real).is_none());
+    assert_eq!(r.probe(), NOT_RUNNING);
 }

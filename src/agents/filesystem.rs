@@ -543,7 +543,17 @@ impl Agent for Filesystem {
         let d = &ctx.deadline;
         let table = MountTable::read()?;
         let mp = mount_point(&cfg, &table)?;
-        let m = match state(&cfg, &table, &mp, d)? {
+        let m = match state(&cfg, &table, &mp, d).or_else(|e| {
+            // #1325: a device node that cannot be read says nothing about the mount on our
+            // mount point; stop unmounts it rather than fail (and fence) or call it stopped.
+            tracing::warn!("{e:#}; unmounting {} anyway", mp.display());
+            Ok::<_, anyhow::Error>(
+                table
+                    .at(&mp)
+                    .cloned()
+                    .map_or(State::Unmounted, State::Mounted),
+            )
+        })? {
             State::Unmounted => return Ok(OcfCode::Success),
             State::Other(m) => {
                 tracing::info!("{}; not ours, leaving it", another_device(&m, &mp));
@@ -802,12 +812,18 @@ fn run_fsck(cfg: &Config, dev: &Path, d: &Deadline) -> Result<()> {
     Ok(())
 }
 
+/// Whether mount(2) does all mount(8) would: bind mounts, and local block filesystems that have
+/// no mount.<type> helper and no option only libmount understands (loop, X-mount.*, …).
+fn mount_syscall_will_do(cfg: &Config) -> bool {
+    !cfg.opts.needs_mount_command
+        && (cfg.opts.bind
+            || (cfg.blockdevice && cfg.fstype != "none" && !mount::has_helper(&cfg.fstype)))
+}
+
 /// mount(2) where the kernel needs nothing else; mount(8) where a helper or libmount is needed.
 fn do_mount(cfg: &Config, source: Option<&Path>, mp: &Path, d: &Deadline) -> Result<()> {
     let fstype = (!cfg.fstype.is_empty() && cfg.fstype != "none").then_some(cfg.fstype.as_str());
-    let syscall = !cfg.opts.needs_mount_command
-        && source.is_some()
-        && (cfg.opts.bind || (cfg.blockdevice && fstype.is_some_and(|t| !mount::has_helper(t))));
+    let syscall = source.is_some() && mount_syscall_will_do(cfg);
     match source {
         Some(src) if syscall => {
             tracing::info!(
@@ -888,7 +904,7 @@ fn check_status_file(ctx: &Ctx, cfg: &Config, m: &Mount, mp: &Path, d: &Deadline
 /// Unmount one mount point: a plain umount first; only if busy, signal the processes using it,
 /// term_signals for half of the remaining time, then kill_signals, signal_delay apart.
 fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
-    match mount::umount(target, false) {
+    match try_umount(cfg, target, false, &budget.portion(0.5))? {
         Ok(()) => return still_mounted_after(target, cfg, budget),
         Err(e) if mount::gone(e) => return Ok(()),
         Err(Errno::EBUSY) => {}
@@ -946,7 +962,7 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
                 Duration::from_millis(500)
             });
             loop {
-                match mount::umount(target, force) {
+                match try_umount(cfg, target, force, &phase)? {
                     Ok(()) => return still_mounted_after(target, cfg, budget),
                     Err(e) if mount::gone(e) => return Ok(()),
                     Err(Errno::EBUSY) => {}
@@ -1064,6 +1080,24 @@ fn release_other_namespaces(
     )
 }
 
+/// umount2 in this process for local filesystems (an idle stop starts nothing); in a bounded
+/// child for network filesystems, whose unmount may wait for a server that is gone.
+/// An unmount that did not finish in time counts as busy: the kill phase retries with
+/// MNT_FORCE, which aborts the requests to the server.
+fn try_umount(cfg: &Config, target: &Path, force: bool, d: &Deadline) -> Result<nix::Result<()>> {
+    if !NETWORK.contains(&cfg.fstype.as_str()) {
+        return Ok(mount::umount(target, force));
+    }
+    let what = format!("unmount {}", target.display());
+    match child::bounded(&what, d, || mount::umount(target, force)) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            tracing::warn!("{e:#}");
+            Ok(Err(Errno::EBUSY))
+        }
+    }
+}
+
 /// umount2 took the top mount; another one may have been stacked below it.
 fn still_mounted_after(target: &Path, cfg: &Config, budget: &Deadline) -> Result<()> {
     if MountTable::read()?.at(target).is_some() {
@@ -1164,6 +1198,43 @@ mod tests {
         );
         assert!(!config(&[("device", "-L data")]).unwrap().blockdevice);
         assert!(!config(&[("options", "loop")]).unwrap().blockdevice);
+    }
+
+    #[test]
+    fn mount_syscall_for_block_and_bind_mount_command_for_helpers() {
+        assert!(mount_syscall_will_do(&config(&[]).unwrap()));
+        assert!(mount_syscall_will_do(
+            &config(&[
+                ("fstype", "none"),
+                ("options", "bind,ro"),
+                ("device", "/tmp")
+            ])
+            .unwrap()
+        ));
+        for p in [
+            [
+                ("fstype", "nfs4"),
+                ("device", "srv:/x"),
+                ("options", "vers=4.2"),
+            ],
+            [
+                ("fstype", "cifs"),
+                ("device", "//srv/x"),
+                ("options", "guest"),
+            ],
+            [
+                ("fstype", "xfs"),
+                ("device", "/srv/img"),
+                ("options", "loop"),
+            ],
+            [
+                ("fstype", "fuse.sshfs"),
+                ("device", "u@h:/x"),
+                ("options", "ro"),
+            ],
+        ] {
+            assert!(!mount_syscall_will_do(&config(&p).unwrap()), "{p:?}");
+        }
     }
 
     #[test]

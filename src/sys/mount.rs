@@ -174,15 +174,7 @@ pub fn mount_command(
     options: Option<&str>,
     deadline: &Deadline,
 ) -> Result<()> {
-    let mut argv: Vec<OsString> = Vec::new();
-    if let Some(t) = fstype {
-        argv.extend(["-t".into(), t.into()]);
-    }
-    if let Some(o) = options {
-        argv.extend(["-o".into(), o.into()]);
-    }
-    argv.extend(device_args.iter().cloned());
-    argv.push(target.as_os_str().to_owned());
+    let argv = mount_argv(device_args, target, fstype, options);
     let out = command::run("mount", &argv, deadline)?;
     if !out.success() {
         bail!(
@@ -193,6 +185,26 @@ pub fn mount_command(
         );
     }
     Ok(())
+}
+
+/// The arguments of mount(8): one word per option list, device and target, whatever they
+/// contain.
+pub fn mount_argv(
+    device_args: &[OsString],
+    target: &Path,
+    fstype: Option<&str>,
+    options: Option<&str>,
+) -> Vec<OsString> {
+    let mut argv: Vec<OsString> = Vec::new();
+    if let Some(t) = fstype {
+        argv.extend(["-t".into(), t.into()]);
+    }
+    if let Some(o) = options {
+        argv.extend(["-o".into(), o.into()]);
+    }
+    argv.extend(device_args.iter().cloned());
+    argv.push(target.as_os_str().to_owned());
+    argv
 }
 
 /// umount2(2) of the mount at `target`; `force` (MNT_FORCE) aborts pending NFS/CIFS requests.
@@ -248,6 +260,30 @@ mod tests {
         assert!(!o.bind && !o.needs_mount_command);
         assert!(Options::parse("rw,ro").flags.contains(MsFlags::MS_RDONLY));
         assert!(!Options::parse("ro,rw").flags.contains(MsFlags::MS_RDONLY));
+    }
+
+    #[test]
+    fn mount_argv_keeps_each_value_one_word() {
+        let argv = mount_argv(
+            &["nfs1:/export/a b".into()],
+            Path::new("/srv/my data"),
+            Some("nfs4"),
+            Some("vers=4.2,hard"),
+        );
+        assert_eq!(
+            argv,
+            [
+                "-t",
+                "nfs4",
+                "-o",
+                "vers=4.2,hard",
+                "nfs1:/export/a b",
+                "/srv/my data"
+            ]
+            .map(OsString::from)
+        );
+        let argv = mount_argv(&["LABEL=data".into()], Path::new("/m"), None, None);
+        assert_eq!(argv, ["LABEL=data", "/m"].map(OsString::from));
     }
 
     #[test]
