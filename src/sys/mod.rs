@@ -2,7 +2,13 @@
 //! processes, DRBD, NFS.
 
 pub mod arp;
+pub mod blockdev;
+pub mod child;
 pub mod command;
 pub mod findif;
+pub mod mount;
+pub mod mountinfo;
 pub mod netlink;
 pub mod netns;
+pub mod nfs;
+pub mod procs;

@@ -1,0 +1,36 @@
+#!/bin/bash
+# Install what building and testing ferro-ocf needs on Debian 12, build it, and install the
+# agents (/usr/sbin/ferro-ocf and /usr/lib/ocf/resource.d/ferro/*). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (it installs packages and the agents)" >&2; exit 1; }
+
+PACKAGES=(
+    # the cluster stack and the reference agents we are a drop-in for (ocf-tester, the DTD)
+    pacemaker pacemaker-cli-utils corosync pcs crmsh resource-agents drbd-utils
+    # what the agents drive and the tests use
+    iproute2 util-linux kmod procps psmisc e2fsprogs xfsprogs nfs-kernel-server arping libxml2-utils
+    # building
+    gcc pkg-config ca-certificates
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+    [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null; then
+    echo "setup: no cargo found; installing Debian's (needs Rust >= 1.80)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends cargo rustc
+fi
+
+cargo build --release --locked
+./target/release/ferro-ocf install

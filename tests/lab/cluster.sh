@@ -1,0 +1,123 @@
+# shellcheck shell=bash
+# DRBD initialisation, the pacemaker cluster, the client mount, ferro installation.
+
+NODES=(node1 node2)
+AGENT_NAMES=(drbd Filesystem nfsserver exportfs IPaddr2)
+AGENT_CHOICE="drbd=ocf:linbit:drbd Filesystem,nfsserver,exportfs,IPaddr2=ocf:heartbeat"
+declare -A AGENT_OF=()
+
+on_nodes() {  # on_nodes CMD : run on both nodes in parallel, fail if either fails
+  local pids=() vm rc=0
+  for vm in "${NODES[@]}"; do lab_ssh "$vm" "$1" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  return $rc
+}
+
+drbd_state() {  # "cs ro ds" of r0 on VM, e.g. "Connected Primary/Secondary UpToDate/UpToDate"
+  lab_ssh "$1" "sed -n 's/.* cs:\([^ ]*\) ro:\([^ ]*\) ds:\([^ ]*\).*/\1 \2 \3/p' /proc/drbd" 2>/dev/null
+}
+
+drbd_is() {  # drbd_is VM PATTERN
+  # shellcheck disable=SC2053
+  [[ $(drbd_state "$1") == $2 ]]
+}
+
+drbd_init() {
+  local t=$SECONDS
+  on_nodes 'modprobe drbd && drbdadm -- --force create-md r0 >/dev/null 2>&1 && drbdadm up r0 && mkdir -p /data'
+  wait_for "DRBD connected" 60 drbd_is node1 'Connected*' ||
+    { drbd_state node1; die "DRBD did not connect"; }
+  lab_ssh node1 'drbdadm primary --force r0 && mkfs.xfs -q -f /dev/drbd0'
+  wait_for "DRBD initial sync" 300 drbd_is node1 'Connected Primary/Secondary UpToDate/UpToDate' ||
+    { drbd_state node1; die "DRBD did not sync"; }
+  log "DRBD r0 created, synced, XFS made: $((SECONDS - t))s ($(lab_ssh node1 "head -1 /proc/drbd"))"
+  if ((SMOKE)); then return; fi
+  lab_ssh node1 'drbdadm secondary r0'
+  on_nodes 'drbdadm down r0'
+}
+
+cluster_start() {
+  on_nodes 'systemctl start corosync pacemaker'
+  wait_for "both nodes online" 240 lab_ssh node1 "crm_mon -1 | grep -q 'Online: \[ node1 node2 \]'" ||
+    die "cluster did not form"
+  log "cluster formed"
+}
+
+# cluster_configure FAILBACK : (re)write the whole configuration from the pcs script, push it.
+cluster_configure() {
+  local failback=$1 script=$HERE/ha-nfs.pcs.sh overrides="" a
+  [[ -f $HERE/../../crm-examples/ha-nfs.pcs.sh ]] && script=$HERE/../../crm-examples/ha-nfs.pcs.sh
+  lab_scp_to node1 "$script" /root/ha-nfs.pcs.sh
+  for a in "${!AGENT_OF[@]}"; do overrides+="AGENT_$a=${AGENT_OF[$a]} "; done
+  lab_ssh node1 "set -e; rm -f /root/cib.xml; cibadmin --empty > /root/cib.xml
+    env AGENTS=$AGENTS CIB=/root/cib.xml NODE1=node1 NODE2=node2 DRBD_RESOURCE=r0 DEVICE=/dev/drbd0 \
+      DIRECTORY=/data FSTYPE=xfs CLIENTSPEC=192.168.48.0/24 VIP=$LAB_VIP CIDR=24 FAILBACK=$failback \
+      $overrides bash /root/ha-nfs.pcs.sh
+    for n in node1 node2; do
+      pcs -f /root/cib.xml stonith create fence_\$n fence_lab plug=\$n pcmk_host_list=\$n \
+        op monitor interval=60s
+      pcs -f /root/cib.xml constraint location fence_\$n avoids \$n
+    done
+    pcs cluster cib-push /root/cib.xml --config" > "$LAB_RUN/logs/configure-$failback.log" 2>&1 ||
+    { cat "$LAB_RUN/logs/configure-$failback.log" >&2; die "cluster configuration failed"; }
+  log "configuration pushed ($(basename "$(dirname "$script")")/ha-nfs.pcs.sh, FAILBACK=$failback)"
+}
+
+# The node the service runs on (from whichever node answers), empty if none.
+service_node() {
+  local vm n
+  for vm in "${NODES[@]}"; do
+    vm_pid "$vm" >/dev/null || continue
+    n=$(timeout 20 lab_ssh "$vm" "crm_resource -r vip -W -Q 2>/dev/null | head -1") || continue
+    [[ -n $n ]] && { echo "$n"; return; }
+  done
+}
+
+other() { [[ $1 == node1 ]] && echo node2 || echo node1; }
+
+cluster_wait_service() {
+  wait_for "service (VIP answers NFS)" "$1" lab_ssh client "ping -c1 -W1 $LAB_VIP && rpcinfo -t $LAB_VIP nfs 4"
+}
+
+client_mount() {
+  lab_ssh client "mkdir -p /mnt/data && mount -t nfs -o vers=4.2,hard,proto=tcp,timeo=50,retrans=3 $LAB_VIP:/data /mnt/data"
+  lab_scp_to client "$LAB_DIR/writer.py" /root/writer.py
+  log "client mounted $LAB_VIP:/data ($(lab_ssh client "grep ' /mnt/data ' /proc/mounts"))"
+}
+
+lab_build_ferro() {
+  log "cargo build --release (ferro-ocf)"
+  local root; root=$(cd "$HERE/../.." && pwd)
+  (cd "$root" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target} cargo build --release -q) ||
+    die "cargo build failed"
+  FERRO_BIN=${CARGO_TARGET_DIR:-$root/target}/release/ferro-ocf
+}
+
+# Install the binary on both nodes; every agent ferro does not implement yet falls back to the
+# reference agent for that resource, and the choice is printed with the results.
+lab_install_ferro() {
+  local vm a rc choice=""
+  for vm in "${NODES[@]}"; do
+    lab_scp_to "$vm" "$FERRO_BIN" /usr/sbin/ferro-ocf
+    lab_ssh "$vm" 'chmod 755 /usr/sbin/ferro-ocf
+      if ferro-ocf install --help >/dev/null 2>&1; then ferro-ocf install
+      else mkdir -p /usr/lib/ocf/resource.d/ferro
+        for a in drbd Filesystem nfsserver exportfs IPaddr2; do
+          ln -sf /usr/sbin/ferro-ocf /usr/lib/ocf/resource.d/ferro/$a; done
+      fi'
+  done
+  for a in "${AGENT_NAMES[@]}"; do
+    rc=0
+    lab_ssh node1 "OCF_ROOT=/usr/lib/ocf /usr/lib/ocf/resource.d/ferro/$a meta-data >/dev/null &&
+      OCF_ROOT=/usr/lib/ocf /usr/lib/ocf/resource.d/ferro/$a monitor >/dev/null 2>&1" || rc=$?
+    if ((rc == 3)) || ! lab_ssh node1 "OCF_ROOT=/usr/lib/ocf /usr/lib/ocf/resource.d/ferro/$a meta-data >/dev/null 2>&1"; then
+      # OCF_ERR_UNIMPLEMENTED (or no metadata): not written yet, use the reference agent.
+      [[ $a == drbd ]] && AGENT_OF[$a]=ocf:linbit:drbd || AGENT_OF[$a]=ocf:heartbeat:$a
+    else
+      AGENT_OF[$a]=ocf:ferro:$a
+    fi
+    choice+="$a=${AGENT_OF[$a]} "
+  done
+  AGENT_CHOICE=${choice% }
+  log "ferro installed; per-resource agents: $AGENT_CHOICE"
+}

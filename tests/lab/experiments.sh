@@ -1,0 +1,275 @@
+# shellcheck shell=bash
+# The issue's experiments. Each prints a verdict and figures and appends one row to $RESULTS:
+# date kernel agents experiment verdict lost_writes longest_stall_s fault_to_restored_s notes
+
+client_time() { lab_ssh client 'date +%s.%N'; }
+
+writer_start() {  # writer_start NAME
+  W=$1
+  lab_ssh client "rm -f /root/$W.ack /root/$W.stop /mnt/data/$W.dat
+    setsid nohup python3 /root/writer.py write /mnt/data/$W.dat /root/$W.ack /root/$W.stop \
+      >/root/$W.writer.log 2>&1 </dev/null &"
+  wait_for "writer acks" 60 writer_acked_after 0 || return 1
+  sleep 8
+}
+writer_last_ack() { lab_ssh client "tail -1 /root/$W.ack 2>/dev/null" | awk '{print $2}'; }
+writer_acked_after() {  # writer_acked_after CLIENT_TIME
+  local t; t=$(writer_last_ack); [[ -n $t ]] && awk -v a="$t" -v b="$1" 'BEGIN{exit !(a > b)}'
+}
+writer_flowing() {  # writes acknowledged again after now
+  local t; t=$(client_time)
+  wait_for "client writes acknowledged" "${1:-300}" writer_acked_after "$t"
+}
+writer_stopped() { ! lab_ssh client "pgrep -f 'writer.py write /mnt/data/$W.dat'"; }
+# writer_finish T_FAULT : stop the writer, verify, set FIG (figures) and LOST/STALL/RESTORED
+writer_finish() {
+  lab_ssh client "touch /root/$W.stop"
+  wait_for "writer exit" 180 writer_stopped || { FIG="writer hung"; LOST=?; STALL=?; RESTORED=?; return 1; }
+  FIG=$(lab_ssh client "timeout 60 python3 /root/writer.py verify /mnt/data/$W.dat /root/$W.ack $1") || true
+  LOST=$(sed -n 's/.*lost=\([0-9]*\).*/\1/p' <<<"$FIG")
+  STALL=$(sed -n 's/.*longest_stall=\([0-9.]*\).*/\1/p' <<<"$FIG")
+  RESTORED=$(sed -n 's/.*restored_after=\([0-9.]*\).*/\1/p' <<<"$FIG")
+  lab_ssh client "cp /root/$W.ack /root/$W.writer.log /tmp/ 2>/dev/null; true"
+  [[ $LOST == 0 ]]
+}
+
+record() {  # record EXP VERDICT NOTES
+  local row
+  row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%F)" "$KERNEL" "$AGENTS" "$1" "$2" \
+        "${LOST:-?}" "${STALL:-?}" "${RESTORED:-?}" "$3")
+  [[ -s $RESULTS ]] || printf 'date\tkernel\tagents\texperiment\tverdict\tlost\tstall_s\trestored_s\tnotes\n' > "$RESULTS"
+  echo "$row" >> "$RESULTS"
+  echo "RESULT $1: $2 — lost=${LOST:-?} longest_stall=${STALL:-?}s fault_to_restored=${RESTORED:-?}s — $3"
+  [[ $2 == PASS ]]
+}
+
+node_boot() {  # bring a powered-off node back and into the cluster
+  vm_start "$1"
+  wait_ssh "$1"
+  lab_ssh "$1" 'systemctl start corosync pacemaker'
+}
+split_brain_seen() { lab_ssh "$1" "dmesg | grep -i 'split-brain'" 2>/dev/null; }
+fence_constraint() { lab_ssh "$1" "cibadmin -Q -o constraints | grep -o 'drbd-fence-by-handler[^\"]*' | head -1"; }
+service_on() { [[ $(service_node) == "$1" ]]; }
+online_both() { lab_ssh node1 "crm_mon -1 | grep -q 'Online: \[ node1 node2 \]'"; }
+
+# Both nodes up, online, DRBD UpToDate on both, no failures, service where the config wants it.
+ensure_healthy() {
+  local vm
+  for vm in "${NODES[@]}"; do
+    vm_pid "$vm" >/dev/null || { log "bringing $vm back"; node_boot "$vm"; }
+  done
+  for vm in "${NODES[@]}"; do lab_ssh "$vm" 'nft flush ruleset; umount /usr/sbin/rpc.nfsd 2>/dev/null; true'; done
+  wait_for "both nodes online" 300 online_both || return 1
+  lab_ssh node1 'pcs resource cleanup >/dev/null 2>&1; true'
+  wait_for "DRBD UpToDate on both" 400 drbd_is node1 'Connected */* UpToDate/UpToDate' || return 1
+  wait_for "service on node1" 300 service_on node1 || return 1
+  cluster_wait_service 120
+}
+
+exp_standby() {
+  ensure_healthy || { record standby FAIL "cluster not healthy before"; return 1; }
+  local p o tf t v=PASS notes
+  p=$(service_node); o=$(other "$p")
+  writer_start standby
+  tf=$(client_time); t=$SECONDS
+  lab_ssh "$p" "pcs node standby $p"
+  wait_for "service on $o" 300 service_on "$o" || v=FAIL
+  writer_flowing 300 || v=FAIL
+  notes="standby $p: service on $o after $((SECONDS - t))s (pacemaker view)"
+  [[ $(drbd_state "$o") == *Primary/* ]] || { v=FAIL; notes+="; $o not DRBD Primary"; }
+  sleep 5
+  t=$SECONDS
+  lab_ssh "$p" "pcs node unstandby $p"
+  if wait_for "failback to $p" 300 service_on "$p" && writer_flowing 300; then
+    notes+="; unstandby: back on $p after $((SECONDS - t))s"
+  else v=FAIL; notes+="; no failback to $p"; fi
+  sleep 5
+  writer_finish "$tf" || v=FAIL
+  echo "  $FIG"
+  record standby $v "$notes"
+}
+
+exp_kill_primary() {
+  ensure_healthy || { record kill-primary FAIL "cluster not healthy before"; return 1; }
+  local p o tf t v=PASS notes
+  p=$(service_node); o=$(other "$p")
+  writer_start kill
+  tf=$(client_time); t=$SECONDS
+  vm_kill "$p"
+  wait_for "service on $o" 300 service_on "$o" || v=FAIL
+  writer_flowing 300 || v=FAIL
+  notes="qemu of $p killed: service on $o after $((SECONDS - t))s (pacemaker view)"
+  grep -q "off $p" "$LAB_RUN/fence.log" 2>/dev/null && notes+="; $p fenced by $o" || notes+="; no fence request logged"
+  [[ $(drbd_state "$o") == *Primary/* ]] || { v=FAIL; notes+="; $o not DRBD Primary"; }
+  sleep 5
+  writer_finish "$tf" || v=FAIL
+  echo "  $FIG"
+  record kill-primary $v "$notes"
+}
+
+# The old Primary returns: resync, then (FAILBACK=yes, the seed's preference) takes the service back.
+exp_failback() {
+  local p o tf t v=PASS notes rs
+  if ! vm_pid node1 >/dev/null || ! vm_pid node2 >/dev/null; then
+    ensure_healthy_partial || true
+  else
+    ensure_healthy || { record failback FAIL "cluster not healthy before"; return 1; }
+    p=$(service_node); vm_kill "$p"
+    wait_for "service on $(other "$p")" 300 service_on "$(other "$p")" || true
+  fi
+  for p in "${NODES[@]}"; do vm_pid "$p" >/dev/null || break; done
+  o=$(other "$p")
+  wait_for "service on $o" 300 service_on "$o" || { record failback FAIL "no service on $o before"; return 1; }
+  cluster_wait_service 120
+  writer_start failback
+  tf=$(client_time); t=$SECONDS
+  node_boot "$p"
+  notes="$p booted in $((SECONDS - t))s"
+  t=$SECONDS
+  wait_for "$p resynced" 400 drbd_is "$p" 'Connected */* UpToDate/UpToDate' || v=FAIL
+  rs=$(lab_ssh "$p" "dmesg | grep -E 'Began resync|Resync done' | tr -s ' ' | tail -2 | cut -c1-200 | tr '\n' ' '")
+  notes+="; resync done $((SECONDS - t))s after boot"
+  wait_for "failback to $p" 300 service_on "$p" || { v=FAIL; notes+="; service stayed on $o"; }
+  writer_flowing 300 || v=FAIL
+  notes+="; service back on $p $((SECONDS - t))s after boot"
+  [[ -z $(split_brain_seen "$p")$(split_brain_seen "$o") ]] || { v=FAIL; notes+="; SPLIT-BRAIN in dmesg"; }
+  sleep 5
+  writer_finish "$tf" || v=FAIL
+  echo "  $FIG"
+  echo "  resync: $rs"
+  record failback $v "$notes"
+}
+ensure_healthy_partial() { :; }
+
+# Without the preference (resource-stickiness outweighs it) the returning node stays Secondary.
+exp_stay() {
+  ensure_healthy || { record stay FAIL "cluster not healthy before"; return 1; }
+  cluster_configure no
+  local p o tf t v=PASS notes
+  p=$(service_node); o=$(other "$p")
+  writer_start stay
+  tf=$(client_time); t=$SECONDS
+  vm_kill "$p"
+  wait_for "service on $o" 300 service_on "$o" || v=FAIL
+  writer_flowing 300 || v=FAIL
+  notes="$p killed: service on $o after $((SECONDS - t))s"
+  node_boot "$p"
+  wait_for "$p resynced" 400 drbd_is "$p" 'Connected */* UpToDate/UpToDate' || v=FAIL
+  sleep 40
+  if service_on "$o"; then notes+="; $p back and resynced, service stayed on $o (40s watched)"
+  else v=FAIL; notes+="; service moved to $(service_node)"; fi
+  writer_finish "$tf" || v=FAIL
+  echo "  $FIG"
+  cluster_configure yes
+  record stay $v "$notes"
+}
+
+exp_nfs_restart() {
+  ensure_healthy || { record nfs-restart FAIL "cluster not healthy before"; return 1; }
+  local p tf t v=PASS notes fc
+  p=$(service_node)
+  writer_start nfsrestart
+  tf=$(client_time); t=$SECONDS
+  lab_ssh "$p" 'systemctl stop nfs-server'
+  wait_for "nfsd failure noticed" 120 lab_ssh "$p" "crm_mon -1 --include=failcounts | grep -q 'nfsd.*fail-count='" || true
+  writer_flowing 300 || v=FAIL
+  fc=$(lab_ssh "$p" "crm_failcount -G -r nfsd -N $p -q 2>/dev/null" || true)
+  notes="nfs-server stopped on $p: failcount nfsd=${fc:-?}, writes again after $((SECONDS - t))s"
+  [[ ${fc:-0} != 0 ]] || notes+=" (failure not detected by monitor)"
+  service_on "$p" && notes+="; restarted in place on $p" || { v=FAIL; notes+="; moved to $(service_node)"; }
+  sleep 5
+  writer_finish "$tf" || v=FAIL
+  echo "  $FIG"
+  record nfs-restart $v "$notes"
+}
+
+exp_nfs_fail() {
+  ensure_healthy || { record nfs-fail FAIL "cluster not healthy before"; return 1; }
+  local p o tf t v=PASS notes
+  p=$(service_node); o=$(other "$p")
+  writer_start nfsfail
+  tf=$(client_time); t=$SECONDS
+  # rpc.nfsd replaced by /bin/false: the NFS server can no longer start on $p.
+  lab_ssh "$p" 'mount --bind /bin/false /usr/sbin/rpc.nfsd && systemctl stop nfs-server'
+  wait_for "service on $o" 300 service_on "$o" || v=FAIL
+  writer_flowing 300 || v=FAIL
+  notes="nfs-server stopped and unstartable on $p: group on $o after $((SECONDS - t))s"
+  sleep 5
+  writer_finish "$tf" || v=FAIL
+  echo "  $FIG"
+  lab_ssh "$p" 'umount /usr/sbin/rpc.nfsd; true'
+  record nfs-fail $v "$notes"
+}
+
+nft_cut() {  # nft_cut VM PEER_IP [tcp dport 7789] : drop traffic between VM and PEER in both directions
+  local vm=$1 ip=$2 m=${3:-}
+  if [[ -n $m ]]; then
+    lab_ssh "$vm" "nft add table inet cut; nft 'add chain inet cut in { type filter hook input priority 0; }'
+      nft 'add chain inet cut out { type filter hook output priority 0; }'
+      nft add rule inet cut in ip saddr $ip tcp dport 7789 drop; nft add rule inet cut in ip saddr $ip tcp sport 7789 drop
+      nft add rule inet cut out ip daddr $ip tcp dport 7789 drop; nft add rule inet cut out ip daddr $ip tcp sport 7789 drop"
+  else
+    lab_ssh "$vm" "nft add table inet cut; nft 'add chain inet cut in { type filter hook input priority 0; }'
+      nft 'add chain inet cut out { type filter hook output priority 0; }'
+      nft add rule inet cut in ip saddr $ip drop; nft add rule inet cut out ip daddr $ip drop"
+  fi
+}
+
+# Replication link cut, cluster link up: the Primary's fence-peer handler must forbid the peer's
+# promotion (resource-level fencing) and the peer must refuse to become Primary.
+exp_netcut_drbd() {
+  ensure_healthy || { record netcut-drbd FAIL "cluster not healthy before"; return 1; }
+  local p o tf t v=PASS notes c st
+  p=$(service_node); o=$(other "$p")
+  writer_start netcutdrbd
+  tf=$(client_time); t=$SECONDS
+  nft_cut "$p" "${LAB_IP[$o]}" 7789
+  wait_for "fence constraint" 120 fence_constraint "$p" || v=FAIL
+  c=$(fence_constraint "$p")
+  notes="DRBD link cut: constraint ${c:-NONE} after $((SECONDS - t))s"
+  st=$(drbd_state "$o"); notes+="; $o: $st"
+  if lab_ssh "$o" 'drbdadm primary r0' 2>/dev/null; then
+    v=FAIL; notes+="; $o COULD become Primary"; lab_ssh "$o" 'drbdadm secondary r0'
+  else notes+="; $o refused Primary"; fi
+  writer_flowing 120 || v=FAIL
+  service_on "$p" || { v=FAIL; notes+="; service left $p"; }
+  t=$SECONDS
+  lab_ssh "$p" 'nft delete table inet cut'
+  wait_for "resync after heal" 300 drbd_is "$p" 'Connected */* UpToDate/UpToDate' || v=FAIL
+  wait_for "constraint removed" 120 bash -c "! $(declare -f lab_ssh); false" 2>/dev/null || true
+  sleep 5
+  c=$(fence_constraint "$p" || true)
+  notes+="; healed: UpToDate after $((SECONDS - t))s, constraint ${c:+still there}${c:-removed}"
+  [[ -z $(split_brain_seen "$p")$(split_brain_seen "$o") ]] || { v=FAIL; notes+="; SPLIT-BRAIN in dmesg"; }
+  writer_finish "$tf" || v=FAIL
+  echo "  $FIG"
+  record netcut-drbd $v "$notes"
+}
+
+# Everything between the nodes cut (corosync and DRBD), client still reaching both: one node is
+# fenced (the one without the service, thanks to priority-fencing-delay), no divergence.
+exp_netcut_full() {
+  ensure_healthy || { record netcut-full FAIL "cluster not healthy before"; return 1; }
+  local p o tf t v=PASS notes
+  p=$(service_node); o=$(other "$p")
+  : > "$LAB_RUN/fence.log.mark"; local before; before=$(wc -l < "$LAB_RUN/fence.log" 2>/dev/null || echo 0)
+  writer_start netcutfull
+  tf=$(client_time); t=$SECONDS
+  nft_cut "$p" "${LAB_IP[$o]}"
+  wait_for "one node fenced" 180 bash -c "(( \$(wc -l < '$LAB_RUN/fence.log' 2>/dev/null || echo 0) > $before ))" || v=FAIL
+  notes="link cut: $(tail -n +$((before + 1)) "$LAB_RUN/fence.log" 2>/dev/null | awk '{print $2, $3}' | tr '\n' ' ')after $((SECONDS - t))s"
+  if vm_pid "$p" >/dev/null && ! vm_pid "$o" >/dev/null; then notes+="; survivor $p kept the service"
+  else v=FAIL; notes+="; node1 $(vm_pid node1 >/dev/null && echo up || echo down), node2 $(vm_pid node2 >/dev/null && echo up || echo down)"; fi
+  lab_ssh "$p" 'nft delete table inet cut' 2>/dev/null || true
+  writer_flowing 300 || v=FAIL
+  local dead; for dead in "${NODES[@]}"; do vm_pid "$dead" >/dev/null || node_boot "$dead"; done
+  t=$SECONDS
+  wait_for "resync after return" 400 drbd_is node1 'Connected */* UpToDate/UpToDate' || v=FAIL
+  notes+="; fenced node back and UpToDate after $((SECONDS - t))s"
+  [[ -z $(split_brain_seen node1)$(split_brain_seen node2) ]] || { v=FAIL; notes+="; SPLIT-BRAIN in dmesg"; }
+  sleep 5
+  writer_finish "$tf" || v=FAIL
+  echo "  $FIG"
+  record netcut-full $v "$notes"
+}

@@ -1,0 +1,164 @@
+# shellcheck shell=bash
+# Lab plumbing: network namespace, VMs, ssh into guests, fence daemon, cleanup.
+# Sourced by run.sh; everything it creates is undone by lab_cleanup (trap).
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_CACHE=${FERRO_LAB_CACHE:-/var/cache/ferro-lab}
+LAB_NS=${FERRO_LAB_NETNS:-flab}
+LAB_HOST_IP=192.168.48.1
+LAB_VIP=192.168.48.200
+declare -A LAB_IP=([node1]=192.168.48.180 [node2]=192.168.48.181 [client]=192.168.48.190)
+declare -A LAB_MAC=([node1]=52:54:00:48:01:80 [node2]=52:54:00:48:01:81 [client]=52:54:00:48:01:90)
+declare -A LAB_MEM=([node1]=768 [node2]=768 [client]=384)
+LAB_FENCED_PORT=7410
+
+log() { printf '%s [lab] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+now() { date +%s.%N; }
+
+lab_image() {
+  LAB_IMG=$("$LAB_DIR/build-image.sh") || die "image build failed"
+  LAB_KEY=$LAB_IMG/id_lab
+}
+
+# KVM if it really boots a kernel here (nested KVM may hang at "Booting from ROM"), else TCG.
+lab_accel() {
+  if [[ -n ${FERRO_LAB_ACCEL:-} ]]; then LAB_ACCEL=$FERRO_LAB_ACCEL; return; fi
+  if [[ -f $LAB_CACHE/accel ]]; then LAB_ACCEL=$(cat "$LAB_CACHE/accel"); return; fi
+  LAB_ACCEL="tcg,tb-size=256"
+  if [[ -r /dev/kvm && -w /dev/kvm ]]; then
+    local probe; probe=$(mktemp -d)
+    timeout 40 qemu-system-x86_64 -accel kvm -cpu host -m 256 -display none -no-reboot \
+      -kernel "$LAB_IMG/vmlinuz" -initrd "$LAB_IMG/initrd.img" -serial "file:$probe/console" \
+      -append "console=ttyS0 panic=-1 root=/dev/nonexistent rootdelay=1" >/dev/null 2>&1 &
+    local qpid=$! i
+    for i in $(seq 1 30); do
+      grep -q "Run /init as init process" "$probe/console" 2>/dev/null && { LAB_ACCEL="kvm -cpu host"; break; }
+      sleep 1
+    done
+    kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null
+    rm -rf "$probe"
+  fi
+  echo "$LAB_ACCEL" > "$LAB_CACHE/accel"
+}
+
+lab_net_up() {
+  ip netns add "$LAB_NS" || die "netns $LAB_NS exists: another lab running? (ip netns del $LAB_NS)"
+  LAB_NETNS_MADE=1
+  local n=(ip netns exec "$LAB_NS")
+  "${n[@]}" ip link set lo up
+  "${n[@]}" ip link add br0 type bridge
+  "${n[@]}" ip addr add "$LAB_HOST_IP/24" dev br0
+  "${n[@]}" ip link set br0 up
+  local vm
+  for vm in node1 node2 client; do
+    # Persistent taps: a killed qemu leaves its tap on the bridge for the restarted one.
+    "${n[@]}" ip tuntap add "t-$vm" mode tap
+    "${n[@]}" ip link set "t-$vm" master br0 up
+  done
+}
+
+lab_disks() {
+  local vm
+  for vm in node1 node2 client; do
+    cp --sparse=always "$LAB_IMG/root.ext4" "$LAB_RUN/$vm.root.ext4"
+  done
+  truncate -s 512M "$LAB_RUN/node1.drbd.raw" "$LAB_RUN/node2.drbd.raw"
+}
+
+vm_pid() {
+  local f=$LAB_RUN/$1.pid pid st
+  [[ -f $f ]] || return 1
+  pid=$(cat "$f")
+  st=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ $st != Z && $st != X ]] && echo "$pid"
+}
+
+vm_start() {
+  local vm=$1 extra=()
+  [[ $vm == node* ]] && extra=(-drive "file=$LAB_RUN/$vm.drbd.raw,format=raw,if=virtio,cache=none")
+  rm -f "$LAB_RUN/$vm.pid"
+  # shellcheck disable=SC2086
+  ip netns exec "$LAB_NS" qemu-system-x86_64 -name "flab-$vm" -accel $LAB_ACCEL \
+    -m "${LAB_MEM[$vm]}" -smp 1 -display none -no-reboot -daemonize -pidfile "$LAB_RUN/$vm.pid" \
+    -chardev "file,id=con,path=$LAB_RUN/logs/$vm.console,append=on" -serial chardev:con \
+    -kernel "$LAB_IMG/vmlinuz" -initrd "$LAB_IMG/initrd.img" \
+    -append "console=ttyS0 root=/dev/vda rw panic=1 net.ifnames=0 loglevel=5 lab.host=$vm lab.ip=${LAB_IP[$vm]}/24" \
+    -drive "file=$LAB_RUN/$vm.root.ext4,format=raw,if=virtio,cache=unsafe" "${extra[@]}" \
+    -netdev "tap,id=n0,ifname=t-$vm,script=no,downscript=no" \
+    -device "virtio-net-pci,netdev=n0,mac=${LAB_MAC[$vm]}" \
+    -device virtio-rng-pci >>"$LAB_RUN/logs/qemu.log" 2>&1 || die "qemu for $vm failed (logs/qemu.log)"
+  log "$vm started (pid $(cat "$LAB_RUN/$vm.pid"), accel ${LAB_ACCEL%% *})"
+}
+
+vm_kill() {
+  local pid
+  pid=$(vm_pid "$1") || return 0
+  kill -KILL "$pid"
+  while vm_pid "$1" >/dev/null; do sleep 0.1; done
+}
+
+SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+          -o ConnectTimeout=5 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o BatchMode=yes)
+
+# lab_ssh VM CMD...  (CMD is run by the guest's shell)
+lab_ssh() {
+  local vm=$1; shift
+  ip netns exec "$LAB_NS" ssh -i "$LAB_KEY" "${SSH_OPTS[@]}" "root@${LAB_IP[$vm]}" "$@"
+}
+lab_scp_to() {  # lab_scp_to VM SRC DST
+  ip netns exec "$LAB_NS" scp -q -i "$LAB_KEY" "${SSH_OPTS[@]}" "$2" "root@${LAB_IP[$1]}:$3"
+}
+
+wait_ssh() {
+  local vm=$1 t=${2:-400} start=$SECONDS
+  while ! lab_ssh "$vm" true 2>/dev/null; do
+    vm_pid "$vm" >/dev/null || die "$vm died while booting (logs/$vm.console)"
+    (( SECONDS - start > t )) && die "$vm: no ssh after ${t}s (logs/$vm.console)"
+    sleep 3
+  done
+  log "$vm up after $((SECONDS - start))s"
+}
+
+# wait_for DESC TIMEOUT CMD...  — poll until CMD succeeds
+wait_for() {
+  local desc=$1 t=$2 start=$SECONDS; shift 2
+  until "$@" >/dev/null 2>&1; do
+    (( SECONDS - start > t )) && { log "timeout (${t}s) waiting for: $desc"; return 1; }
+    sleep 2
+  done
+}
+
+lab_fenced_start() {
+  ip netns exec "$LAB_NS" python3 "$LAB_DIR/fenced.py" "$LAB_HOST_IP:$LAB_FENCED_PORT" "$LAB_RUN" \
+    >>"$LAB_RUN/logs/fenced.log" 2>&1 &
+  LAB_FENCED_PID=$!
+}
+
+lab_collect_logs() {
+  local vm
+  for vm in node1 node2 client; do
+    vm_pid "$vm" >/dev/null || continue
+    timeout 60 lab_ssh "$vm" 'journalctl -b --no-pager -o short-precise; echo ==== dmesg; dmesg' \
+      > "$LAB_RUN/logs/$vm.journal" 2>/dev/null || true
+    [[ $vm == node* ]] || continue
+    timeout 60 lab_ssh "$vm" 'cat /var/log/pacemaker/pacemaker.log 2>/dev/null' \
+      > "$LAB_RUN/logs/$vm.pacemaker.log" 2>/dev/null || true
+    timeout 30 lab_ssh "$vm" 'crm_mon -1 -A -f 2>&1; cat /proc/drbd' \
+      > "$LAB_RUN/logs/$vm.status" 2>/dev/null || true
+  done
+}
+
+lab_cleanup() {
+  local rc=$? vm
+  trap - EXIT INT TERM
+  if [[ -n ${LAB_RUN:-} && -d ${LAB_RUN:-/nonexistent} ]]; then
+    [[ ${LAB_COLLECT:-1} == 1 ]] && lab_collect_logs
+    for vm in node1 node2 client; do vm_kill "$vm"; done
+    [[ ${FERRO_LAB_KEEP:-0} == 1 ]] || rm -f "$LAB_RUN"/*.raw "$LAB_RUN"/*.ext4
+  fi
+  [[ -n ${LAB_FENCED_PID:-} ]] && kill "$LAB_FENCED_PID" 2>/dev/null
+  [[ -n ${LAB_NETNS_MADE:-} ]] && ip netns del "$LAB_NS" 2>/dev/null
+  [[ -n ${LAB_RUN:-} ]] && log "logs in $LAB_RUN/logs"
+  exit "$rc"
+}

@@ -1,0 +1,89 @@
+#!/bin/bash
+# The ferro-ocf VM lab: two DRBD/NFS cluster nodes and an NFS client, all qemu VMs in a private
+# network namespace. See docs/lab.md.
+#
+#   tests/lab/run.sh [--agents reference|ferro] [--smoke] [--runs N] [--keep] [EXPERIMENT...]
+#
+# EXPERIMENTs (default: all, in this order):
+#   standby kill-primary failback stay nfs-restart nfs-fail netcut-drbd netcut-full
+# --smoke: boot the two nodes, bring DRBD up and check it connects and syncs; no cluster.
+# Environment: FERRO_LAB_CACHE (image cache, default /var/cache/ferro-lab), FERRO_LAB_ACCEL
+# (e.g. "tcg,tb-size=256" or "kvm -cpu host"; default: probed once, cached), FERRO_LAB_KEEP=1.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=cluster.sh
+source "$HERE/cluster.sh"
+# shellcheck source=experiments.sh
+source "$HERE/experiments.sh"
+
+AGENTS=reference SMOKE=0 RUNS=1 EXPS=()
+ALL_EXPS=(standby kill-primary failback stay nfs-restart nfs-fail netcut-drbd netcut-full)
+while (($#)); do
+  case $1 in
+    --agents) AGENTS=$2; shift ;;
+    --agents=*) AGENTS=${1#*=} ;;
+    --smoke) SMOKE=1 ;;
+    --runs) RUNS=$2; shift ;;
+    --keep) export FERRO_LAB_KEEP=1 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -*) die "unknown option $1" ;;
+    *) [[ " ${ALL_EXPS[*]} " == *" $1 "* ]] || die "unknown experiment $1 (${ALL_EXPS[*]})"; EXPS+=("$1") ;;
+  esac
+  shift
+done
+[[ $AGENTS == reference || $AGENTS == ferro ]] || die "--agents reference|ferro"
+((${#EXPS[@]})) || EXPS=("${ALL_EXPS[@]}")
+[[ $(id -u) == 0 ]] || die "run as root (netns, taps)"
+for t in qemu-system-x86_64 ssh python3 ip; do command -v $t >/dev/null || die "$t missing"; done
+
+mkdir -p "$LAB_CACHE"
+exec 9>"$LAB_CACHE/lab.lock"
+flock -n 9 || die "another lab run holds $LAB_CACHE/lab.lock"
+
+[[ $AGENTS == ferro ]] && lab_build_ferro
+lab_image
+lab_accel
+LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$AGENTS$( ((SMOKE)) && echo -smoke)
+mkdir -p "$LAB_RUN/logs"
+trap lab_cleanup EXIT
+trap 'exit 130' INT TERM
+log "run dir $LAB_RUN, image $LAB_IMG, accel $LAB_ACCEL"
+
+T0=$SECONDS
+lab_net_up
+lab_disks
+lab_fenced_start
+VMS=(node1 node2); ((SMOKE)) || VMS+=(client)
+for vm in "${VMS[@]}"; do vm_start "$vm"; done
+for vm in "${VMS[@]}"; do wait_ssh "$vm"; done
+KERNEL=$(lab_ssh node1 uname -r)
+drbd_init
+if ((SMOKE)); then
+  lab_ssh node1 cat /proc/drbd
+  echo "SMOKE PASS: 2 nodes booted ($KERNEL, ${LAB_ACCEL%% *}), DRBD r0 connected and UpToDate/UpToDate, $((SECONDS - T0))s"
+  exit 0
+fi
+
+[[ $AGENTS == ferro ]] && lab_install_ferro
+cluster_start
+cluster_configure yes
+cluster_wait_service 300 || die "service did not come up"
+client_mount
+log "cluster ready after $((SECONDS - T0))s; agents: $AGENT_CHOICE"
+
+RESULTS=$LAB_RUN/results.tsv
+FAILS=0
+for ((run = 1; run <= RUNS; run++)); do
+  for e in "${EXPS[@]}"; do
+    log "=== experiment $e (run $run/$RUNS) ==="
+    if ! "exp_${e//-/_}"; then FAILS=$((FAILS + 1)); fi
+  done
+done
+echo
+echo "== results ($AGENTS agents: $AGENT_CHOICE; kernel $KERNEL; accel ${LAB_ACCEL%% *}) =="
+column -t -s $'\t' "$RESULTS"
+cat "$RESULTS" >> "$LAB_CACHE/results.tsv"
+echo "$((${#EXPS[@]} * RUNS - FAILS)) passed, $FAILS failed"
+((FAILS == 0))
