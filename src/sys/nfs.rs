@@ -255,8 +255,8 @@ pub fn pipefs_directory() -> String {
     }
     texts
         .iter()
-        .filter_map(|t| nfs_conf_value(t, "general", "pipefs-directory"))
-        .last()
+        .rev()
+        .find_map(|t| nfs_conf_value(t, "general", "pipefs-directory"))
         .unwrap_or_else(|| "/var/lib/nfs/rpc_pipefs".to_owned())
 }
 
