@@ -18,7 +18,7 @@ fn tempdir(tag: &str) -> PathBuf {
 }
 
 /// An init script that records its arguments and exits with `code` for `status`.
-fn script(dir: &PathBuf, code: i32) -> String {
+fn script(dir: &std::path::Path, code: i32) -> String {
     let p = dir.join("nfs-init");
     fs::write(
         &p,
