@@ -8,3 +8,4 @@ pub mod mount;
 pub mod mountinfo;
 pub mod nfs;
 pub mod procs;
+pub mod systemd;
