@@ -656,6 +656,15 @@ fn bad_input_mounts_nothing() {
             assert_eq!(r.stop(), OK, "stop of a configuration start refuses");
         }
     }
+    // Parameters broken while it runs: stop must not call it stopped while it is mounted.
+    let r = Res::new(&dev, &mp, "ext4");
+    assert_eq!(r.start(), OK);
+    assert_eq!(
+        r.clone().with("force_unmount", "sometimes").stop(),
+        ERR_CONFIGURED
+    );
+    assert!(mounted(&mp).is_some());
+    assert_eq!(r.stop(), OK);
     // A local filesystem as a clone is refused, as by the reference.
     let r = Res::new(&dev, &mp, "ext4");
     let out = r.run("start", &[("OCF_RESKEY_CRM_meta_clone_max", "2")]);

@@ -526,7 +526,18 @@ impl Agent for Filesystem {
         let cfg = match Config::from(ctx) {
             Ok(c) => c,
             // A configuration start refuses was never mounted by us; failing stop would fence.
+            // Unless its mount point is mounted (parameters changed while running): calling
+            // that stopped would let another node mount the filesystem too.
             Err(e) if crate::ocf::code_of(&e) == OcfCode::ErrConfigured => {
+                if let Ok(dir) = normalize_directory(ctx.params.str("directory")) {
+                    let table = MountTable::read()?;
+                    let canonical = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+                    if dir != Path::new("/")
+                        && (table.at(&dir).is_some() || table.at(&canonical).is_some())
+                    {
+                        return Err(e);
+                    }
+                }
                 tracing::warn!("{e:#}: nothing of ours can be mounted");
                 return Ok(OcfCode::Success);
             }

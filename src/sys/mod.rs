@@ -12,3 +12,4 @@ pub mod netlink;
 pub mod netns;
 pub mod nfs;
 pub mod procs;
+pub mod systemd;
