@@ -25,6 +25,7 @@ use crate::sys::{arp, netns};
 use anyhow::Result;
 use nix::libc;
 use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tracing::{debug, info, warn};
@@ -979,15 +980,23 @@ fn announcer_pidfile(ctx: &Ctx, cfg: &Config) -> PathBuf {
     rsc_tmp(ctx).join(format!("send_arp-{}", cfg.ip))
 }
 
-/// Run `f` in a detached child so that start returns at once. The child writes its pid file,
-/// so that stop can end it, and removes it when done.
+/// Run `f` in a detached child so that start returns at once. The child writes its pid file
+/// (so that stop can end it) before the parent returns, and removes it when done.
 fn in_background(pidfile: &Path, f: impl FnOnce()) -> Result<i32> {
-    use nix::unistd::{fork, ForkResult};
+    use nix::unistd::{fork, pipe, read, write, ForkResult};
+    let (ready_r, ready_w) = pipe()?;
     // SAFETY: the agent is single-threaded (no runtime, no helper threads at this point), so
     // the child can go on using the allocator and the logger.
     match unsafe { fork() }? {
-        ForkResult::Parent { child } => Ok(child.as_raw()),
+        ForkResult::Parent { child } => {
+            drop(ready_w);
+            // One byte (or EOF if the child died): the pid file is in place.
+            let mut b = [0u8; 1];
+            let _ = read(ready_r.as_raw_fd(), &mut b);
+            Ok(child.as_raw())
+        }
         ForkResult::Child => {
+            drop(ready_r);
             let _ = nix::unistd::setsid();
             // Pacemaker and ocf-tester read the agent's output until it is closed: the child
             // must not hold it.
@@ -997,6 +1006,8 @@ fn in_background(pidfile: &Path, f: impl FnOnce()) -> Result<i32> {
                 let _ = std::fs::create_dir_all(dir);
             }
             let _ = std::fs::write(pidfile, format!("{pid}\n"));
+            let _ = write(&ready_w, b"1");
+            drop(ready_w);
             f();
             if std::fs::read_to_string(pidfile).is_ok_and(|s| s.trim() == pid.to_string()) {
                 let _ = std::fs::remove_file(pidfile);
@@ -1007,7 +1018,6 @@ fn in_background(pidfile: &Path, f: impl FnOnce()) -> Result<i32> {
 }
 
 fn detach_stdio() {
-    use std::os::fd::AsRawFd;
     if let Ok(null) = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -776,7 +776,8 @@ impl Netlink {
             .context("cannot list routes")?
         {
             if let Some(r) = decode_route(&p)? {
-                if r.table == table && r.family == family && oif.map_or(true, |o| r.oif == Some(o)) {
+                if r.table == table && r.family == family && oif.map_or(true, |o| r.oif == Some(o))
+                {
                     out.push(r);
                 }
             }
