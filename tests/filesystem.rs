@@ -9,6 +9,7 @@ mod support;
 
 use ferro_ocf::sys::mountinfo::MountTable;
 use nix::sys::signal::Signal;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -90,6 +91,8 @@ impl Lab {
 
     /// Keep a process for cleanup; returns its pid.
     fn spawn(&mut self, mut cmd: Command) -> i32 {
+        // Its own process group, so cleanup also gets what it forks.
+        cmd.process_group(0);
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -117,15 +120,42 @@ impl Lab {
         matches!(c.try_wait(), Ok(None))
     }
 
+    /// Whether the process died (allowing for its exit to finish: it lets go of its files
+    /// and cwd a moment before it becomes a zombie).
+    fn dead(&mut self, pid: i32) -> bool {
+        for _ in 0..500 {
+            if !self.alive(pid) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
     /// Wait (briefly) for the processes to be ready: cwd set, files open, mappings made.
+    /// Wait until every process is asleep in `sleep`: past its shell's cd, its dynamic
+    /// loader's mappings, its exec.
     fn settle(&self) {
-        std::thread::sleep(Duration::from_millis(300));
+        for c in &self.children {
+            for _ in 0..1000 {
+                let stat =
+                    std::fs::read_to_string(format!("/proc/{}/stat", c.id())).unwrap_or_default();
+                if stat.is_empty() || stat.contains(") Z") || stat.contains("(sleep) S") {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
         for c in &mut self.children {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                Signal::SIGKILL,
+            );
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -422,8 +452,8 @@ fn busy_stop_kills_cwd_open_file_and_mmap_holders_only() {
     let Some(mut lab) = Lab::new("busy") else {
         return;
     };
-    if !have("python3") {
-        skip("busy_stop", "python3 is needed for the mmap holder");
+    if !Path::new("/lib/x86_64-linux-gnu/libm.so.6").exists() {
+        skip("busy_stop", "no libm.so.6 to map");
         return;
     }
     let dev = lab.disk("b", "xfs", None);
@@ -440,26 +470,35 @@ fn busy_stop_kills_cwd_open_file_and_mmap_holders_only() {
         .current_dir(&outside)
         .stdin(std::fs::File::open(format!("{mp}/file")).unwrap());
     let by_fd = lab.spawn(c);
-    let mut c = Command::new("python3");
-    c.current_dir(&outside).args([
-        "-c",
-        "import mmap,sys,time\nf=open(sys.argv[1],'r+b')\nm=mmap.mmap(f.fileno(),0)\nf.close()\ntime.sleep(1000)",
-        &format!("{mp}/file"),
-    ]);
+    // Only a mapping: the dynamic loader maps a preloaded library and closes its fd.
+    std::fs::copy("/lib/x86_64-linux-gnu/libm.so.6", format!("{mp}/libffs.so")).unwrap();
+    let mut c = Command::new("sleep");
+    c.arg("1000")
+        .current_dir(&outside)
+        .env("LD_PRELOAD", format!("{mp}/libffs.so"));
     let by_map = lab.spawn(c);
     let unrelated = lab.sleeper_in(&outside);
     lab.settle();
     let maps = std::fs::read_to_string(format!("/proc/{by_map}/maps")).unwrap();
     assert!(
-        maps.contains(&format!("{mp}/file")),
-        "the mmap holder maps the file"
+        maps.contains(&format!("{mp}/libffs.so")),
+        "the mmap holder maps the library"
+    );
+    let fds: Vec<_> = std::fs::read_dir(format!("/proc/{by_map}/fd"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_link(e.path()).unwrap())
+        .collect();
+    assert!(
+        !fds.iter().any(|f| f.starts_with(&mp)),
+        "and has no file open there: {fds:?}"
     );
 
     let out = r.run("stop", &[("OCF_RESKEY_CRM_meta_timeout", "20000")]);
     assert_eq!(out.code, OK);
     assert!(mounted(&mp).is_none());
     for (pid, what) in [(by_cwd, "cwd"), (by_fd, "open file"), (by_map, "mmap")] {
-        assert!(!lab.alive(pid), "the {what} holder was killed");
+        assert!(lab.dead(pid), "the {what} holder was killed");
     }
     assert!(lab.alive(unrelated), "an unrelated process is untouched");
 }
@@ -491,7 +530,7 @@ fn busy_stop_escalates_to_sigkill_when_sigterm_is_ignored() {
         out.stderr.contains("SIGTERM") && out.stderr.contains("SIGKILL"),
         "both phases ran"
     );
-    assert!(!lab.alive(stubborn));
+    assert!(lab.dead(stubborn));
     assert!(mounted(&mp).is_none());
 }
 
@@ -539,7 +578,7 @@ fn nested_mount_below_the_mount_point_comes_off_first() {
     lab.settle();
     assert_eq!(r.stop(), OK);
     assert!(mounted(&nested).is_none() && mounted(&mp).is_none());
-    assert!(!lab.alive(holder));
+    assert!(lab.dead(holder));
 }
 
 #[test]
@@ -629,6 +668,15 @@ fn bad_input_mounts_nothing() {
             assert_eq!(r.stop(), OK, "stop of a configuration start refuses");
         }
     }
+    // Parameters broken while it runs: stop must not call it stopped while it is mounted.
+    let r = Res::new(&dev, &mp, "ext4");
+    assert_eq!(r.start(), OK);
+    assert_eq!(
+        r.clone().with("force_unmount", "sometimes").stop(),
+        ERR_CONFIGURED
+    );
+    assert!(mounted(&mp).is_some());
+    assert_eq!(r.stop(), OK);
     // A local filesystem as a clone is refused, as by the reference.
     let r = Res::new(&dev, &mp, "ext4");
     let out = r.run("start", &[("OCF_RESKEY_CRM_meta_clone_max", "2")]);
@@ -750,7 +798,7 @@ fn busy_bind_mount_stop_kills_only_users_of_the_bind_mount() {
         let out = run(&r, "stop");
         assert_eq!(out.code, OK, "{name}");
         assert!(mounted(&mp).is_none() && mounted(&base).is_some(), "{name}");
-        assert!(!lab.alive(user), "{name}: the bind mount's user was killed");
+        assert!(lab.dead(user), "{name}: the bind mount's user was killed");
         if name == "ferro" {
             assert!(
                 lab.alive(bystander),
@@ -758,7 +806,7 @@ fn busy_bind_mount_stop_kills_only_users_of_the_bind_mount() {
             );
         } else {
             assert!(
-                !lab.alive(bystander),
+                lab.dead(bystander),
                 "reference: fuser -m killed a process that never used the bind mount"
             );
         }
@@ -1072,7 +1120,7 @@ fn bind_mount_of_root_kills_only_its_users() {
     let out = r.run("stop", &[("OCF_RESKEY_CRM_meta_timeout", "20000")]);
     assert_eq!(out.code, OK);
     assert!(mounted(&mp).is_none());
-    assert!(!lab.alive(user), "the user of the bind mount was killed");
+    assert!(lab.dead(user), "the user of the bind mount was killed");
     assert!(
         lab.alive(bystander),
         "a process on / that never used the bind mount lives"
@@ -1168,5 +1216,171 @@ fn fast_stop_gives_up_early_and_is_off_by_default() {
         "the default waits as long as the timeout allows"
     );
     assert!(mounted(&mp).is_none());
-    assert!(!lab.alive(stuck));
+    assert!(lab.dead(stuck));
+}
+
+/// resource-agents #1426: the user is in another mount namespace (a VM that libvirt starts in
+/// its own namespace, a systemd service with PrivateTmp) and holds its copy of the mount. The
+/// unmount here is refused while that copy is busy, although no process of this namespace
+/// uses the filesystem; stop must find and stop that user.
+#[test]
+fn holder_in_another_mount_namespace_is_found() {
+    let Some(mut lab) = Lab::new("mntns") else {
+        return;
+    };
+    if !have("unshare") {
+        skip(
+            "holder_in_another_mount_namespace",
+            "unshare is not installed",
+        );
+        return;
+    }
+    let dev = lab.disk("n", "ext4", None);
+    // As on any systemd host, where / is shared, and so is every mount made below it.
+    let shared = lab.mkdir("shared");
+    nix::mount::mount(
+        Some(shared.as_str()),
+        shared.as_str(),
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .unwrap();
+    nix::mount::mount(
+        None::<&str>,
+        shared.as_str(),
+        None::<&str>,
+        nix::mount::MsFlags::MS_SHARED,
+        None::<&str>,
+    )
+    .unwrap();
+    let mp = lab.mkdir("shared/m");
+    let r = Res::new(&dev, &mp, "ext4");
+    assert_eq!(r.start(), OK);
+    let mut c = Command::new("unshare");
+    c.args([
+        "--mount",
+        "--propagation",
+        "slave",
+        "--",
+        "sh",
+        "-c",
+        r#"cd "$1" && exec sleep 1000"#,
+        "vm",
+        &mp,
+    ]);
+    let vm = lab.spawn(c);
+    lab.settle();
+    assert_ne!(
+        std::fs::read_link(format!("/proc/{vm}/ns/mnt")).unwrap(),
+        std::fs::read_link("/proc/self/ns/mnt").unwrap(),
+        "the user runs in its own mount namespace"
+    );
+    let out = r.run("stop", &[("OCF_RESKEY_CRM_meta_timeout", "20000")]);
+    assert_eq!(out.code, OK);
+    assert!(mounted(&mp).is_none());
+    assert!(lab.dead(vm), "the user in the other namespace was stopped");
+}
+
+/// The other half of #1426: a mount namespace made with private propagation (a container, a
+/// service with PrivateTmp) keeps its own copy of the mount. The unmount here succeeds, yet
+/// the filesystem stays mounted there and the device stays claimed: the reference reports a
+/// successful stop, and the next mount elsewhere (or DRBD's demote) finds the disk in use.
+/// Ours unmounts it in that namespace too, stopping only the process that uses it.
+#[test]
+fn private_copy_in_another_mount_namespace_is_unmounted_too() {
+    let Some(mut lab) = Lab::new("privns") else {
+        return;
+    };
+    if !have("unshare") {
+        skip(
+            "private_copy_in_another_mount_namespace",
+            "unshare is not installed",
+        );
+        return;
+    }
+    let dev = lab.disk("p", "ext4", None);
+    let mp = lab.mkdir("m");
+    let outside = lab.mkdir("outside");
+    let r = Res::new(&dev, &mp, "ext4");
+    let mut implementations: Vec<(&str, Runner)> = vec![(
+        "ferro",
+        Box::new(|r: &Res, a: &str| r.run(a, &[("OCF_RESKEY_CRM_meta_timeout", "20000")])),
+    )];
+    if reference_usable("private_copy_in_another_mount_namespace") {
+        implementations.push((
+            "reference",
+            Box::new(|r: &Res, a: &str| {
+                r.reference(a, &[("OCF_RESKEY_CRM_meta_timeout", "20000")])
+            }),
+        ));
+    }
+    for (name, run) in implementations {
+        assert_eq!(run(&r, "start").code, OK, "{name}");
+        // A service in its own namespace: one process uses the filesystem, one does not.
+        let mut c = Command::new("unshare");
+        c.current_dir(&outside).args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            r#"sleep 1000 & cd "$1" && exec sleep 1000"#,
+            "service",
+            &mp,
+        ]);
+        let user = lab.spawn(c);
+        lab.settle();
+        let in_service = || {
+            std::fs::read(format!("/proc/{user}/mountinfo"))
+                .ok()
+                .and_then(|t| MountTable::parse(&t).ok())
+                .is_some_and(|t| t.at(Path::new(&mp)).is_some())
+        };
+        assert!(
+            in_service(),
+            "{name}: the service has its copy of the mount"
+        );
+        let out = run(&r, "stop");
+        assert_eq!(out.code, OK, "{name}");
+        assert!(mounted(&mp).is_none(), "{name}");
+        if name == "ferro" {
+            assert!(
+                lab.dead(user),
+                "ferro: the process using the copy was stopped"
+            );
+            let busy = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(nix::libc::O_EXCL)
+                .open(&dev)
+                .is_err();
+            assert!(!busy, "ferro: the device is free: mounted nowhere any more");
+        } else {
+            assert!(
+                in_service(),
+                "reference: 'stopped', but still mounted in the service's namespace"
+            );
+        }
+    }
+}
+
+/// A mount point given through a symlink is the canonical path the kernel lists.
+#[test]
+fn mount_point_through_a_symlink() {
+    let Some(mut lab) = Lab::new("symlink") else {
+        return;
+    };
+    let dev = lab.disk("s", "ext4", None);
+    let real = lab.mkdir("real/mp");
+    let link = lab.path("link");
+    std::os::unix::fs::symlink(lab.path("real"), &link).unwrap();
+    let r = Res::new(&dev, &format!("{}/./mp/", link.display()), "ext4");
+    assert_eq!(r.start(), OK);
+    assert!(mounted(&real).is_some(), "mounted at the canonical path");
+    assert_eq!(r.monitor(0).code, OK);
+    assert_eq!(r.start(), OK);
+    assert_eq!(r.stop(), OK);
+    assert!(mounted(&real).is_none());
+    assert_eq!(r.probe(), NOT_RUNNING);
 }

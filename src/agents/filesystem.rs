@@ -526,7 +526,18 @@ impl Agent for Filesystem {
         let cfg = match Config::from(ctx) {
             Ok(c) => c,
             // A configuration start refuses was never mounted by us; failing stop would fence.
+            // Unless its mount point is mounted (parameters changed while running): calling
+            // that stopped would let another node mount the filesystem too.
             Err(e) if crate::ocf::code_of(&e) == OcfCode::ErrConfigured => {
+                if let Ok(dir) = normalize_directory(ctx.params.str("directory")) {
+                    let table = MountTable::read()?;
+                    let canonical = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+                    if dir != Path::new("/")
+                        && (table.at(&dir).is_some() || table.at(&canonical).is_some())
+                    {
+                        return Err(e);
+                    }
+                }
                 tracing::warn!("{e:#}: nothing of ours can be mounted");
                 return Ok(OcfCode::Success);
             }
@@ -543,7 +554,17 @@ impl Agent for Filesystem {
         let d = &ctx.deadline;
         let table = MountTable::read()?;
         let mp = mount_point(&cfg, &table)?;
-        let m = match state(&cfg, &table, &mp, d)? {
+        let m = match state(&cfg, &table, &mp, d).or_else(|e| {
+            // #1325: a device node that cannot be read says nothing about the mount on our
+            // mount point; stop unmounts it rather than fail (and fence) or call it stopped.
+            tracing::warn!("{e:#}; unmounting {} anyway", mp.display());
+            Ok::<_, anyhow::Error>(
+                table
+                    .at(&mp)
+                    .cloned()
+                    .map_or(State::Unmounted, State::Mounted),
+            )
+        })? {
             State::Unmounted => return Ok(OcfCode::Success),
             State::Other(m) => {
                 tracing::info!("{}; not ours, leaving it", another_device(&m, &mp));
@@ -607,7 +628,15 @@ impl Agent for Filesystem {
             return Err(e);
         }
         if cfg.blockdevice {
-            if let Some(dev) = device_node(&cfg, false, d)? {
+            // The node the kernel mounted (a tag, a symlink) has the same device numbers.
+            let source = PathBuf::from(&m.source);
+            let dev = Some(source)
+                .filter(|s| blockdev::rdev(s).is_ok_and(|r| r == (m.major, m.minor)))
+                .or(device_node(&cfg, false, d)?);
+            if let Some(dev) = dev {
+                if blockdev::claimed(&dev) {
+                    release_other_namespaces(&cfg, &dev, (m.major, m.minor), &budget)?;
+                }
                 blockdev::flush_buffers(&dev);
             }
         }
@@ -794,12 +823,18 @@ fn run_fsck(cfg: &Config, dev: &Path, d: &Deadline) -> Result<()> {
     Ok(())
 }
 
+/// Whether mount(2) does all mount(8) would: bind mounts, and local block filesystems that have
+/// no mount.<type> helper and no option only libmount understands (loop, X-mount.*, …).
+fn mount_syscall_will_do(cfg: &Config) -> bool {
+    !cfg.opts.needs_mount_command
+        && (cfg.opts.bind
+            || (cfg.blockdevice && cfg.fstype != "none" && !mount::has_helper(&cfg.fstype)))
+}
+
 /// mount(2) where the kernel needs nothing else; mount(8) where a helper or libmount is needed.
 fn do_mount(cfg: &Config, source: Option<&Path>, mp: &Path, d: &Deadline) -> Result<()> {
     let fstype = (!cfg.fstype.is_empty() && cfg.fstype != "none").then_some(cfg.fstype.as_str());
-    let syscall = !cfg.opts.needs_mount_command
-        && source.is_some()
-        && (cfg.opts.bind || (cfg.blockdevice && fstype.is_some_and(|t| !mount::has_helper(t))));
+    let syscall = source.is_some() && mount_syscall_will_do(cfg);
     match source {
         Some(src) if syscall => {
             tracing::info!(
@@ -880,7 +915,7 @@ fn check_status_file(ctx: &Ctx, cfg: &Config, m: &Mount, mp: &Path, d: &Deadline
 /// Unmount one mount point: a plain umount first; only if busy, signal the processes using it,
 /// term_signals for half of the remaining time, then kill_signals, signal_delay apart.
 fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
-    match mount::umount(target, false) {
+    match try_umount(cfg, target, false, &budget.portion(0.5))? {
         Ok(()) => return still_mounted_after(target, cfg, budget),
         Err(e) if mount::gone(e) => return Ok(()),
         Err(Errno::EBUSY) => {}
@@ -904,13 +939,17 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
             let Some(m) = table.at(target) else {
                 return Ok(());
             };
-            let ids: HashSet<u64> = table.with_descendants(m.id).into_iter().collect();
-            let devs: HashSet<(u32, u32)> = table
+            let mut ids: HashSet<u64> = table.with_descendants(m.id).into_iter().collect();
+            let mut devs: HashSet<(u32, u32)> = table
                 .mounts
                 .iter()
                 .filter(|x| ids.contains(&x.id))
                 .map(|x| (x.major, x.minor))
                 .collect();
+            if let Some(group) = m.shared {
+                ids.extend(procs::propagated_copies(group, (m.major, m.minor), &phase));
+                devs.insert((m.major, m.minor));
+            }
             let mut signalled = false;
             if cfg.kill {
                 let holders = procs::holders(&ids, &devs, &protected, &phase)?;
@@ -934,7 +973,7 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
                 Duration::from_millis(500)
             });
             loop {
-                match mount::umount(target, force) {
+                match try_umount(cfg, target, force, &phase)? {
                     Ok(()) => return still_mounted_after(target, cfg, budget),
                     Err(e) if mount::gone(e) => return Ok(()),
                     Err(Errno::EBUSY) => {}
@@ -965,6 +1004,109 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
         target.display(),
         budget.elapsed().as_secs_f64()
     )
+}
+
+/// Unmounted here, the filesystem can live on in another mount namespace that got a private
+/// copy of the mount (a container, a service with PrivateTmp, a VM's namespace): the device
+/// stays claimed, and the next layer (DRBD demote) or another node's mount would fail or
+/// corrupt it. Unmount it there too, stopping its users there as here. The reference
+/// reports success in this case.
+fn release_other_namespaces(
+    cfg: &Config,
+    dev: &Path,
+    numbers: (u32, u32),
+    budget: &Deadline,
+) -> Result<()> {
+    let protected = procs::ancestors();
+    let term = budget.portion(0.5);
+    let mut last = String::new();
+    for (signals, phase) in [(&cfg.term_signals, term), (&cfg.kill_signals, *budget)] {
+        while !phase.expired() {
+            let spaces = procs::namespaces_with(numbers, &phase);
+            if spaces.is_empty() {
+                if blockdev::claimed(dev) {
+                    tracing::warn!(
+                        "{} is still in use, but not mounted in any mount namespace",
+                        dev.display()
+                    );
+                }
+                return Ok(());
+            }
+            let mut busy: HashSet<u64> = HashSet::new();
+            for (pid, table) in &spaces {
+                let mut mine: Vec<&Mount> = table
+                    .mounts
+                    .iter()
+                    .filter(|m| (m.major, m.minor) == numbers)
+                    .collect();
+                mine.sort_by(|a, b| b.mount_point.cmp(&a.mount_point));
+                for m in mine {
+                    tracing::info!(
+                        "{} is still mounted on {} in the mount namespace of {} [{pid}]",
+                        dev.display(),
+                        m.mount_point.display(),
+                        procs::comm(*pid)
+                    );
+                    match mount::umount_in_namespace(*pid, &m.mount_point, false, &phase)? {
+                        Ok(()) => {}
+                        Err(e) if mount::gone(e) => {}
+                        Err(_) => busy.extend(table.with_descendants(m.id)),
+                    }
+                }
+            }
+            if busy.is_empty() {
+                continue;
+            }
+            let mut signalled = false;
+            if cfg.kill {
+                let holders = procs::holders(&busy, &HashSet::from([numbers]), &protected, &phase)?;
+                if !holders.is_empty() {
+                    last = procs::describe(&holders);
+                    for sig in signals.iter() {
+                        tracing::info!("sending signal {sig} to: {last}");
+                        for h in &holders {
+                            procs::signal(h.pid, *sig)?;
+                        }
+                    }
+                    signalled = true;
+                }
+            }
+            phase.sleep(if signalled {
+                cfg.signal_delay
+            } else {
+                Duration::from_millis(200)
+            });
+        }
+    }
+    ocf_bail!(
+        ErrGeneric,
+        "Couldn't unmount {} in other mount namespaces within {:.0}s{}",
+        dev.display(),
+        budget.elapsed().as_secs_f64(),
+        if last.is_empty() {
+            String::new()
+        } else {
+            format!(": still used by {last}")
+        }
+    )
+}
+
+/// umount2 in this process for local filesystems (an idle stop starts nothing); in a bounded
+/// child for network filesystems, whose unmount may wait for a server that is gone.
+/// An unmount that did not finish in time counts as busy: the kill phase retries with
+/// MNT_FORCE, which aborts the requests to the server.
+fn try_umount(cfg: &Config, target: &Path, force: bool, d: &Deadline) -> Result<nix::Result<()>> {
+    if !NETWORK.contains(&cfg.fstype.as_str()) {
+        return Ok(mount::umount(target, force));
+    }
+    let what = format!("unmount {}", target.display());
+    match child::bounded(&what, d, || mount::umount(target, force)) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            tracing::warn!("{e:#}");
+            Ok(Err(Errno::EBUSY))
+        }
+    }
 }
 
 /// umount2 took the top mount; another one may have been stacked below it.
@@ -1067,6 +1209,43 @@ mod tests {
         );
         assert!(!config(&[("device", "-L data")]).unwrap().blockdevice);
         assert!(!config(&[("options", "loop")]).unwrap().blockdevice);
+    }
+
+    #[test]
+    fn mount_syscall_for_block_and_bind_mount_command_for_helpers() {
+        assert!(mount_syscall_will_do(&config(&[]).unwrap()));
+        assert!(mount_syscall_will_do(
+            &config(&[
+                ("fstype", "none"),
+                ("options", "bind,ro"),
+                ("device", "/tmp")
+            ])
+            .unwrap()
+        ));
+        for p in [
+            [
+                ("fstype", "nfs4"),
+                ("device", "srv:/x"),
+                ("options", "vers=4.2"),
+            ],
+            [
+                ("fstype", "cifs"),
+                ("device", "//srv/x"),
+                ("options", "guest"),
+            ],
+            [
+                ("fstype", "xfs"),
+                ("device", "/srv/img"),
+                ("options", "loop"),
+            ],
+            [
+                ("fstype", "fuse.sshfs"),
+                ("device", "u@h:/x"),
+                ("options", "ro"),
+            ],
+        ] {
+            assert!(!mount_syscall_will_do(&config(&p).unwrap()), "{p:?}");
+        }
     }
 
     #[test]

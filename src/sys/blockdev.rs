@@ -113,6 +113,19 @@ pub fn is_block_device(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.file_type().is_block_device())
 }
 
+/// Whether something still has the block device claimed: a filesystem mounted from it in any
+/// mount namespace, a device-mapper or MD layer. An exclusive open fails with EBUSY then.
+pub fn claimed(dev: &Path) -> bool {
+    matches!(
+        open_fd(
+            dev,
+            OFlag::O_RDONLY | OFlag::O_EXCL | OFlag::O_NONBLOCK,
+            Mode::empty()
+        ),
+        Err(Errno::EBUSY)
+    )
+}
+
 /// st_rdev of a device node, split into (major, minor).
 pub fn rdev(p: &Path) -> std::io::Result<(u32, u32)> {
     use std::os::unix::fs::MetadataExt;

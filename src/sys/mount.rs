@@ -174,15 +174,7 @@ pub fn mount_command(
     options: Option<&str>,
     deadline: &Deadline,
 ) -> Result<()> {
-    let mut argv: Vec<OsString> = Vec::new();
-    if let Some(t) = fstype {
-        argv.extend(["-t".into(), t.into()]);
-    }
-    if let Some(o) = options {
-        argv.extend(["-o".into(), o.into()]);
-    }
-    argv.extend(device_args.iter().cloned());
-    argv.push(target.as_os_str().to_owned());
+    let argv = mount_argv(device_args, target, fstype, options);
     let out = command::run("mount", &argv, deadline)?;
     if !out.success() {
         bail!(
@@ -195,6 +187,26 @@ pub fn mount_command(
     Ok(())
 }
 
+/// The arguments of mount(8): one word per option list, device and target, whatever they
+/// contain.
+pub fn mount_argv(
+    device_args: &[OsString],
+    target: &Path,
+    fstype: Option<&str>,
+    options: Option<&str>,
+) -> Vec<OsString> {
+    let mut argv: Vec<OsString> = Vec::new();
+    if let Some(t) = fstype {
+        argv.extend(["-t".into(), t.into()]);
+    }
+    if let Some(o) = options {
+        argv.extend(["-o".into(), o.into()]);
+    }
+    argv.extend(device_args.iter().cloned());
+    argv.push(target.as_os_str().to_owned());
+    argv
+}
+
 /// umount2(2) of the mount at `target`; `force` (MNT_FORCE) aborts pending NFS/CIFS requests.
 pub fn umount(target: &Path, force: bool) -> nix::Result<()> {
     let mut flags = MntFlags::UMOUNT_NOFOLLOW;
@@ -202,6 +214,29 @@ pub fn umount(target: &Path, force: bool) -> nix::Result<()> {
         flags |= MntFlags::MNT_FORCE;
     }
     nix::mount::umount2(target, flags)
+}
+
+/// umount2(2) of `target` as seen in the mount namespace of `pid`, from a bounded child that
+/// joins that namespace (what `nsenter -m -t PID umount TARGET` does).
+pub fn umount_in_namespace(
+    pid: i32,
+    target: &Path,
+    force: bool,
+    deadline: &Deadline,
+) -> Result<nix::Result<()>> {
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+        .with_context(|| format!("opening the mount namespace of process {pid}"))?;
+    child::bounded(
+        &format!(
+            "unmount {} in the mount namespace of process {pid}",
+            target.display()
+        ),
+        deadline,
+        || {
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNS)?;
+            umount(target, force)
+        },
+    )
 }
 
 /// What an umount2 errno means for stop.
@@ -225,6 +260,30 @@ mod tests {
         assert!(!o.bind && !o.needs_mount_command);
         assert!(Options::parse("rw,ro").flags.contains(MsFlags::MS_RDONLY));
         assert!(!Options::parse("ro,rw").flags.contains(MsFlags::MS_RDONLY));
+    }
+
+    #[test]
+    fn mount_argv_keeps_each_value_one_word() {
+        let argv = mount_argv(
+            &["nfs1:/export/a b".into()],
+            Path::new("/srv/my data"),
+            Some("nfs4"),
+            Some("vers=4.2,hard"),
+        );
+        assert_eq!(
+            argv,
+            [
+                "-t",
+                "nfs4",
+                "-o",
+                "vers=4.2,hard",
+                "nfs1:/export/a b",
+                "/srv/my data"
+            ]
+            .map(OsString::from)
+        );
+        let argv = mount_argv(&["LABEL=data".into()], Path::new("/m"), None, None);
+        assert_eq!(argv, ["LABEL=data", "/m"].map(OsString::from));
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub struct Mount {
     pub source: OsString,
     /// Per-superblock options.
     pub super_options: String,
+    /// Peer group this mount shares propagation with (`shared:N`).
+    pub shared: Option<u64>,
+    /// Peer group this mount receives propagation from (`master:N`).
+    pub master: Option<u64>,
 }
 
 impl Mount {
@@ -170,7 +174,16 @@ fn parse_line(line: &[u8]) -> Result<Mount> {
         fstype: text(fields[sep + 1]),
         source: OsString::from_vec(unescape(fields[sep + 2])),
         super_options: text(fields[sep + 3]),
+        shared: tagged(&fields[6..sep], "shared:"),
+        master: tagged(&fields[6..sep], "master:"),
     })
+}
+
+/// The number of an optional field such as `shared:12`.
+fn tagged(fields: &[&[u8]], tag: &str) -> Option<u64> {
+    fields
+        .iter()
+        .find_map(|f| std::str::from_utf8(f).ok()?.strip_prefix(tag)?.parse().ok())
 }
 
 /// Undo the kernel's octal escapes of space, tab, newline and backslash (`\040` …).
@@ -230,7 +243,7 @@ mod tests {
 50 48 7:1 / /srv/data/nested\011tab rw,relatime - ext4 /dev/loop1 rw
 51 27 7:0 /exports /srv/ro\040bind ro,relatime - xfs /dev/loop0 rw,inode64,logbufs=8,logbsize=32k,noquota
 55 27 0:40 / /srv/merged rw,relatime - overlay overlay rw,lowerdir=/srv/l1:/srv/l2,upperdir=/srv/u,workdir=/srv/w,uuid=on
-330 27 0:70 / /mnt/nfs4 rw,relatime shared:140 - nfs4 fs1.example.com:/export/data rw,vers=4.2,rsize=1048576,wsize=1048576,namlen=255,hard,proto=tcp,timeo=600,retrans=2,sec=sys,clientaddr=192.168.1.10,local_lock=none,addr=192.168.1.5
+330 27 0:70 / /mnt/nfs4 rw,relatime shared:140 master:7 - nfs4 fs1.example.com:/export/data rw,vers=4.2,rsize=1048576,wsize=1048576,namlen=255,hard,proto=tcp,timeo=600,retrans=2,sec=sys,clientaddr=192.168.1.10,local_lock=none,addr=192.168.1.5
 331 27 0:71 / /mnt/nfs3 ro,relatime shared:141 - nfs 192.168.1.5:/export/old\040stuff ro,vers=3,rsize=1048576,wsize=1048576,namlen=255,hard,proto=tcp,timeo=600,retrans=2,sec=sys,mountaddr=192.168.1.5,mountvers=3,mountport=20048,mountproto=udp,local_lock=none,addr=192.168.1.5
 ";
 
@@ -277,6 +290,7 @@ mod tests {
         assert!(!t.at(Path::new("/srv/data")).unwrap().read_only());
         let nfs4 = t.at(Path::new("/mnt/nfs4")).unwrap();
         assert_eq!((nfs4.fstype.as_str(), nfs4.major), ("nfs4", 0));
+        assert_eq!((nfs4.shared, nfs4.master), (Some(140), Some(7)));
         assert_eq!(nfs4.source, "fs1.example.com:/export/data");
         assert!(t.at(Path::new("/mnt/nfs3")).unwrap().read_only());
         let ov = t.at(Path::new("/srv/merged")).unwrap();

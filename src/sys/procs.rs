@@ -8,6 +8,7 @@
 //! /proc magic links (no round trip to an NFS server) and from /proc/PID/fdinfo.
 
 use crate::ocf::Deadline;
+use crate::sys::mountinfo::MountTable;
 use anyhow::{bail, Result};
 use nix::libc;
 use std::collections::{BTreeSet, HashSet};
@@ -178,6 +179,94 @@ pub fn holders(
         found.push(Holder { pid, comm, how });
     }
     Ok(found)
+}
+
+/// The mount ids, in other mount namespaces, of the copies of a mount that an unmount here
+/// propagates to (its peers `shared:N` and slaves `master:N`, transitively, with what is
+/// mounted below them). The kernel refuses the unmount while any of those is busy, so their
+/// users hold ours too, although no process in this namespace does (resource-agents #1426:
+/// a VM in its own mount namespace; fuser -m only catches it through the device number).
+pub fn propagated_copies(group: u64, dev: (u32, u32), deadline: &Deadline) -> HashSet<u64> {
+    let own = fs::read_link("/proc/self/ns/mnt").ok();
+    let mut seen = HashSet::new();
+    let mut tables = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if deadline.expired() {
+            break;
+        }
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(ns) = fs::read_link(format!("/proc/{pid}/ns/mnt")) else {
+            continue;
+        };
+        if Some(&ns) == own.as_ref() || !seen.insert(ns) {
+            continue;
+        }
+        if let Ok(text) = fs::read(format!("/proc/{pid}/mountinfo")) {
+            if let Ok(t) = MountTable::parse(&text) {
+                tables.push(t);
+            }
+        }
+    }
+    let mut groups = HashSet::from([group]);
+    let mut ids = HashSet::new();
+    loop {
+        let before = (groups.len(), ids.len());
+        for t in &tables {
+            for m in &t.mounts {
+                let fed = m.shared.is_some_and(|g| groups.contains(&g))
+                    || m.master.is_some_and(|g| groups.contains(&g));
+                if fed && (m.major, m.minor) == dev {
+                    ids.extend(t.with_descendants(m.id));
+                    groups.extend(m.shared);
+                }
+            }
+        }
+        if (groups.len(), ids.len()) == before {
+            return ids;
+        }
+    }
+}
+
+/// The other mount namespaces (each by one of its processes) where the filesystem of device
+/// `dev` is still mounted, with their mount tables.
+pub fn namespaces_with(dev: (u32, u32), deadline: &Deadline) -> Vec<(i32, MountTable)> {
+    let own = fs::read_link("/proc/self/ns/mnt").ok();
+    let mut seen = HashSet::new();
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if deadline.expired() {
+            break;
+        }
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(ns) = fs::read_link(format!("/proc/{pid}/ns/mnt")) else {
+            continue;
+        };
+        if Some(&ns) == own.as_ref() || !seen.insert(ns) {
+            continue;
+        }
+        let Ok(t) = fs::read(format!("/proc/{pid}/mountinfo"))
+            .map_err(anyhow::Error::from)
+            .and_then(|b| MountTable::parse(&b))
+        else {
+            continue;
+        };
+        if t.mounts.iter().any(|m| (m.major, m.minor) == dev) {
+            found.push((pid, t));
+        }
+    }
+    found
 }
 
 /// A signal given by name (TERM, SIGTERM, kill) or number.
