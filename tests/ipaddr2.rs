@@ -184,6 +184,9 @@ fn ipv4_start_monitor_stop_and_idempotence() {
     lab.ok("stop", V4);
     assert!(!lab.has("192.0.2.10/24"));
     assert_eq!(lab.code("monitor", V4), 7);
+    let o = lab.run_env("monitor", V4, &[("OCF_RESKEY_CRM_meta_interval", "10000")]);
+    assert_eq!(o.code, 7, "{o:?}");
+    assert_eq!(o.exit_reason(), Some("192.0.2.10/24 is not on fipt0"));
     // Double stop: success.
     lab.ok("stop", V4);
     // The lab's own address was never touched.
@@ -339,6 +342,13 @@ fn link_down_is_not_running() {
         lab.code("monitor", V4),
         7,
         "resource-agents #2113: not a hard error"
+    );
+    // A recurring monitor says why: crm_mon shows the reason next to the failure.
+    let o = lab.run_env("monitor", V4, &[("OCF_RESKEY_CRM_meta_interval", "10000")]);
+    assert_eq!(o.code, 7, "{o:?}");
+    assert_eq!(
+        o.exit_reason(),
+        Some("fipt0 has no carrier: 192.0.2.10 cannot be served")
     );
     let mut unchecked = V4.to_vec();
     unchecked.push(("check_link_status", "false"));
