@@ -255,6 +255,17 @@ fn nic_and_netmask_are_found_in_the_routing_table() {
     assert!(lab.has("2001:db8::20/64"), "{}", lab.addrs());
     assert_eq!(lab.code("monitor", p6), 0);
     lab.ok("stop", p6);
+    // 127.0.0.0/8 has no route in the main table: lo, from the local table, as findif does.
+    let lo = &[("ip", "127.0.0.5")];
+    lab.ok("start", lo);
+    assert!(lab
+        .ip_a(&["-o", "addr", "show", "dev", "lo"])
+        .contains("127.0.0.5/8"));
+    assert_eq!(lab.code("monitor", lo), 0);
+    lab.ok("stop", lo);
+    assert!(!lab
+        .ip_a(&["-o", "addr", "show", "dev", "lo"])
+        .contains("127.0.0.5/8"));
     // No route covers the address: the reference's "Unable to find nic or netmask".
     let far = &[("ip", "198.51.100.7")];
     let o = lab.run("start", far);
@@ -946,6 +957,9 @@ fn exit_codes_match_the_reference_agent() {
         ("monitor", v6),
         ("stop", v6),
         ("monitor", v6),
+        ("start", &[("ip", "127.0.0.5")]),
+        ("monitor", &[("ip", "127.0.0.5")]),
+        ("stop", &[("ip", "127.0.0.5")]),
         ("start", &[("ip", "192.0.2.999")]),
         ("start", &[("ip", "192.0.2.12"), ("cidr_netmask", "33")]),
         ("start", &[("ip", "192.0.2.12"), ("nic", "fipt9")]),
