@@ -370,6 +370,16 @@ fn link_down_is_not_running() {
     lab.ip_a(&["link", "set", "fipt0", "down"]);
     assert_eq!(lab.code("monitor", V4), 7);
     lab.ok("stop", V4);
+    // Down, the interface keeps the address but loses the route that told its prefix: stop
+    // still finds and removes it (the reference reports success and leaves it behind).
+    let nic_only = &[("ip", "192.0.2.12"), ("nic", "fipt0")];
+    lab.ip_a(&["link", "set", "fipt0", "up"]);
+    lab.ok("start", nic_only);
+    lab.ip_a(&["link", "set", "fipt0", "down"]);
+    assert!(lab.has("192.0.2.12/24"));
+    assert_eq!(lab.code("monitor", nic_only), 7);
+    lab.ok("stop", nic_only);
+    assert!(!lab.has("192.0.2.12/24"), "{}", lab.addrs());
     // Start brings the link up, as the reference does.
     lab.ok("start", V4);
     assert!(lab.ip_a(&["link", "show", "fipt0"]).contains(",UP"));
