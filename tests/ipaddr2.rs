@@ -339,6 +339,25 @@ fn iflabel_broadcast_and_ipv6_flags() {
     }
     assert_eq!(lab.code("monitor", p6), 0);
     lab.ok("stop", p6);
+    // lvs_ipv6_addrlabel: an address label keeps the address from being chosen as source.
+    let p6 = &[
+        ("ip", "2001:db8::32"),
+        ("nic", "fipt0"),
+        ("cidr_netmask", "64"),
+        ("nodad", "true"),
+        ("lvs_ipv6_addrlabel", "true"),
+        ("lvs_ipv6_addrlabel_value", "77"),
+    ];
+    lab.ok("start", p6);
+    let labels = lab.ip_a(&["addrlabel", "list"]);
+    assert!(
+        labels.contains("prefix 2001:db8::32/128 label 77"),
+        "{labels}"
+    );
+    lab.ok("stop", p6);
+    assert!(!lab
+        .ip_a(&["addrlabel", "list"])
+        .contains("2001:db8::32/128"));
 }
 
 #[test]
