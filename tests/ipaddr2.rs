@@ -41,8 +41,31 @@ fn ip_cmd(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Namespaces of earlier runs that were killed before their Drop ran: `fipt-<pid>-…` of a
+/// process that is gone.
+fn remove_stale_namespaces() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(dir) = std::fs::read_dir("/run/netns") else {
+            return;
+        };
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix("fipt-").and_then(|r| r.split('-').next());
+            if let Some(pid) =
+                pid.filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            {
+                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = Command::new("ip").args(["netns", "del", &name]).output();
+                }
+            }
+        }
+    });
+}
+
 impl Lab {
     fn new(tag: &str) -> Lab {
+        remove_stale_namespaces();
         static N: AtomicU32 = AtomicU32::new(0);
         let id = format!(
             "fipt-{}-{}-{tag}",
