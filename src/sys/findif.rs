@@ -79,9 +79,9 @@ fn matches(r: &Route, q: &Query) -> bool {
         && r.gateway.is_none()
         && !r.multipath
         && contains(&r.dst, r.dst_len, &q.ip)
-        && q.netmask.is_none_or(|m| r.dst_len <= m)
-        && q.oif.is_none_or(|o| r.oif == Some(o))
-        && q.proto.is_none_or(|p| r.protocol == p)
+        && q.netmask.map_or(true, |m| r.dst_len <= m)
+        && q.oif.map_or(true, |o| r.oif == Some(o))
+        && q.proto.map_or(true, |p| r.protocol == p)
 }
 
 /// The broadcast address of `ip/prefix` with the host bits set (`brd +`) or cleared (`brd -`).

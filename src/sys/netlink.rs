@@ -750,7 +750,7 @@ impl Netlink {
         {
             if let Some(a) = decode_addr(&p)? {
                 // The kernel filters by index with strict checking; older ones send all.
-                if index.is_none_or(|i| i == a.index) && Family::of(&a.ip) == family {
+                if index.map_or(true, |i| i == a.index) && Family::of(&a.ip) == family {
                     out.push(a);
                 }
             }
@@ -776,7 +776,8 @@ impl Netlink {
             .context("cannot list routes")?
         {
             if let Some(r) = decode_route(&p)? {
-                if r.table == table && r.family == family && oif.is_none_or(|o| r.oif == Some(o)) {
+                if r.table == table && r.family == family && oif.map_or(true, |o| r.oif == Some(o))
+                {
                     out.push(r);
                 }
             }
