@@ -445,6 +445,28 @@ fn read_only_mount_at_check_level_20() {
         assert_eq!(out.code, ERR_GENERIC);
     }
     assert_eq!(r.stop(), OK);
+
+    // Configured read-write but found read-only (ext4 errors=remount-ro): that is a failure.
+    let rw = Res::new(&dev, &mp, "ext4");
+    assert_eq!(rw.start(), OK);
+    let remount = nix::mount::MsFlags::MS_REMOUNT | nix::mount::MsFlags::MS_RDONLY;
+    nix::mount::mount(
+        None::<&str>,
+        mp.as_str(),
+        None::<&str>,
+        remount,
+        None::<&str>,
+    )
+    .unwrap();
+    let out = rw.monitor(20);
+    assert_eq!(out.code, ERR_GENERIC);
+    assert!(
+        out.exit_reason().unwrap().contains("read-only"),
+        "{:?}",
+        out.exit_reason()
+    );
+    assert_eq!(rw.monitor(0).code, OK, "still mounted");
+    assert_eq!(rw.stop(), OK);
 }
 
 #[test]
