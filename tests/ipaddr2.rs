@@ -255,6 +255,17 @@ fn nic_and_netmask_are_found_in_the_routing_table() {
     assert!(lab.has("2001:db8::20/64"), "{}", lab.addrs());
     assert_eq!(lab.code("monitor", p6), 0);
     lab.ok("stop", p6);
+    // 127.0.0.0/8 has no route in the main table: lo, from the local table, as findif does.
+    let lo = &[("ip", "127.0.0.5")];
+    lab.ok("start", lo);
+    assert!(lab
+        .ip_a(&["-o", "addr", "show", "dev", "lo"])
+        .contains("127.0.0.5/8"));
+    assert_eq!(lab.code("monitor", lo), 0);
+    lab.ok("stop", lo);
+    assert!(!lab
+        .ip_a(&["-o", "addr", "show", "dev", "lo"])
+        .contains("127.0.0.5/8"));
     // No route covers the address: the reference's "Unable to find nic or netmask".
     let far = &[("ip", "198.51.100.7")];
     let o = lab.run("start", far);
@@ -328,6 +339,25 @@ fn iflabel_broadcast_and_ipv6_flags() {
     }
     assert_eq!(lab.code("monitor", p6), 0);
     lab.ok("stop", p6);
+    // lvs_ipv6_addrlabel: an address label keeps the address from being chosen as source.
+    let p6 = &[
+        ("ip", "2001:db8::32"),
+        ("nic", "fipt0"),
+        ("cidr_netmask", "64"),
+        ("nodad", "true"),
+        ("lvs_ipv6_addrlabel", "true"),
+        ("lvs_ipv6_addrlabel_value", "77"),
+    ];
+    lab.ok("start", p6);
+    let labels = lab.ip_a(&["addrlabel", "list"]);
+    assert!(
+        labels.contains("prefix 2001:db8::32/128 label 77"),
+        "{labels}"
+    );
+    lab.ok("stop", p6);
+    assert!(!lab
+        .ip_a(&["addrlabel", "list"])
+        .contains("2001:db8::32/128"));
 }
 
 #[test]
@@ -359,6 +389,16 @@ fn link_down_is_not_running() {
     lab.ip_a(&["link", "set", "fipt0", "down"]);
     assert_eq!(lab.code("monitor", V4), 7);
     lab.ok("stop", V4);
+    // Down, the interface keeps the address but loses the route that told its prefix: stop
+    // still finds and removes it (the reference reports success and leaves it behind).
+    let nic_only = &[("ip", "192.0.2.12"), ("nic", "fipt0")];
+    lab.ip_a(&["link", "set", "fipt0", "up"]);
+    lab.ok("start", nic_only);
+    lab.ip_a(&["link", "set", "fipt0", "down"]);
+    assert!(lab.has("192.0.2.12/24"));
+    assert_eq!(lab.code("monitor", nic_only), 7);
+    lab.ok("stop", nic_only);
+    assert!(!lab.has("192.0.2.12/24"), "{}", lab.addrs());
     // Start brings the link up, as the reference does.
     lab.ok("start", V4);
     assert!(lab.ip_a(&["link", "show", "fipt0"]).contains(",UP"));
@@ -946,6 +986,9 @@ fn exit_codes_match_the_reference_agent() {
         ("monitor", v6),
         ("stop", v6),
         ("monitor", v6),
+        ("start", &[("ip", "127.0.0.5")]),
+        ("monitor", &[("ip", "127.0.0.5")]),
+        ("stop", &[("ip", "127.0.0.5")]),
         ("start", &[("ip", "192.0.2.999")]),
         ("start", &[("ip", "192.0.2.12"), ("cidr_netmask", "33")]),
         ("start", &[("ip", "192.0.2.12"), ("nic", "fipt9")]),

@@ -95,11 +95,12 @@ impl super::Agent for IPaddr2 {
                 info!("no interface {nic}: {} is not configured", cfg.ip);
                 return Ok(OcfCode::Success);
             }
+            // Differs from the reference, which reports success here: an interface that went
+            // down loses its IPv4 routes but keeps its addresses, so the address may well be
+            // there; left behind, it would clash with the node taking over once the link is
+            // back. Remove it wherever it is.
             Placed::NoRoute => {
-                warn!(
-                    "Unable to find nic or netmask for {}: nothing to remove",
-                    cfg.ip
-                );
+                host.remove_anywhere(&cfg)?;
                 return Ok(OcfCode::Success);
             }
         };
@@ -764,6 +765,51 @@ impl Host {
                 place.link.name
             ),
         }
+    }
+
+    /// Stop without a route to tell the interface or prefix: the address on the configured nic
+    /// (any interface if none), of the configured prefix length if given; never the copy that
+    /// lvs_support keeps on lo.
+    fn remove_anywhere(&mut self, cfg: &Config) -> Result<()> {
+        let nic = match &cfg.nic {
+            Some(n) => match self.nl.link_by_name(n)? {
+                Some(l) => Some(l.index),
+                None => return Ok(()),
+            },
+            None => None,
+        };
+        let found: Vec<Addr> = self
+            .nl
+            .addrs(cfg.family, nic)?
+            .into_iter()
+            .filter(|a| a.ip == cfg.ip && cfg.netmask.map_or(true, |m| m == a.prefix))
+            .collect();
+        if found.is_empty() {
+            info!(
+                "Unable to find nic or netmask for {}: it is not configured",
+                cfg.ip
+            );
+        }
+        for a in found {
+            let Some(link) = self.nl.link_by_index(a.index)? else {
+                continue;
+            };
+            if cfg.lvs_support && link.is_loopback() {
+                continue;
+            }
+            warn!(
+                "no route for {}: removing it from {} all the same",
+                cfg.ip, link.name
+            );
+            let place = Placement {
+                prefix: a.prefix,
+                broadcast: None,
+                label: None,
+                link,
+            };
+            self.remove(cfg, &place, &a)?;
+        }
+        Ok(())
     }
 
     /// run_arping: IPv4 duplicate address detection before adding (`arping -D -c 2 -w 3`).

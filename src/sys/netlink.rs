@@ -297,7 +297,14 @@ pub fn encode_new_addr(a: &NewAddr, seq: u32) -> Vec<u8> {
         NLM_F_REQUEST | NLM_F_ACK | NLM_F_EXCL | NLM_F_CREATE,
         seq,
     )
-    .raw(&ifaddrmsg(family, a.prefix, a.index))
+    .raw(&{
+        let mut h = ifaddrmsg(family, a.prefix, a.index);
+        // iproute2's default scope: host for 127.0.0.0/8 (the kernel refuses universe there).
+        if matches!(a.ip, IpAddr::V4(v4) if v4.is_loopback()) {
+            h[3] = RT_SCOPE_HOST;
+        }
+        h
+    })
     .attr(IFA_LOCAL, &ip);
     if let Some(label) = &a.label {
         m = m.attr_str(IFA_LABEL, label);
