@@ -2,3 +2,5 @@
 //! processes, DRBD, NFS.
 
 pub mod command;
+pub mod drbd;
+pub mod pacemaker;
