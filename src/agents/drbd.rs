@@ -565,12 +565,8 @@ impl<'a> Session<'a> {
         let (change, unfence) = score_for(&s, self.cfg.scores, self.cfg.peer_primary, || {
             self.unexpected_primary(&s)
         });
-        if change == ScoreChange::Remove
-            && self.cfg.peer_primary == PeerPrimaryPolicy::RemoveIfUnexpected
-            && s.some_peer_primary
-            && !s.primary
-        {
-            tracing::info!("I am connected to a Primary that Pacemaker does not know about! Removing master score.");
+        if change != ScoreChange::Keep {
+            tracing::debug!("{}: {}: score {change:?}", self.res(), st.describe());
         }
         self.set_score(change);
         if unfence && self.cfg.unfence_if_all_uptodate {

@@ -124,18 +124,9 @@ fn parse_locate(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether `program` is on PATH (or in the directories Pacemaker installs to, for an agent
-/// run with an empty PATH).
+/// Whether `program` is on PATH (the default PATH for an agent run with none).
 pub fn have_program(program: &str) -> bool {
-    let path = std::env::var_os("PATH").filter(|p| !p.is_empty());
-    let dirs: Vec<std::path::PathBuf> = match path {
-        Some(p) => std::env::split_paths(&p).collect(),
-        None => ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-            .iter()
-            .map(Into::into)
-            .collect(),
-    };
-    dirs.iter().any(|d| d.join(program).is_file())
+    command::find_program(program).is_some()
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ export FERRO_LAB_NETNS=${FERRO_LAB_NETNS:-fdrbd}
 source "$HERE/lib.sh"
 NODES=(node1 node2)
 STATE=${FERRO_LAB_CACHE:-/var/cache/ferro-lab}/drbd-agent.run
-FIX=$ROOT/tests/fixtures/drbd/84
+FIXTURES=$ROOT/tests/fixtures/drbd/84
 PASS=0 FAIL=0
 
 ok() { PASS=$((PASS + 1)); echo "PASS $*"; }
@@ -93,21 +93,24 @@ snap() {
 
 cmd_capture() {
   load_state
+  # Into the run directory first: an interrupted capture leaves the fixtures as they were.
+  FIX=$LAB_RUN/fixtures
   rm -rf "$FIX"; mkdir -p "$FIX"
   on_both 'drbdadm down r0 2>/dev/null; rmmod drbd 2>/dev/null; true'
   snap no-module node1
   lab_ssh node1 'drbdadm --version; cat /sys/module/drbd/version 2>&1; modinfo -F version drbd' \
     > "$FIX/no-module/node1.versions" 2>&1 || true
-  on_both 'modprobe drbd'
+  # Fresh metadata on both: the first connection finds Inconsistent data and a full sync.
+  on_both 'modprobe drbd && drbdadm -- --force create-md r0 >/dev/null 2>&1'
   lab_ssh node1 'drbdadm --version; cat /sys/module/drbd/version; modinfo -F version drbd;
     drbdadm sh-dev r0; drbdadm sh-minor r0; drbdadm sh-mod-parms; drbdadm sh-resources' \
     > "$FIX/versions.node1" 2>&1 || true
   snap loaded-unconfigured node1
-  lab_ssh node1 'drbdadm -- --force create-md r0 >/dev/null 2>&1; drbdadm attach r0'
+  lab_ssh node1 'drbdadm new-resource r0 && drbdadm new-minor r0 && drbdadm attach r0'
   snap attached-standalone node1
   lab_ssh node1 'drbdadm connect r0'
   snap wfconnection node1
-  lab_ssh node2 'drbdadm -- --force create-md r0 >/dev/null 2>&1; drbdadm up r0'
+  lab_ssh node2 'drbdadm up r0'
   wait_for "connected" 60 state_is node1 'Connected*' || die "no connection"
   snap connected-inconsistent node1 node2
   # Slow the first sync down so that it can be seen in progress.
@@ -122,8 +125,13 @@ cmd_capture() {
   snap connected-secondary node1 node2
   lab_ssh node2 'drbdadm disconnect r0'
   snap disconnected-secondary node1 node2
+  lab_ssh node2 'drbdadm connect r0'
+  wait_for "reconnected" 60 state_is node2 'Connected*UpToDate/UpToDate' || die "no reconnect"
+  # Promote while connected: a disconnected Secondary with "fencing resource-only" refuses
+  # Primary when its fence-peer handler fails (no cluster here).
   lab_ssh node1 'drbdadm primary r0'
-  snap wfconnection-primary node1
+  lab_ssh node2 'drbdadm disconnect r0'
+  snap wfconnection-primary node1 node2
   lab_ssh node2 'drbdadm outdate r0'
   snap outdated node2
   lab_ssh node2 'drbdadm connect r0'
@@ -135,13 +143,15 @@ cmd_capture() {
   lab_ssh node1 'drbdadm secondary r0'
   on_both 'drbdadm down r0'
   snap down node1
-  log "fixtures in $FIX"
+  rm -rf "$FIXTURES"; mkdir -p "$(dirname "$FIXTURES")"; cp -r "$FIX" "$FIXTURES"
+  log "fixtures in $FIXTURES"
 }
 
 # --- the agent by hand ---------------------------------------------------------------------------
 install_ferro() {
   local bin=${FERRO_BIN:-}
   if [[ -z $bin ]]; then
+    # The guests run Debian 12: build on a host with the same (or an older) glibc.
     (cd "$ROOT" && cargo build --release -q) || die "cargo build failed"
     bin=${CARGO_TARGET_DIR:-$ROOT/target}/release/ferro-ocf
   fi
@@ -202,7 +212,7 @@ cmd_agent() {
   # against a drbdsetup that never returns fails within its deadline.
   lab_ssh node1 'mkdir -p /tmp/hang && printf "#!/bin/sh\nexec sleep 600\n" > /tmp/hang/drbdsetup &&
     printf "#!/bin/sh\nexec sleep 600\n" > /tmp/hang/drbdadm && chmod +x /tmp/hang/*'
-  expect 0 "monitor without /proc/drbd spawns nothing that hangs" node1 \
+  expect 0 "monitor with a hung drbdadm returns within its timeout" node1 \
     "t=\$(date +%s); $(ra node1 monitor OCF_RESKEY_CRM_meta_interval=20000 OCF_RESKEY_CRM_meta_timeout=3000 PATH=/tmp/hang:/usr/sbin:/usr/bin:/sbin:/bin); rc=\$?; echo rc=\$rc; (( \$(date +%s) - t < 6 ))"
   for vm in "${NODES[@]}"; do expect 0 "$vm stop" "$vm" "$(ra "$vm" stop)"; done
   expect 0 "module stays loaded, nothing configured" node1 '! grep -q "^ *0:" /proc/drbd || grep -q "0: cs:Unconfigured" /proc/drbd'
@@ -213,9 +223,12 @@ cmd_tester() {
   install_ferro
   on_both 'drbdadm down r0 2>/dev/null; true'
   lab_ssh node2 'drbdadm up r0'
-  # ocf-tester runs start/monitor/promote/demote/notify/stop, with and without parameters.
+  # ocf-tester runs start/monitor/promote/demote/notify/stop/reload, probes included. It sets no
+  # clone meta attributes; DRBD 8.4 insists on clone-max <= 2 (as the reference does).
   expect 0 "ocf-tester ocf:ferro:drbd" node1 \
-    'ocf-tester -n drbd_r0 -o drbd_resource=r0 -o ignore_missing_notifications=true /usr/lib/ocf/resource.d/ferro/drbd'
+    'ocf-tester -v -n drbd_r0 -o drbd_resource=r0 -o ignore_missing_notifications=true -o CRM_meta_clone_max=2 \
+      /usr/lib/ocf/resource.d/ferro/drbd > /tmp/ocf-tester.log 2>&1; rc=$?; tail -3 /tmp/ocf-tester.log; exit $rc'
+  lab_ssh node1 'cat /tmp/ocf-tester.log' > "$LAB_RUN/logs/ocf-tester.log" 2>&1 || true
   on_both 'drbdadm down r0 2>/dev/null; true'
 }
 

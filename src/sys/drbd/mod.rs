@@ -9,6 +9,8 @@ mod events2;
 mod proc84;
 mod state;
 
+pub use events2::parse as parse_events2;
+pub use proc84::parse as parse_proc_drbd;
 pub use state::{Device, Peer, PeerDisk, ResourceState, Role, Summary};
 
 use crate::ocf::Deadline;
@@ -225,7 +227,10 @@ pub fn device_nodes_exist(minors: &[u32]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod unit {
     use super::*;
 
     #[test]
