@@ -120,6 +120,18 @@ impl Lab {
         matches!(c.try_wait(), Ok(None))
     }
 
+    /// Whether the process died (allowing for its exit to finish: it lets go of its files
+    /// and cwd a moment before it becomes a zombie).
+    fn dead(&mut self, pid: i32) -> bool {
+        for _ in 0..500 {
+            if !self.alive(pid) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
     /// Wait (briefly) for the processes to be ready: cwd set, files open, mappings made.
     /// Wait until every process is asleep in `sleep`: past its shell's cd, its dynamic
     /// loader's mappings, its exec.
@@ -433,6 +445,28 @@ fn read_only_mount_at_check_level_20() {
         assert_eq!(out.code, ERR_GENERIC);
     }
     assert_eq!(r.stop(), OK);
+
+    // Configured read-write but found read-only (ext4 errors=remount-ro): that is a failure.
+    let rw = Res::new(&dev, &mp, "ext4");
+    assert_eq!(rw.start(), OK);
+    let remount = nix::mount::MsFlags::MS_REMOUNT | nix::mount::MsFlags::MS_RDONLY;
+    nix::mount::mount(
+        None::<&str>,
+        mp.as_str(),
+        None::<&str>,
+        remount,
+        None::<&str>,
+    )
+    .unwrap();
+    let out = rw.monitor(20);
+    assert_eq!(out.code, ERR_GENERIC);
+    assert!(
+        out.exit_reason().unwrap().contains("read-only"),
+        "{:?}",
+        out.exit_reason()
+    );
+    assert_eq!(rw.monitor(0).code, OK, "still mounted");
+    assert_eq!(rw.stop(), OK);
 }
 
 #[test]
@@ -486,7 +520,7 @@ fn busy_stop_kills_cwd_open_file_and_mmap_holders_only() {
     assert_eq!(out.code, OK);
     assert!(mounted(&mp).is_none());
     for (pid, what) in [(by_cwd, "cwd"), (by_fd, "open file"), (by_map, "mmap")] {
-        assert!(!lab.alive(pid), "the {what} holder was killed");
+        assert!(lab.dead(pid), "the {what} holder was killed");
     }
     assert!(lab.alive(unrelated), "an unrelated process is untouched");
 }
@@ -518,7 +552,7 @@ fn busy_stop_escalates_to_sigkill_when_sigterm_is_ignored() {
         out.stderr.contains("SIGTERM") && out.stderr.contains("SIGKILL"),
         "both phases ran"
     );
-    assert!(!lab.alive(stubborn));
+    assert!(lab.dead(stubborn));
     assert!(mounted(&mp).is_none());
 }
 
@@ -566,7 +600,7 @@ fn nested_mount_below_the_mount_point_comes_off_first() {
     lab.settle();
     assert_eq!(r.stop(), OK);
     assert!(mounted(&nested).is_none() && mounted(&mp).is_none());
-    assert!(!lab.alive(holder));
+    assert!(lab.dead(holder));
 }
 
 #[test]
@@ -656,6 +690,15 @@ fn bad_input_mounts_nothing() {
             assert_eq!(r.stop(), OK, "stop of a configuration start refuses");
         }
     }
+    // Parameters broken while it runs: stop must not call it stopped while it is mounted.
+    let r = Res::new(&dev, &mp, "ext4");
+    assert_eq!(r.start(), OK);
+    assert_eq!(
+        r.clone().with("force_unmount", "sometimes").stop(),
+        ERR_CONFIGURED
+    );
+    assert!(mounted(&mp).is_some());
+    assert_eq!(r.stop(), OK);
     // A local filesystem as a clone is refused, as by the reference.
     let r = Res::new(&dev, &mp, "ext4");
     let out = r.run("start", &[("OCF_RESKEY_CRM_meta_clone_max", "2")]);
@@ -777,7 +820,7 @@ fn busy_bind_mount_stop_kills_only_users_of_the_bind_mount() {
         let out = run(&r, "stop");
         assert_eq!(out.code, OK, "{name}");
         assert!(mounted(&mp).is_none() && mounted(&base).is_some(), "{name}");
-        assert!(!lab.alive(user), "{name}: the bind mount's user was killed");
+        assert!(lab.dead(user), "{name}: the bind mount's user was killed");
         if name == "ferro" {
             assert!(
                 lab.alive(bystander),
@@ -785,7 +828,7 @@ fn busy_bind_mount_stop_kills_only_users_of_the_bind_mount() {
             );
         } else {
             assert!(
-                !lab.alive(bystander),
+                lab.dead(bystander),
                 "reference: fuser -m killed a process that never used the bind mount"
             );
         }
@@ -1099,7 +1142,7 @@ fn bind_mount_of_root_kills_only_its_users() {
     let out = r.run("stop", &[("OCF_RESKEY_CRM_meta_timeout", "20000")]);
     assert_eq!(out.code, OK);
     assert!(mounted(&mp).is_none());
-    assert!(!lab.alive(user), "the user of the bind mount was killed");
+    assert!(lab.dead(user), "the user of the bind mount was killed");
     assert!(
         lab.alive(bystander),
         "a process on / that never used the bind mount lives"
@@ -1195,7 +1238,7 @@ fn fast_stop_gives_up_early_and_is_off_by_default() {
         "the default waits as long as the timeout allows"
     );
     assert!(mounted(&mp).is_none());
-    assert!(!lab.alive(stuck));
+    assert!(lab.dead(stuck));
 }
 
 /// resource-agents #1426: the user is in another mount namespace (a VM that libvirt starts in
@@ -1258,10 +1301,7 @@ fn holder_in_another_mount_namespace_is_found() {
     let out = r.run("stop", &[("OCF_RESKEY_CRM_meta_timeout", "20000")]);
     assert_eq!(out.code, OK);
     assert!(mounted(&mp).is_none());
-    assert!(
-        !lab.alive(vm),
-        "the user in the other namespace was stopped"
-    );
+    assert!(lab.dead(vm), "the user in the other namespace was stopped");
 }
 
 /// The other half of #1426: a mount namespace made with private propagation (a container, a
@@ -1329,7 +1369,7 @@ fn private_copy_in_another_mount_namespace_is_unmounted_too() {
         assert!(mounted(&mp).is_none(), "{name}");
         if name == "ferro" {
             assert!(
-                !lab.alive(user),
+                lab.dead(user),
                 "ferro: the process using the copy was stopped"
             );
             let busy = std::fs::OpenOptions::new()

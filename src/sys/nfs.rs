@@ -214,6 +214,91 @@ pub fn parse_threads(s: &str) -> Result<u32> {
         .with_context(|| format!("{NFSD_DIR}/threads holds {:?}, not a number", s.trim()))
 }
 
+/// A value from nfs.conf(5) text: `[section]` headers, `key = value` lines, `#`/`;` comments.
+/// The last assignment wins, as with nfs-utils' conffile.
+pub fn nfs_conf_value(text: &str, section: &str, key: &str) -> Option<String> {
+    let mut current = String::new();
+    let mut found = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = s.trim().to_ascii_lowercase();
+            continue;
+        }
+        if current != section {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            if k.trim().eq_ignore_ascii_case(key) {
+                found = Some(v.trim().trim_matches('"').to_owned());
+            }
+        }
+    }
+    found
+}
+
+/// Where the NFS daemons expect rpc_pipefs: nfs.conf's `[general] pipefs-directory` (Debian 12
+/// sets /run/rpc_pipefs), else nfs-utils' default /var/lib/nfs/rpc_pipefs.
+pub fn pipefs_directory() -> String {
+    let mut texts = vec![read_optional(Path::new("/etc/nfs.conf")).unwrap_or_default()];
+    if let Ok(rd) = fs::read_dir("/etc/nfs.conf.d") {
+        let mut files: Vec<PathBuf> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+            .collect();
+        files.sort();
+        texts.extend(files.iter().map(|f| read_optional(f).unwrap_or_default()));
+    }
+    texts
+        .iter()
+        .rev()
+        .find_map(|t| nfs_conf_value(t, "general", "pipefs-directory"))
+        .unwrap_or_else(|| "/var/lib/nfs/rpc_pipefs".to_owned())
+}
+
+/// The pids of processes whose command name (/proc/PID/comm) is `comm`.
+pub fn pids_by_comm(comm: &str) -> Vec<i32> {
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == comm)
+        })
+        .collect()
+}
+
+/// `cp -rp src/* dst/` (`clobber`: overwrite; else `cp -n`): statd's monitor lists are small
+/// directories of small files.
+pub fn copy_tree(src: &Path, dst: &Path, clobber: bool) -> Result<()> {
+    use std::os::unix::fs::{chown, MetadataExt, PermissionsExt};
+    let md = fs::symlink_metadata(src).with_context(|| format!("reading {}", src.display()))?;
+    if md.is_dir() {
+        if !dst.is_dir() {
+            fs::create_dir_all(dst).with_context(|| format!("creating {}", dst.display()))?;
+        }
+        for e in fs::read_dir(src)?.flatten() {
+            copy_tree(&e.path(), &dst.join(e.file_name()), clobber)?;
+        }
+    } else if md.is_file() {
+        if dst.exists() && !clobber {
+            return Ok(());
+        }
+        fs::copy(src, dst)
+            .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
+    } else {
+        return Ok(());
+    }
+    let _ = fs::set_permissions(dst, fs::Permissions::from_mode(md.mode() & 0o7777));
+    let _ = chown(dst, Some(md.uid()), Some(md.gid()));
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,5 +388,46 @@ mod tests {
         assert_eq!(parse_threads("8\n").unwrap(), 8);
         assert_eq!(parse_threads("0\n").unwrap(), 0);
         assert!(parse_threads("x").is_err());
+    }
+
+    #[test]
+    fn nfs_conf_values() {
+        let debian =
+            "[general]\npipefs-directory=/run/rpc_pipefs\n[nfsd]\n# threads=8\nthreads = 16\n";
+        assert_eq!(
+            nfs_conf_value(debian, "general", "pipefs-directory").as_deref(),
+            Some("/run/rpc_pipefs")
+        );
+        assert_eq!(
+            nfs_conf_value(debian, "nfsd", "threads").as_deref(),
+            Some("16")
+        );
+        assert_eq!(nfs_conf_value(debian, "nfsd", "pipefs-directory"), None);
+        assert_eq!(nfs_conf_value("", "general", "pipefs-directory"), None);
+    }
+
+    #[test]
+    fn copy_tree_with_and_without_clobber() {
+        let d = std::env::temp_dir().join(format!("fnfs-copy-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(d.join("src/sm")).unwrap();
+        fs::write(d.join("src/sm/client1"), "new").unwrap();
+        fs::write(d.join("src/state"), "s").unwrap();
+        fs::create_dir_all(d.join("dst/sm")).unwrap();
+        fs::write(d.join("dst/sm/client1"), "old").unwrap();
+        copy_tree(&d.join("src"), &d.join("dst"), false).unwrap();
+        assert_eq!(fs::read_to_string(d.join("dst/sm/client1")).unwrap(), "old");
+        assert_eq!(fs::read_to_string(d.join("dst/state")).unwrap(), "s");
+        copy_tree(&d.join("src"), &d.join("dst"), true).unwrap();
+        assert_eq!(fs::read_to_string(d.join("dst/sm/client1")).unwrap(), "new");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn finds_processes_by_command_name() {
+        let me = std::process::id() as i32;
+        let comm = fs::read_to_string(format!("/proc/{me}/comm")).unwrap();
+        assert!(pids_by_comm(comm.trim_end()).contains(&me));
+        assert!(pids_by_comm("ferro-no-such-comm").is_empty());
     }
 }
