@@ -200,7 +200,7 @@ fn drbd9_peers_clients_and_quorum() {
     assert_eq!(st.role, Role::Secondary);
     assert_eq!(st.devices[0].minor, 1000);
     assert_eq!(st.peers.len(), 2);
-    assert_eq!(st.peers[1].disks[0].client, true);
+    assert!(st.peers[1].disks[0].client);
     let s = st.summary();
     // The diskless client peer counts neither as up to date nor as unknown.
     assert!(s.some_peer_primary && s.pdsk_all_up_to_date && !s.pdsk_any_unknown && s.have_quorum);
