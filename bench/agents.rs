@@ -26,7 +26,11 @@ fn link_agents() {
     let _ = std::fs::remove_dir_all(FERRO_DIR);
     std::fs::create_dir_all(FERRO_DIR).unwrap();
     for agent in ["IPaddr2", "Filesystem"] {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ferro-ocf"), Path::new(FERRO_DIR).join(agent)).unwrap();
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_ferro-ocf"),
+            Path::new(FERRO_DIR).join(agent),
+        )
+        .unwrap();
     }
 }
 
@@ -245,7 +249,10 @@ impl NetLab {
     fn new() -> NetLab {
         // Left over from an interrupted run.
         for ns in ["fbench", "fbench-peer"] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(Stdio::null())
+                .status();
         }
         sh(&["ip", "netns", "add", "fbench"]);
         sh(&["ip", "netns", "add", "fbench-peer"]);
@@ -508,7 +515,12 @@ fn main() {
         out(&["hostname"]),
         out(&["uname", "-r"]),
         out(&["nproc"]),
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').next().unwrap_or("?").to_owned(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split(' ')
+            .next()
+            .unwrap_or("?")
+            .to_owned(),
         out(&["dpkg-query", "-W", "-f=${Version}", "resource-agents"])
     );
     let _ = writeln!(doc, "Both agents run the same action on the same live resource, alternately, N times, as Pacemaker runs a recurring monitor (CRM_meta_interval set). `bench/run.sh` regenerates this file.\n");
