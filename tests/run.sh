@@ -7,7 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
-# Release build: the binary under test is the one installed and benchmarked.
-# One test thread at a time per binary would be slow; tests use unique names for namespaces,
-# loop devices and directories, so they run in parallel.
-exec cargo test --release --locked "$@"
+# Release build: the binary under test is the one installed and benchmarked. Tests use unique
+# names for namespaces, loop devices and directories, so they run in parallel.
+log=$(mktemp /tmp/ferro-test.XXXXXX)
+trap 'rm -f "$log"' EXIT
+rc=0
+cargo test --release --locked "$@" 2>&1 | tee "$log" || rc=$?
+# One line for the whole run, summed over the test binaries.
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "total: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+exit "$rc"

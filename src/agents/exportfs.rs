@@ -1,3 +1,732 @@
-//! ocf:ferro:exportfs — drop-in for the reference agent; written in its own issue.
+//! ocf:ferro:exportfs — exports directories over the kernel NFS server, drop-in for
+//! ocf:heartbeat:exportfs (same parameters, defaults and exit codes).
+//!
+//! - monitor: the export is up when `/var/lib/nfs/etab` lists every directory for the client
+//!   *and* the state file `$HA_RSCTMP/<instance>` exists (the reference's ha_pseudo_resource,
+//!   PR#821: etab survives a reboot, a probe must not trust it alone). etab is read once per
+//!   monitor instead of running and parsing `exportfs` for each directory.
+//! - start: `exportfs -v -o <options>,fsid=N <clientspec>:<dir>` per directory (fsid, fsid+1, …
+//!   for several), then the rmtab backup is merged back into rmtab.
+//! - stop: rmtab backup, `exportfs -v -u`, unlock_filesystem, optional NFSv4 lease wait, and a
+//!   bounded flush of the kernel's export cache.
 
-super::pending_agent!(Exportfs, "exportfs");
+use crate::ocf::{Action, Ctx, Deadline, OcfCode, OcfError};
+use crate::sys::command;
+use crate::sys::nfs::{self, Export};
+use crate::{ocf_bail, ocf_err};
+use anyhow::{Context, Result};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tracing::{debug, error, info, warn};
+
+pub struct Exportfs;
+
+/// The configuration of one exportfs resource, checked and resolved.
+#[derive(Debug)]
+struct Config {
+    /// As the admin wrote it: exportfs(8) takes IPv6 addresses in brackets.
+    clientspec: String,
+    /// As etab lists it: IPv6 without brackets.
+    client: String,
+    /// Canonical directories, in the order given.
+    dirs: Vec<String>,
+    fsid: String,
+    options: Option<String>,
+    unlock_on_stop: bool,
+    wait_for_leasetime_on_stop: bool,
+    rmtab_backup: Option<String>,
+    state_file: PathBuf,
+    /// Directories that do not exist (tolerated for stop and monitor, as by the reference).
+    missing: Vec<String>,
+}
+
+impl Config {
+    fn from_ctx(ctx: &Ctx) -> Result<Config> {
+        let p = &ctx.params;
+        let clientspec = p.str("clientspec").trim().to_owned();
+        if clientspec.split_whitespace().count() > 1 {
+            ocf_bail!(
+                ErrConfigured,
+                "parameter clientspec: {clientspec:?} holds several client specifications; \
+                 configure one exportfs resource per client specification"
+            );
+        }
+        // IPv6 addresses and networks may be written in brackets (exportfs needs them to tell
+        // the address from the path); etab lists them bare (PR#906/#907).
+        let client = if clientspec.matches(':').count() >= 2 {
+            clientspec.replace(['[', ']'], "")
+        } else {
+            clientspec.clone()
+        };
+        let fsid = p.str("fsid").trim().to_owned();
+        if fsid.contains(',') {
+            ocf_bail!(
+                ErrConfigured,
+                "parameter fsid: {fsid:?} cannot contain a comma"
+            );
+        }
+        let options = p.opt("options").map(str::to_owned);
+        if let Some(o) = &options {
+            if o.chars().any(char::is_whitespace) {
+                ocf_bail!(
+                    ErrConfigured,
+                    "parameter options: {o:?} contains white space; separate options with commas"
+                );
+            }
+        }
+        let tolerate_missing = matches!(ctx.action, Action::Stop | Action::Monitor);
+        let mut dirs = Vec::new();
+        let mut missing = Vec::new();
+        for d in p.str("directory").split_whitespace() {
+            let trimmed = d.trim_end_matches('/');
+            let d = if trimmed.is_empty() { "/" } else { trimmed };
+            match fs::canonicalize(d) {
+                Ok(c) => dirs.push(c.to_string_lossy().into_owned()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if !tolerate_missing {
+                        ocf_bail!(ErrConfigured, "parameter directory: {d} does not exist");
+                    }
+                    debug!("{d} does not exist");
+                    missing.push(d.to_owned());
+                    dirs.push(d.to_owned());
+                }
+                // readlink -f failing (EIO on a broken disk): the reference fails too, except
+                // on stop, where the path as given is the best guess.
+                Err(e) if ctx.action == Action::Stop => {
+                    warn!("cannot canonicalize {d}: {e}; using it as given");
+                    dirs.push(d.to_owned());
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        OcfError::new(OcfCode::ErrGeneric, format!("cannot canonicalize {d}"))
+                    })
+                }
+            }
+        }
+        if dirs.is_empty() {
+            ocf_bail!(ErrConfigured, "parameter directory: no directory given");
+        }
+        if dirs.len() > 1 && !is_decimal(&fsid) {
+            ocf_bail!(
+                ErrConfigured,
+                "parameter fsid: {fsid:?} must be an integer when exporting several directories \
+                 (they get fsid, fsid+1, ...)"
+            );
+        }
+        if !valid_fsid(&fsid) {
+            ocf_bail!(
+                ErrConfigured,
+                "parameter fsid: {fsid:?} is not an integer, a UUID (32 hex digits) or \"root\""
+            );
+        }
+        let rmtab_backup = p
+            .opt("rmtab_backup")
+            .filter(|b| *b != "none")
+            .map(str::to_owned);
+        Ok(Config {
+            clientspec,
+            client,
+            dirs,
+            fsid,
+            options,
+            unlock_on_stop: p.bool("unlock_on_stop")?,
+            wait_for_leasetime_on_stop: p.bool("wait_for_leasetime_on_stop")?,
+            rmtab_backup,
+            state_file: Path::new(ctx.env.rsc_tmp()).join(ctx.env.instance()),
+            missing,
+        })
+    }
+
+    /// The fsid of the i-th directory: fsid, fsid+1, … when there are several.
+    fn fsid_of(&self, i: usize) -> String {
+        if self.dirs.len() > 1 && i > 0 {
+            let base: u64 = self.fsid.parse().unwrap_or(0);
+            (base + i as u64).to_string()
+        } else {
+            self.fsid.clone()
+        }
+    }
+
+    fn target(&self, dir: &str) -> String {
+        format!("{}:{dir}", self.clientspec)
+    }
+
+    fn listed(&self, etab: &[Export], dir: &str) -> bool {
+        etab.iter()
+            .any(|e| e.path == dir && e.client.eq_ignore_ascii_case(&self.client))
+    }
+
+    fn backup_path(&self, dir: &str) -> Option<PathBuf> {
+        // The reference concatenates "$dir/$rmtab_backup"; an absolute value stays below dir.
+        self.rmtab_backup
+            .as_ref()
+            .map(|b| Path::new(dir).join(b.trim_start_matches('/')))
+    }
+}
+
+fn is_decimal(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// What exportfs(8) accepts for fsid=: "root", a number (strtoul base 0), or a UUID of 32 hex
+/// digits in any punctuation.
+fn valid_fsid(s: &str) -> bool {
+    let number = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit())
+    } else {
+        is_decimal(s)
+    };
+    s == "root" || number || s.bytes().filter(u8::is_ascii_hexdigit).count() == 32
+}
+
+/// The options passed to `exportfs -o`: the admin's, with any fsid replaced by ours.
+fn export_options(options: Option<&str>, fsid: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut placed = false;
+    for o in options.unwrap_or("").split(',').filter(|o| !o.is_empty()) {
+        if o == "fsid" || o.starts_with("fsid=") {
+            if !placed {
+                out.push(format!("fsid={fsid}"));
+                placed = true;
+            }
+        } else {
+            out.push(o.to_owned());
+        }
+    }
+    if !placed {
+        out.push(format!("fsid={fsid}"));
+    }
+    out.join(",")
+}
+
+impl Exportfs {
+    /// Whether every directory is exported to the client on this boot.
+    fn exported(&self, ctx: &Ctx, cfg: &Config) -> Result<bool> {
+        if !cfg.state_file.exists() {
+            debug!(
+                "state file {} absent: not started on this boot",
+                cfg.state_file.display()
+            );
+            return Ok(false);
+        }
+        let etab = nfs::read_etab()?;
+        for dir in &cfg.dirs {
+            if !cfg.listed(&etab, dir) {
+                if ctx.action == Action::Monitor {
+                    if ctx.env.is_probe() {
+                        info!("{dir} not exported to {} (stopped)", cfg.client);
+                    } else {
+                        error!("{dir} not exported to {} (stopped)", cfg.client);
+                    }
+                }
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Copy the rmtab lines of each directory into its backup file (only when they changed:
+    /// a monitor every 10 s need not rewrite a file on the exported filesystem). A missing rmtab
+    /// (NFSv4-only servers have none) is not an error and not worth a log line (PR#1828).
+    fn backup_rmtab(&self, cfg: &Config, quiet: bool) {
+        if cfg.rmtab_backup.is_none() {
+            return;
+        }
+        let rmtab_path = nfs::state_dir().join("rmtab");
+        let rmtab = match fs::read_to_string(&rmtab_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                warn!("cannot read {}: {e}", rmtab_path.display());
+                return;
+            }
+        };
+        for dir in &cfg.dirs {
+            let Some(backup) = cfg.backup_path(dir) else {
+                continue;
+            };
+            let mut text = nfs::rmtab_entries_for(&rmtab, dir).join("\n");
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            if fs::read_to_string(&backup).is_ok_and(|old| old == text) {
+                continue;
+            }
+            if let Err(e) = nfs::write_atomic(&backup, &text) {
+                if quiet {
+                    debug!("rmtab backup: {e:#}");
+                } else {
+                    warn!("rmtab backup: {e:#}");
+                }
+            }
+        }
+    }
+
+    fn restore_rmtab(&self, cfg: &Config) -> Result<()> {
+        if cfg.rmtab_backup.is_none() {
+            return Ok(());
+        }
+        let rmtab_path = nfs::state_dir().join("rmtab");
+        let mut backups = String::new();
+        for dir in &cfg.dirs {
+            let Some(backup) = cfg.backup_path(dir) else {
+                continue;
+            };
+            match fs::read_to_string(&backup) {
+                Ok(t) => backups.push_str(&t),
+                // The first start has no backup yet.
+                Err(_) => info!(
+                    "rmtab backup {} not found or not readable",
+                    backup.display()
+                ),
+            }
+        }
+        if backups.trim().is_empty() {
+            return Ok(());
+        }
+        // A missing rmtab is created: the reference's `sort -u backup rmtab` fails on it and
+        // silently drops the backup.
+        let current = nfs::read_optional(&rmtab_path)?;
+        let merged = nfs::rmtab_merge(&current, &backups);
+        if merged != current {
+            nfs::write_atomic(&rmtab_path, &merged)?;
+            debug!("restored {} rmtab entries", backups.lines().count());
+        }
+        Ok(())
+    }
+
+    fn exportfs(&self, args: &[&str], deadline: &Deadline) -> Result<command::Output> {
+        let out = command::run("exportfs", args, deadline)?;
+        for l in out.stdout.lines().chain(out.stderr.lines()) {
+            if !l.trim().is_empty() {
+                info!("exportfs: {l}");
+            }
+        }
+        Ok(out)
+    }
+
+    fn require_exportfs(&self) -> Result<()> {
+        if command::find_program("exportfs").is_none() {
+            ocf_bail!(
+                ErrInstalled,
+                "exportfs: required binary not installed (nfs-kernel-server)"
+            );
+        }
+        Ok(())
+    }
+
+    fn unlock(&self, dir: &str) {
+        // Drops the NLM locks held on the filesystem, so that it can be unmounted and the
+        // clients reclaim them on the node taking over.
+        let file = Path::new(nfs::NFSD_DIR).join("unlock_filesystem");
+        match fs::OpenOptions::new().write(true).open(&file) {
+            Ok(mut f) => {
+                use std::io::Write;
+                // nfsd rejects a write that does not end in a newline (EINVAL).
+                match f.write_all(format!("{dir}\n").as_bytes()) {
+                    Ok(()) => info!("unlocked NFS export {dir}"),
+                    Err(e) => warn!("unable to unlock NFS export {dir}: {e}"),
+                }
+            }
+            Err(e) => warn!(
+                "unable to unlock NFS export {dir}: {} not writable ({e})",
+                file.display()
+            ),
+        }
+    }
+
+    fn wait_for_leasetime(&self, deadline: &Deadline) {
+        let lease = match nfs::nfsd_file("nfsv4leasetime") {
+            Ok(Some(s)) => s.trim().parse::<u64>().ok(),
+            _ => None,
+        };
+        let Some(lease) = lease else {
+            warn!(
+                "unable to read the NFSv4 lease time from {}/nfsv4leasetime",
+                nfs::NFSD_DIR
+            );
+            return;
+        };
+        let wait = Duration::from_secs(lease + 2);
+        if wait > deadline.remaining() {
+            // Bounded by the operation's timeout: a stop that overruns is a failed stop.
+            warn!(
+                "the NFSv4 lease time is {lease}s but only {:.0}s are left of the stop timeout; \
+                 waiting what is left (raise the stop timeout)",
+                deadline.remaining().as_secs_f64()
+            );
+        } else {
+            info!(
+                "sleeping {}s to accommodate for NFSv4 lease expiry",
+                wait.as_secs()
+            );
+        }
+        deadline.sleep(wait);
+    }
+
+    /// After unexporting, the kernel may still cache the export (a client raced the flush
+    /// exportfs -u does), which keeps the filesystem busy. Flush until no cache entry of ours
+    /// remains, bounded: the reference loops forever here (and its fsid regex breaks, #2070).
+    fn cleanup_export_cache(&self, cfg: &Config, deadline: &Deadline) {
+        let budget = deadline.within(Duration::from_secs(30));
+        let ours = |c: &[Export]| {
+            c.iter()
+                // `# ` lines are entries the kernel no longer serves (expired or negative,
+                // re-created by clients that still hold the mount): flushing cannot remove
+                // them and they do not export anything.
+                .filter(|e| e.valid && cfg.dirs.contains(&e.path) && e.domain_includes(&cfg.client))
+                .count()
+        };
+        let mut tries = 0;
+        let left = budget.poll(Duration::from_millis(500), || {
+            let cache = nfs::read_export_cache().unwrap_or_default();
+            if ours(&cache) == 0 {
+                return Some(());
+            }
+            tries += 1;
+            info!("cleanup export cache ... (try {tries})");
+            let _ = self.exportfs(&["-f"], &budget);
+            None
+        });
+        if left.is_none() {
+            warn!(
+                "the kernel still caches exports of {} after {tries} flushes; they expire by \
+                 themselves",
+                cfg.dirs.join(" ")
+            );
+        }
+    }
+}
+
+impl super::Agent for Exportfs {
+    fn name(&self) -> &'static str {
+        "exportfs"
+    }
+
+    fn metadata_xml(&self) -> &'static str {
+        include_str!("../../ocf-metadata/exportfs.xml")
+    }
+
+    fn validate(&self, ctx: &Ctx) -> Result<()> {
+        Config::from_ctx(ctx)?;
+        self.require_exportfs()
+    }
+
+    fn monitor(&self, ctx: &Ctx) -> Result<OcfCode> {
+        let cfg = match Config::from_ctx(ctx) {
+            Ok(c) => c,
+            // As ocf-rarun's handle_invalid_env: a probe finds it stopped, a recurring monitor
+            // of a configuration that cannot work is a failure.
+            Err(e) if crate::ocf::code_of(&e) == OcfCode::ErrConfigured => {
+                if ctx.env.is_probe() {
+                    info!("{e:#}: resource considered stopped");
+                    return Ok(OcfCode::NotRunning);
+                }
+                return Err(e.context(OcfError::new(OcfCode::ErrGeneric, "invalid configuration")));
+            }
+            Err(e) => return Err(e),
+        };
+        if !cfg.missing.is_empty() {
+            let msg = format!(
+                "{} does not exist or is not a directory",
+                cfg.missing.join(" ")
+            );
+            if ctx.env.is_probe() {
+                info!("{msg}");
+                return Ok(OcfCode::NotRunning);
+            }
+            return Err(ocf_err!(ErrGeneric, "{msg}"));
+        }
+        if !self.exported(ctx, &cfg)? {
+            return Ok(OcfCode::NotRunning);
+        }
+        self.backup_rmtab(&cfg, true);
+        Ok(OcfCode::Success)
+    }
+
+    fn start(&self, ctx: &Ctx) -> Result<OcfCode> {
+        let cfg = Config::from_ctx(ctx)?;
+        self.require_exportfs()?;
+        if self.exported(ctx, &cfg)? {
+            debug!("already exported");
+            return Ok(OcfCode::Success);
+        }
+        info!("exporting file system(s) ...");
+        let state_dir = cfg.state_file.parent().unwrap_or(Path::new("/"));
+        fs::create_dir_all(state_dir)
+            .and_then(|_| fs::write(&cfg.state_file, b""))
+            .with_context(|| format!("creating the state file {}", cfg.state_file.display()))?;
+        for (i, dir) in cfg.dirs.iter().enumerate() {
+            let opts = export_options(cfg.options.as_deref(), &cfg.fsid_of(i));
+            let target = cfg.target(dir);
+            let args = ["-v", "-o", opts.as_str(), target.as_str()];
+            let out = self.exportfs(&args, &ctx.deadline)?;
+            if !out.success() {
+                ocf_bail!(
+                    ErrGeneric,
+                    "exportfs failed - {}: {}",
+                    command::display_argv("exportfs", &args),
+                    out.last_line()
+                );
+            }
+            info!("directory {dir} exported");
+        }
+        // Restore the rmtab to ensure smooth NFSv3-over-TCP failover.
+        if let Err(e) = self.restore_rmtab(&cfg) {
+            warn!("rmtab restore: {e:#}");
+        }
+        let etab = nfs::read_etab()?;
+        if let Some(d) = cfg.dirs.iter().find(|d| !cfg.listed(&etab, d)) {
+            ocf_bail!(
+                ErrGeneric,
+                "exportfs succeeded but {} does not list {d} for {}",
+                nfs::state_dir().join("etab").display(),
+                cfg.client
+            );
+        }
+        Ok(OcfCode::Success)
+    }
+
+    fn stop(&self, ctx: &Ctx) -> Result<OcfCode> {
+        let cfg = match Config::from_ctx(ctx) {
+            Ok(c) => c,
+            // ocf-rarun's handle_invalid_env: nothing this configuration could have started.
+            Err(e) if crate::ocf::code_of(&e) == OcfCode::ErrConfigured => {
+                info!("{e:#}: resource considered stopped");
+                return Ok(OcfCode::Success);
+            }
+            Err(e) => return Err(e),
+        };
+        // Unexport whatever etab lists for us, state file or not: a stop that leaves an export
+        // behind keeps the filesystem busy for the Filesystem resource stopped next.
+        let etab = nfs::read_etab()?;
+        let listed: Vec<&String> = cfg.dirs.iter().filter(|d| cfg.listed(&etab, d)).collect();
+        if listed.is_empty() {
+            debug!("not exported");
+            remove_state(&cfg)?;
+            return Ok(OcfCode::Success);
+        }
+        info!("un-exporting file system ...");
+        self.require_exportfs()?;
+        // Back up the rmtab to ensure smooth NFSv3-over-TCP failover.
+        self.backup_rmtab(&cfg, false);
+        let mut failed = Vec::new();
+        for dir in &listed {
+            let target = cfg.target(dir);
+            match self.exportfs(&["-v", "-u", target.as_str()], &ctx.deadline) {
+                Ok(out) if out.success() => {}
+                Ok(out) => failed.push(format!("{target}: {}", out.last_line())),
+                Err(e) => failed.push(format!("{target}: {e:#}")),
+            }
+        }
+        if cfg.unlock_on_stop {
+            for dir in &listed {
+                self.unlock(dir);
+            }
+        }
+        if cfg.wait_for_leasetime_on_stop {
+            self.wait_for_leasetime(&ctx.deadline);
+        }
+        let etab = nfs::read_etab()?;
+        for dir in &listed {
+            if cfg.listed(&etab, dir) && failed.iter().all(|f| !f.contains(dir.as_str())) {
+                failed.push(format!("etab still lists {dir} for {}", cfg.client));
+            }
+        }
+        if !failed.is_empty() {
+            ocf_bail!(
+                ErrGeneric,
+                "Failed to un-export file system(s): {}",
+                failed.join("; ")
+            );
+        }
+        self.cleanup_export_cache(&cfg, &ctx.deadline);
+        remove_state(&cfg)?;
+        info!("un-exported file system(s)");
+        Ok(OcfCode::Success)
+    }
+}
+
+fn remove_state(cfg: &Config) -> Result<()> {
+    match fs::remove_file(&cfg.state_file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing the state file {}", cfg.state_file.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fsid_replaces_or_is_appended() {
+        assert_eq!(export_options(None, "1"), "fsid=1");
+        assert_eq!(export_options(Some("rw,sync"), "1"), "rw,sync,fsid=1");
+        // The fsid parameter overrides one in options, in its place.
+        assert_eq!(
+            export_options(Some("rw,fsid=9,sync"), "root"),
+            "rw,fsid=root,sync"
+        );
+        assert_eq!(export_options(Some("fsid=9,rw,fsid=8"), "2"), "fsid=2,rw");
+        assert_eq!(export_options(Some(",rw,"), "3"), "rw,fsid=3");
+    }
+
+    #[test]
+    fn fsid_forms_exportfs_accepts() {
+        for ok in [
+            "0",
+            "1",
+            "4711",
+            "root",
+            "0x1f",
+            "3a1f5e3c-2b9d-4c6e-8f00-112233445566",
+            "3a1f5e3c2b9d4c6e8f00112233445566",
+        ] {
+            assert!(valid_fsid(ok), "{ok}");
+        }
+        for bad in ["", "x1", "-1", "3a1f5e3c-2b9d", "root2"] {
+            assert!(!valid_fsid(bad), "{bad}");
+        }
+        assert!(is_decimal("12") && !is_decimal("root") && !is_decimal("0x1"));
+    }
+
+    fn cfg(action: Action, params: &[(&str, &str)]) -> Result<Config> {
+        let env = crate::ocf::OcfEnv::from_pairs(
+            params
+                .iter()
+                .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.to_string()))
+                .chain([
+                    ("OCF_RESOURCE_INSTANCE".to_owned(), "exp1".to_owned()),
+                    ("HA_RSCTMP".to_owned(), "/run/ferro-test".to_owned()),
+                ]),
+        );
+        let ctx = crate::ocf::run::prepare(&Exportfs, action, env)?;
+        Config::from_ctx(&ctx)
+    }
+
+    #[test]
+    fn ipv6_brackets_are_kept_for_exportfs_and_dropped_for_etab() {
+        let c = cfg(
+            Action::Start,
+            &[
+                ("clientspec", "[fd00:48::]/64"),
+                ("directory", "/tmp/"),
+                ("fsid", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.client, "fd00:48::/64");
+        assert_eq!(c.target("/tmp"), "[fd00:48::]/64:/tmp");
+        assert_eq!(c.dirs, ["/tmp"]);
+        assert_eq!(c.state_file, Path::new("/run/ferro-test/exp1"));
+        // An IPv4 network is used as given.
+        let c = cfg(
+            Action::Start,
+            &[
+                ("clientspec", "10.0.0.0/8"),
+                ("directory", "/"),
+                ("fsid", "root"),
+            ],
+        )
+        .unwrap();
+        assert_eq!((c.client.as_str(), c.dirs[0].as_str()), ("10.0.0.0/8", "/"));
+    }
+
+    #[test]
+    fn several_directories_get_consecutive_fsids() {
+        let c = cfg(
+            Action::Start,
+            &[
+                ("clientspec", "*"),
+                ("directory", "/tmp /usr//"),
+                ("fsid", "7"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.dirs, ["/tmp", "/usr"]);
+        assert_eq!(
+            (c.fsid_of(0), c.fsid_of(1)),
+            ("7".to_owned(), "8".to_owned())
+        );
+        let e = cfg(
+            Action::Start,
+            &[
+                ("clientspec", "*"),
+                ("directory", "/tmp /usr"),
+                ("fsid", "root"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(crate::ocf::code_of(&e), OcfCode::ErrConfigured);
+        assert!(e.to_string().contains("fsid"), "{e}");
+    }
+
+    #[test]
+    fn configuration_errors_name_the_parameter() {
+        let base = [("clientspec", "*"), ("directory", "/tmp"), ("fsid", "1")];
+        for (k, v) in [
+            ("fsid", "1,2"),
+            ("fsid", "abc"),
+            ("clientspec", "a b"),
+            ("options", "rw, sync"),
+            ("directory", "/nonexistent-ferro-exportfs"),
+            ("unlock_on_stop", "maybe"),
+        ] {
+            let mut p: Vec<(&str, &str)> = base.iter().copied().filter(|(n, _)| *n != k).collect();
+            p.push((k, v));
+            let e = cfg(Action::ValidateAll, &p).unwrap_err();
+            assert_eq!(
+                crate::ocf::code_of(&e),
+                OcfCode::ErrConfigured,
+                "{k}={v}: {e:#}"
+            );
+            assert!(format!("{e:#}").contains(k), "{k}: {e:#}");
+        }
+        // A missing directory is tolerated for stop and monitor (the filesystem may be gone).
+        let c = cfg(
+            Action::Stop,
+            &[
+                ("clientspec", "*"),
+                ("directory", "/nonexistent-ferro-exportfs/"),
+                ("fsid", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.missing, ["/nonexistent-ferro-exportfs"]);
+    }
+
+    #[test]
+    fn rmtab_backup_none_disables_and_paths_stay_below_the_directory() {
+        let c = cfg(
+            Action::Start,
+            &[
+                ("clientspec", "*"),
+                ("directory", "/tmp"),
+                ("fsid", "1"),
+                ("rmtab_backup", "none"),
+            ],
+        )
+        .unwrap();
+        assert!(c.backup_path("/tmp").is_none());
+        let c = cfg(
+            Action::Start,
+            &[
+                ("clientspec", "*"),
+                ("directory", "/tmp"),
+                ("fsid", "1"),
+                ("rmtab_backup", "/x/.rmtab"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.backup_path("/tmp").unwrap(), Path::new("/tmp/x/.rmtab"));
+        let c = cfg(
+            Action::Start,
+            &[("clientspec", "*"), ("directory", "/tmp"), ("fsid", "1")],
+        )
+        .unwrap();
+        assert_eq!(c.backup_path("/tmp").unwrap(), Path::new("/tmp/.rmtab"));
+    }
+}

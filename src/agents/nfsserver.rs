@@ -1,3 +1,1031 @@
-//! ocf:ferro:nfsserver — drop-in for the reference agent; written in its own issue.
+//! ocf:ferro:nfsserver — the kernel NFS server as a failover resource, drop-in for
+//! ocf:heartbeat:nfsserver (same parameters, defaults and exit codes).
+//!
+//! Two ways to drive the server, detected as the reference does:
+//! - systemd (PID 1 is systemd and nfs-server.service is installed): the units nfs-server,
+//!   nfs-mountd, nfs-idmapd, rpcbind and rpc-statd (or nfs-lock), started and stopped with
+//!   `systemctl`; a monitor is one `systemctl show` for all units plus /proc/fs/nfsd/threads.
+//! - an init script (nfs_init_script, or /etc/init.d/{nfsserver,nfs,nfs-kernel-server} when
+//!   systemd is not running: containers, init= boots), with rpc.statd run directly.
+//!
+//! nfs_shared_infodir is bind-mounted on /var/lib/nfs (NFSv4 recovery records, statd's monitor
+//! list) while the resource runs.
 
-super::pending_agent!(Nfsserver, "nfsserver");
+use crate::ocf::{Ctx, Deadline, OcfCode};
+use crate::sys::mountinfo::MountTable;
+use crate::sys::{command, mount, nfs, systemd};
+use crate::{ocf_bail, ocf_err};
+use anyhow::{Context, Result};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tracing::{debug, info, warn};
+
+pub struct Nfsserver;
+
+const VAR_LIB_NFS: &str = "/var/lib/nfs";
+const INIT_SCRIPTS: [&str; 3] = [
+    "/etc/init.d/nfsserver",
+    "/etc/init.d/nfs",
+    "/etc/init.d/nfs-kernel-server",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mode {
+    Systemd {
+        /// rpc-statd.service, or nfs-lock.service on distributions that have it.
+        lock_unit: &'static str,
+    },
+    InitScript(PathBuf),
+}
+
+#[derive(Debug)]
+struct Config {
+    mode: Mode,
+    nfsv4_only: bool,
+    no_notify: bool,
+    notify_foreground: bool,
+    smnotify_retry_time: Option<u32>,
+    nfs_ip: Vec<String>,
+    infodir: Option<PathBuf>,
+    pipefs_dir: PathBuf,
+    /// statd's directory: /var/lib/nfs/statd where it exists (Red Hat), else /var/lib/nfs.
+    statd_path: PathBuf,
+    server_scope: Option<String>,
+}
+
+impl Config {
+    fn from_ctx(ctx: &Ctx) -> Result<Config> {
+        let p = &ctx.params;
+        let smnotify_retry_time = match p.opt("nfs_smnotify_retry_time") {
+            None => None,
+            Some(v) => Some(v.parse::<u32>().map_err(|_| {
+                ocf_err!(
+                    ErrConfigured,
+                    "parameter nfs_smnotify_retry_time: {v:?} is not a number of minutes"
+                )
+            })?),
+        };
+        let nfs_ip: Vec<String> = p
+            .opt("nfs_ip")
+            .map(|v| {
+                v.split([',', ' '])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for ip in &nfs_ip {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                ocf_bail!(
+                    ErrConfigured,
+                    "parameter nfs_ip: {ip:?} is not an IP address"
+                );
+            }
+        }
+        let infodir = match p.opt("nfs_shared_infodir") {
+            None => None,
+            Some(d) if d.starts_with('/') => Some(PathBuf::from(d.trim_end_matches('/'))),
+            Some(d) => ocf_bail!(
+                ErrConfigured,
+                "parameter nfs_shared_infodir: {d:?} is not an absolute path"
+            ),
+        };
+        if infodir.is_some() && ctx.env.is_clone() {
+            ocf_bail!(
+                ErrConfigured,
+                "parameter nfs_shared_infodir: this agent does not support clone mode when a \
+                 shared info directory is in use"
+            );
+        }
+        if infodir.as_deref() == Some(Path::new(VAR_LIB_NFS)) {
+            ocf_bail!(
+                ErrConfigured,
+                "parameter nfs_shared_infodir: must not be {VAR_LIB_NFS} itself"
+            );
+        }
+        // The default rpcpipefs_dir is where nfs-utils puts rpc_pipefs by default; a system that
+        // moved it (Debian 12: /run/rpc_pipefs, via nfs.conf) keeps it there, where a bind mount
+        // on /var/lib/nfs cannot hide it and nothing needs remounting (#1300).
+        let pipefs_dir = if p.is_set("rpcpipefs_dir") {
+            match p.opt("rpcpipefs_dir") {
+                Some(d) if d.starts_with('/') => PathBuf::from(d.trim_end_matches('/')),
+                d => ocf_bail!(
+                    ErrConfigured,
+                    "parameter rpcpipefs_dir: {:?} is not an absolute path",
+                    d.unwrap_or("")
+                ),
+            }
+        } else {
+            PathBuf::from(nfs::pipefs_directory())
+        };
+        let server_scope = p.opt("nfs_server_scope").map(str::to_owned);
+        if let Some(s) = &server_scope {
+            // It becomes nfsd's host name (at most 64 bytes); kept to host name characters.
+            if s.len() > 64
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:_".contains(&b))
+            {
+                ocf_bail!(
+                    ErrConfigured,
+                    "parameter nfs_server_scope: {s:?} is not a host name or an IP address"
+                );
+            }
+        }
+        let statd_path = if Path::new(VAR_LIB_NFS).join("statd").is_dir() {
+            Path::new(VAR_LIB_NFS).join("statd")
+        } else {
+            PathBuf::from(VAR_LIB_NFS)
+        };
+        Ok(Config {
+            mode: detect_mode(p.opt("nfs_init_script"))?,
+            nfsv4_only: p.bool("nfsv4_only")?,
+            no_notify: p.bool("nfs_no_notify")?,
+            notify_foreground: p.bool("nfs_notify_foreground")?,
+            smnotify_retry_time,
+            nfs_ip,
+            infodir,
+            pipefs_dir,
+            statd_path,
+            server_scope,
+        })
+    }
+
+    fn statd_subdir(&self) -> Option<&str> {
+        (self.statd_path != Path::new(VAR_LIB_NFS)).then_some("statd")
+    }
+}
+
+/// The reference's set_exec_mode, preferring systemd when it runs: a distribution's init
+/// script under systemd only redirects to systemctl (Debian), and starting rpc.statd directly
+/// beside systemd's rpc-statd.service leaves a daemon in the agent's cgroup.
+fn detect_mode(init_script: Option<&str>) -> Result<Mode> {
+    if let Some(s) = init_script {
+        let p = Path::new(s);
+        if !is_executable(p) {
+            ocf_bail!(
+                ErrInstalled,
+                "parameter nfs_init_script: {s} is not an executable file"
+            );
+        }
+        return Ok(Mode::InitScript(p.to_owned()));
+    }
+    if systemd::booted() && systemd::unit_file_exists("nfs-server.service") {
+        let lock_unit = if systemd::unit_file_exists("nfs-lock.service") {
+            "nfs-lock.service"
+        } else {
+            "rpc-statd.service"
+        };
+        return Ok(Mode::Systemd { lock_unit });
+    }
+    if let Some(s) = INIT_SCRIPTS.iter().find(|s| is_executable(Path::new(s))) {
+        return Ok(Mode::InitScript(PathBuf::from(s)));
+    }
+    ocf_bail!(
+        ErrInstalled,
+        "No init script or systemd unit file detected for nfs server"
+    )
+}
+
+fn is_executable(p: &Path) -> bool {
+    fs::metadata(p).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0)
+}
+
+impl Nfsserver {
+    /// The units a running server needs, in the order a failure is reported.
+    fn units(&self, cfg: &Config, lock_unit: &'static str, nfsdcld: bool) -> Vec<&'static str> {
+        let mut u = Vec::new();
+        if !cfg.nfsv4_only {
+            u.push("rpcbind.service");
+        }
+        // mountd also serves NFSv4 (the kernel's export cache upcalls) and nfs-server requires
+        // it, so it is checked in NFSv4-only mode as well.
+        u.push("nfs-mountd.service");
+        u.push("nfs-idmapd.service");
+        if !cfg.nfsv4_only {
+            u.push(lock_unit);
+        }
+        if nfsdcld {
+            u.push("nfsdcld.service");
+        }
+        u
+    }
+
+    fn monitor_systemd(&self, ctx: &Ctx, cfg: &Config, lock_unit: &'static str) -> Result<OcfCode> {
+        let mut units = vec!["nfs-server.service"];
+        units.extend(self.units(cfg, lock_unit, true));
+        let states = systemd::show(&units, &ctx.deadline)
+            .map_err(|e| e.context(ocf_err!(ErrGeneric, "cannot ask systemd for the NFS units")))?;
+        let threads = nfs::nfsd_threads()?;
+        let server = &states[0];
+        if !server.is_active() {
+            if let Some(n) = threads.filter(|n| *n > 0) {
+                warn!(
+                    "nfsd runs {n} threads although nfs-server.service is {}",
+                    server.describe()
+                );
+            }
+            info!("nfs-server.service is {}", server.describe());
+            return Ok(OcfCode::NotRunning);
+        }
+        // systemd cannot see nfsd die: it is kernel threads, the unit a oneshot that remains.
+        match threads {
+            None => ocf_bail!(
+                ErrGeneric,
+                "nfs-server.service is active but {}/threads does not exist",
+                nfs::NFSD_DIR
+            ),
+            Some(0) => {
+                not_running_reason("nfsd is not running (0 threads)");
+                return Ok(OcfCode::NotRunning);
+            }
+            Some(_) => {}
+        }
+        for s in &states[1..] {
+            // nfsdcld is optional: checked only where it is installed and not masked.
+            if s.unit == "nfsdcld.service" && !s.is_loaded() {
+                continue;
+            }
+            if !s.is_active() {
+                not_running_reason(&format!(
+                    "{} is {}",
+                    s.unit.trim_end_matches(".service"),
+                    s.describe()
+                ));
+                return Ok(OcfCode::NotRunning);
+            }
+        }
+        Ok(OcfCode::Success)
+    }
+
+    fn monitor_init(&self, ctx: &Ctx, cfg: &Config, script: &Path) -> Result<OcfCode> {
+        let out = self.init_script(cfg, script, "status", &ctx.deadline)?;
+        match out.status.code() {
+            Some(0) => {}
+            Some(3) | Some(7) => return Ok(OcfCode::NotRunning),
+            _ => ocf_bail!(
+                ErrGeneric,
+                "{} status failed ({}): {}",
+                script.display(),
+                out.describe(),
+                out.last_line()
+            ),
+        }
+        // Don't report success if the NFS server is up without its locking daemon.
+        if !cfg.nfsv4_only && nfs::pids_by_comm("rpc.statd").is_empty() {
+            ocf_bail!(
+                ErrGeneric,
+                "NFS server is up, but the locking daemons are down"
+            );
+        }
+        Ok(OcfCode::Success)
+    }
+
+    /// The server's state; `Ok(Success)` with `unbound` set when it runs without the shared
+    /// directory on /var/lib/nfs (started outside the cluster, e.g. enabled at boot).
+    fn status(&self, ctx: &Ctx, cfg: &Config) -> Result<(OcfCode, bool)> {
+        let code = match &cfg.mode {
+            Mode::Systemd { lock_unit } => self.monitor_systemd(ctx, cfg, lock_unit)?,
+            Mode::InitScript(s) => self.monitor_init(ctx, cfg, s)?,
+        };
+        let unbound = code == OcfCode::Success
+            && match &cfg.infodir {
+                Some(dir) => !bound(dir)?,
+                None => false,
+            };
+        Ok((code, unbound))
+    }
+
+    fn init_script(
+        &self,
+        cfg: &Config,
+        script: &Path,
+        verb: &str,
+        deadline: &Deadline,
+    ) -> Result<command::Output> {
+        let mut cmd = command::command(&script.to_string_lossy(), &[verb]);
+        if let Some(scope) = cfg.server_scope.clone().filter(|_| verb == "start") {
+            // nfsd takes its server scope from the host name of whoever starts it: start the
+            // script in its own UTS namespace named after the scope (the reference runs
+            // `unshare -u sh -c "hostname $scope; exec $script"`, a shell on a parameter).
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only async-signal-safe system calls between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS)?;
+                    // SAFETY: a valid buffer and its length.
+                    if nix::libc::sethostname(scope.as_ptr().cast(), scope.len()) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        command::run_cmd(cmd, &script.to_string_lossy(), deadline)
+    }
+
+    fn start_systemd(&self, ctx: &Ctx, cfg: &Config, lock_unit: &'static str) -> Result<()> {
+        let d = &ctx.deadline;
+        let nfsdcld = systemd::unit_file_exists("nfsdcld.service");
+        let helpers = self.units(cfg, lock_unit, false);
+        systemd::systemctl("start", &helpers, d).map_err(|e| {
+            e.context(ocf_err!(
+                ErrGeneric,
+                "Failed to start NFS server helper services"
+            ))
+        })?;
+        if let Some(scope) = &cfg.server_scope {
+            scope_dropin(scope, d)?;
+        } else {
+            remove_scope_dropin(d)?;
+        }
+        systemd::systemctl("start", &["nfs-server.service"], d)
+            .map_err(|e| e.context(ocf_err!(ErrGeneric, "Failed to start NFS server")))?;
+        // One look at everything nfs-server pulled in, to name what did not come up.
+        let mut all = vec!["nfs-server.service"];
+        all.extend(self.units(cfg, lock_unit, nfsdcld));
+        for s in systemd::show(&all, d)? {
+            if s.unit == "nfsdcld.service" && !s.is_loaded() {
+                continue;
+            }
+            if !s.is_active() {
+                ocf_bail!(
+                    ErrGeneric,
+                    "Failed to start NFS server: {} is {}",
+                    s.unit,
+                    s.describe()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn start_init(&self, ctx: &Ctx, cfg: &Config, script: &Path) -> Result<()> {
+        let d = &ctx.deadline;
+        if !cfg.nfsv4_only {
+            if nfs::pids_by_comm("rpc.statd").is_empty() {
+                info!("starting rpc.statd");
+                let out = command::run("rpc.statd", &[] as &[&str], d)?;
+                if !out.success() {
+                    ocf_bail!(
+                        ErrGeneric,
+                        "Failed to start NFS server locking daemons: rpc.statd: {}",
+                        out.last_line()
+                    );
+                }
+            } else {
+                info!("rpc.statd already up");
+            }
+        }
+        let out = self.init_script(cfg, script, "start", d)?;
+        if !out.success() {
+            ocf_bail!(
+                ErrGeneric,
+                "Failed to start NFS server: {} start ({}): {}",
+                script.display(),
+                out.describe(),
+                out.last_line()
+            );
+        }
+        Ok(())
+    }
+
+    /// sm-notify tells NFSv3 clients to reclaim their locks. Bounded (#267: with several
+    /// nfs_ip and unreachable clients it retried until the start timed out) and best effort:
+    /// the server is up whether or not every client heard of it.
+    fn notify_locks(&self, ctx: &Ctx, cfg: &Config) {
+        if cfg.no_notify {
+            return;
+        }
+        let mut opts: Vec<String> = Vec::new();
+        if cfg.notify_foreground {
+            opts.push("-d".into());
+        }
+        if let Some(m) = cfg.smnotify_retry_time {
+            opts.push("-m".into());
+            opts.push(m.to_string());
+        }
+        // Force notifications even if they went out already on this boot.
+        opts.push("-f".into());
+        let runs: Vec<Option<&String>> = if cfg.nfs_ip.is_empty() {
+            vec![None]
+        } else {
+            cfg.nfs_ip.iter().map(Some).collect()
+        };
+        let n = runs.len() as f64;
+        info!("executing sm-notify");
+        for (i, ip) in runs.into_iter().enumerate() {
+            let mut args = opts.clone();
+            if let Some(ip) = ip {
+                // Each run consumes the monitor list: give every address the full list.
+                let _ = nfs::copy_tree(&cfg.statd_path.join("sm.ha"), &cfg.statd_path, false);
+                args.push("-v".into());
+                args.push(ip.clone());
+            }
+            // Share what is left of the start timeout between the addresses still to notify.
+            let budget = ctx.deadline.portion(1.0 / (n - i as f64));
+            match command::run("sm-notify", &args, &budget) {
+                Ok(out) if out.success() => {}
+                Ok(out) => warn!("sm-notify {}: {}", out.describe(), out.last_line()),
+                Err(e) => warn!("sm-notify: {e:#}; clients may not reclaim their locks"),
+            }
+        }
+    }
+
+    fn stop_systemd(&self, ctx: &Ctx, cfg: &Config, lock_unit: &'static str) -> Result<()> {
+        let d = &ctx.deadline;
+        systemd::systemctl("stop", &["nfs-server.service"], d)
+            .map_err(|e| e.context(ocf_err!(ErrGeneric, "Failed to stop NFS server")))?;
+        info!("stop: threads");
+        wait_threads_zero(d)?;
+        // rpc-statd is stopped in NFSv4-only mode too: with a shared info directory it holds
+        // /var/lib/nfs and the unbind fails otherwise (PR#1979).
+        let mut units = vec![lock_unit, "rpc-statd-notify.service", "nfs-idmapd.service"];
+        if !cfg.nfsv4_only {
+            units.push("nfs-mountd.service");
+        }
+        units.extend(["nfsdcld.service", "rpc-gssd.service"]);
+        let states = systemd::show(&units, d)?;
+        let present: Vec<&str> = states
+            .iter()
+            .filter(|s| s.load != "not-found")
+            .map(|s| s.unit.as_str())
+            .collect();
+        // Not fatal yet: the check below names the unit that did not stop.
+        if let Err(e) = systemd::systemctl("stop", &present, d) {
+            warn!("{e:#}");
+        }
+        for s in systemd::show(&present, d)? {
+            if s.is_active() && s.unit != "rpc-gssd.service" {
+                ocf_bail!(
+                    ErrGeneric,
+                    "Failed to stop {}: it is {}",
+                    s.unit.trim_end_matches(".service"),
+                    s.describe()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn stop_server(&self, ctx: &Ctx, cfg: &Config) -> Result<()> {
+        match &cfg.mode {
+            Mode::Systemd { lock_unit } => self.stop_systemd(ctx, cfg, lock_unit)?,
+            Mode::InitScript(s) => self.stop_init(ctx, s, cfg)?,
+        }
+        // sm-notify outlives the server while it retries unreachable clients, and a statd
+        // started outside systemd stays too: both keep /var/lib/nfs busy (#122, PR#226/#405).
+        stop_processes("sm-notify", &ctx.deadline)?;
+        if matches!(cfg.mode, Mode::InitScript(_)) || cfg.infodir.is_some() {
+            stop_processes("rpc.statd", &ctx.deadline)?;
+        }
+        Ok(())
+    }
+
+    fn stop_init(&self, ctx: &Ctx, script: &Path, cfg: &Config) -> Result<()> {
+        let out = self.init_script(cfg, script, "stop", &ctx.deadline)?;
+        if !out.success() {
+            ocf_bail!(
+                ErrGeneric,
+                "Failed to stop NFS server: {} stop ({}): {}",
+                script.display(),
+                out.describe(),
+                out.last_line()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A monitor that finds the server down says why, as the reference's ocf_exit_reason before
+/// returning OCF_NOT_RUNNING does (crm_mon shows it).
+fn not_running_reason(msg: &str) {
+    info!("{msg}");
+    eprintln!("ocf-exit-reason:{msg}");
+}
+
+/// Wait for nfsd's threads to end (the reference waits forever, logging an error every second).
+fn wait_threads_zero(d: &Deadline) -> Result<()> {
+    let done = d.poll(Duration::from_millis(200), || match nfs::nfsd_threads() {
+        Ok(None) | Ok(Some(0)) => Some(()),
+        _ => None,
+    });
+    if done.is_none() {
+        ocf_bail!(
+            ErrGeneric,
+            "NFS server failed to stop: {}/threads is still {}",
+            nfs::NFSD_DIR,
+            nfs::nfsd_threads().ok().flatten().unwrap_or(0)
+        );
+    }
+    Ok(())
+}
+
+/// Whether /var/lib/nfs is the bind mount of `infodir`.
+fn bound(infodir: &Path) -> Result<bool> {
+    let table = MountTable::read()?;
+    let Some(m) = table.at(Path::new(VAR_LIB_NFS)) else {
+        return Ok(false);
+    };
+    // The same directory of the same filesystem: compare device and inode, not paths (the
+    // mount's root is relative to its filesystem).
+    let (a, b) = (fs::metadata(VAR_LIB_NFS), fs::metadata(infodir));
+    Ok(match (a, b) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => m.fstype != "rpc_pipefs",
+    })
+}
+
+fn is_mount_of(path: &Path, fstype: &str) -> Result<bool> {
+    Ok(MountTable::read()?
+        .at(path)
+        .is_some_and(|m| m.fstype == fstype))
+}
+
+/// Terminate every process named `comm`: TERM, then KILL, bounded.
+fn stop_processes(comm: &str, d: &Deadline) -> Result<()> {
+    use crate::sys::procs::{signal, Sig};
+    let pids = nfs::pids_by_comm(comm);
+    if pids.is_empty() {
+        return Ok(());
+    }
+    info!("stopping {comm} ({pids:?})");
+    for (sig, wait) in [(nix::libc::SIGTERM, 3), (nix::libc::SIGKILL, 3)] {
+        for pid in nfs::pids_by_comm(comm) {
+            signal(pid, Sig(sig))?;
+        }
+        let gone = d
+            .within(Duration::from_secs(wait))
+            .poll(Duration::from_millis(100), || {
+                nfs::pids_by_comm(comm).is_empty().then_some(())
+            });
+        if gone.is_some() {
+            return Ok(());
+        }
+    }
+    ocf_bail!(
+        ErrGeneric,
+        "Failed to stop {comm}: {:?} survived SIGKILL",
+        nfs::pids_by_comm(comm)
+    )
+}
+
+/// mkdir -p with a reason.
+fn mkdirs(p: &Path) -> Result<()> {
+    fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))
+}
+
+fn bind_tree(cfg: &Config, d: &Deadline) -> Result<()> {
+    let Some(dir) = &cfg.infodir else {
+        return Ok(());
+    };
+    mkdirs(dir)?;
+    if bound(dir)? {
+        debug!("{} is already bound to {VAR_LIB_NFS}", dir.display());
+        return Ok(());
+    }
+    // A rpc_pipefs below /var/lib/nfs would be hidden by the bind mount: let systemd let go of
+    // it first (it is mounted again on top below).
+    if matches!(cfg.mode, Mode::Systemd { .. })
+        && cfg.pipefs_dir.starts_with(VAR_LIB_NFS)
+        && is_mount_of(&cfg.pipefs_dir, "rpc_pipefs")?
+    {
+        let unit = systemd::mount_unit(&cfg.pipefs_dir.to_string_lossy());
+        debug!("stopping {unit} before the bind mount");
+        if let Err(e) = systemd::systemctl("stop", &[unit.as_str()], d) {
+            warn!("{e:#}");
+        }
+    }
+    mount::mount_syscall(
+        dir,
+        Path::new(VAR_LIB_NFS),
+        None,
+        &mount::Options::parse("bind"),
+        d,
+    )
+    .map_err(|e| {
+        e.context(ocf_err!(
+            ErrGeneric,
+            "cannot bind-mount {} on {VAR_LIB_NFS}",
+            dir.display()
+        ))
+    })
+}
+
+/// The layout statd and nfsd expect, on the shared directory (now mounted on /var/lib/nfs).
+fn prepare_directory(cfg: &Config, statd_owner: Option<(u32, u32)>) -> Result<()> {
+    let Some(_) = &cfg.infodir else { return Ok(()) };
+    let root = Path::new(VAR_LIB_NFS);
+    mkdirs(&root.join("v4recovery"))?;
+    // nfsdcld keeps the NFSv4 client records (what v4recovery was) in a database here; without
+    // the directory on a fresh shared directory nfsdcld.service fails.
+    let cld = root.join("nfsdcld");
+    if !cld.exists() {
+        mkdirs(&cld)?;
+        let _ = fs::set_permissions(&cld, std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    }
+    let statd = match cfg.statd_subdir() {
+        Some(s) => root.join(s),
+        None => root.to_owned(),
+    };
+    for sub in ["sm", "sm.ha", "sm.bak"] {
+        mkdirs(&statd.join(sub))?;
+        if let Some((u, g)) = statd_owner {
+            // rpc.statd drops its privileges to the owner of its directory.
+            let _ = std::os::unix::fs::chown(statd.join(sub), Some(u), Some(g));
+        }
+    }
+    for f in ["etab", "xtab", "rmtab"] {
+        let p = root.join(f);
+        if !p.exists() {
+            fs::write(&p, b"").with_context(|| format!("creating {}", p.display()))?;
+        }
+    }
+    // A new statd state number, as the reference does on every start.
+    let mut state = [0u8; 4];
+    if let Ok(mut r) = fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = r.read_exact(&mut state);
+    }
+    let sp = statd.join("state");
+    fs::write(&sp, state).with_context(|| format!("writing {}", sp.display()))?;
+    if let Some((u, g)) = statd_owner {
+        let _ = std::os::unix::fs::chown(&sp, Some(u), Some(g));
+    }
+    Ok(())
+}
+
+/// Sync statd's monitor list with the copy kept across stops: the sm.ha half of the reference's
+/// `cp -rpfn sm.ha/* .; rm -rf sm.ha/*; cp -rpf sm sm.bak state sm.ha`.
+fn restore_sm(cfg: &Config) {
+    let ha = cfg.statd_path.join("sm.ha");
+    if ha.is_dir() {
+        let _ = nfs::copy_tree(&ha, &cfg.statd_path, false);
+    }
+    save_sm(cfg);
+}
+
+fn save_sm(cfg: &Config) {
+    let ha = cfg.statd_path.join("sm.ha");
+    if let Ok(rd) = fs::read_dir(&ha) {
+        for e in rd.flatten() {
+            let p = e.path();
+            let _ = if p.is_dir() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+        }
+    }
+    if !cfg.statd_path.exists() {
+        return;
+    }
+    let _ = fs::create_dir_all(&ha);
+    for (src, name) in [
+        (cfg.statd_path.join("sm"), "sm"),
+        (cfg.statd_path.join("sm.bak"), "sm.bak"),
+        (Path::new(VAR_LIB_NFS).join("state"), "state"),
+    ] {
+        if src.exists() {
+            let _ = nfs::copy_tree(&src, &ha.join(name), true);
+        }
+    }
+}
+
+/// Mount rpc_pipefs where the daemons expect it, unless it is there.
+fn mount_pipefs(cfg: &Config, d: &Deadline) -> Result<()> {
+    if is_mount_of(&cfg.pipefs_dir, "rpc_pipefs")? {
+        return Ok(());
+    }
+    mkdirs(&cfg.pipefs_dir)?;
+    mount::mount_syscall(
+        Path::new("sunrpc"),
+        &cfg.pipefs_dir,
+        Some("rpc_pipefs"),
+        &mount::Options::parse("defaults"),
+        d,
+    )
+    .map_err(|e| {
+        e.context(ocf_err!(
+            ErrGeneric,
+            "cannot mount rpc_pipefs on {}",
+            cfg.pipefs_dir.display()
+        ))
+    })
+}
+
+/// Undo bind_tree: rpc_pipefs mounted inside the shared directory first, then the bind mount.
+/// Processes still in /var/lib/nfs are named in the failure (#122: sm-notify and rpc.statd are
+/// stopped before, they were the usual holders).
+fn unbind_tree(cfg: &Config, d: &Deadline) -> Result<()> {
+    let Some(dir) = &cfg.infodir else {
+        return Ok(());
+    };
+    if cfg.pipefs_dir.starts_with(VAR_LIB_NFS) {
+        let mut tries = 0;
+        while is_mount_of(&cfg.pipefs_dir, "rpc_pipefs")? {
+            tries += 1;
+            info!(
+                "stop: umount {} ({tries}/10 attempts)",
+                cfg.pipefs_dir.display()
+            );
+            let _ = mount::umount(&cfg.pipefs_dir, false);
+            if tries >= 10 || !d.sleep(Duration::from_millis(500)) {
+                break;
+            }
+        }
+        if is_mount_of(&cfg.pipefs_dir, "rpc_pipefs")? {
+            ocf_bail!(ErrGeneric, "Failed to unmount {}", cfg.pipefs_dir.display());
+        }
+    }
+    if !bound(dir)? {
+        return Ok(());
+    }
+    let target = Path::new(VAR_LIB_NFS);
+    let res = d.poll(Duration::from_millis(200), || {
+        match mount::umount(target, false) {
+            Ok(()) => Some(Ok(())),
+            Err(e) if mount::gone(e) => Some(Ok(())),
+            Err(nix::errno::Errno::EBUSY) => None,
+            Err(e) => Some(Err(e)),
+        }
+    });
+    match res {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(anyhow::Error::new(e).context(ocf_err!(
+            ErrGeneric,
+            "Failed to unmount a bind mount: umount {VAR_LIB_NFS}"
+        ))),
+        None => {
+            let table = MountTable::read()?;
+            let holders = table
+                .at(target)
+                .map(|m| {
+                    let ids = table.with_descendants(m.id).into_iter().collect();
+                    crate::sys::procs::holders(
+                        &ids,
+                        &Default::default(),
+                        &crate::sys::procs::ancestors(),
+                        &Deadline::after(Duration::from_secs(2)),
+                    )
+                    .map(|h| crate::sys::procs::describe(&h))
+                    .unwrap_or_default()
+                })
+                .unwrap_or_default();
+            ocf_bail!(
+                ErrGeneric,
+                "Failed to unmount a bind mount: {VAR_LIB_NFS} is busy{}",
+                if holders.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (used by {holders})")
+                }
+            )
+        }
+    }
+}
+
+const SCOPE_ENV: &str = "/run/sysconfig/nfs-server-scope";
+const SCOPE_DROPIN: &str =
+    "/run/systemd/system/nfs-server.service.d/51-resource-agents-unshare-uts.conf";
+
+/// The reference's systemd drop-in for nfs_server_scope: rpc.nfsd runs in its own UTS
+/// namespace named after the scope. The scope (checked to be host name characters) reaches
+/// the shell as an argument, never as script text.
+fn scope_dropin(scope: &str, d: &Deadline) -> Result<()> {
+    let out = command::run_ok(
+        "systemctl",
+        &["show", "-p", "ExecStart", "--value", "nfs-server.service"],
+        d,
+    )?;
+    // "{ path=/usr/sbin/rpc.nfsd ; argv[]=/usr/sbin/rpc.nfsd ; ... }"
+    let argv = out
+        .stdout
+        .split("argv[]=")
+        .nth(1)
+        .and_then(|s| s.split(" ;").next())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("/usr/sbin/rpc.nfsd")
+        .to_owned();
+    let text = format!(
+        "[Service]\nEnvironmentFile={SCOPE_ENV}\n# reset list of exec start, then re-populate with unshared uts namespace\nExecStart=\nExecStart=/usr/bin/unshare --uts /bin/sh -c 'hostname \"$1\" && shift && exec \"$@\"' nfsd-scope $NFS_SERVER_SCOPE {argv}\n# END OF DROP-IN FOR NFS SERVER SCOPE\n"
+    );
+    mkdirs(Path::new(SCOPE_ENV).parent().unwrap())?;
+    fs::write(SCOPE_ENV, format!("NFS_SERVER_SCOPE={scope}\n"))
+        .with_context(|| format!("writing {SCOPE_ENV}"))?;
+    if fs::read_to_string(SCOPE_DROPIN).ok().as_deref() != Some(text.as_str()) {
+        mkdirs(Path::new(SCOPE_DROPIN).parent().unwrap())?;
+        fs::write(SCOPE_DROPIN, &text).with_context(|| format!("writing {SCOPE_DROPIN}"))?;
+        command::run_ok("systemctl", &["daemon-reload"], d)?;
+    }
+    Ok(())
+}
+
+fn remove_scope_dropin(d: &Deadline) -> Result<()> {
+    let _ = fs::remove_file(SCOPE_ENV);
+    if Path::new(SCOPE_DROPIN).exists() {
+        fs::remove_file(SCOPE_DROPIN).with_context(|| format!("removing {SCOPE_DROPIN}"))?;
+        command::run_ok("systemctl", &["daemon-reload"], d)?;
+    }
+    Ok(())
+}
+
+impl super::Agent for Nfsserver {
+    fn name(&self) -> &'static str {
+        "nfsserver"
+    }
+
+    fn metadata_xml(&self) -> &'static str {
+        include_str!("../../ocf-metadata/nfsserver.xml")
+    }
+
+    fn validate(&self, ctx: &Ctx) -> Result<()> {
+        let cfg = Config::from_ctx(ctx)?;
+        if !cfg.no_notify && command::find_program("sm-notify").is_none() {
+            ocf_bail!(
+                ErrInstalled,
+                "sm-notify: required binary not installed (nfs-common)"
+            );
+        }
+        if let Some(d) = &cfg.infodir {
+            if d.exists() && !d.is_dir() {
+                ocf_bail!(
+                    ErrConfigured,
+                    "parameter nfs_shared_infodir: {} is not a directory",
+                    d.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn monitor(&self, ctx: &Ctx) -> Result<OcfCode> {
+        let cfg = Config::from_ctx(ctx)?;
+        let (code, unbound) = self.status(ctx, &cfg)?;
+        if unbound {
+            // Its state goes to the local /var/lib/nfs and is lost on failover. A probe reports
+            // it running so that Pacemaker stops it or restarts it properly.
+            let msg = format!(
+                "the NFS server runs but nfs_shared_infodir {} is not mounted on {VAR_LIB_NFS}",
+                cfg.infodir.as_deref().unwrap_or(Path::new("")).display()
+            );
+            if !ctx.env.is_probe() {
+                ocf_bail!(ErrGeneric, "{msg}");
+            }
+            warn!("{msg}");
+        }
+        Ok(code)
+    }
+
+    fn start(&self, ctx: &Ctx) -> Result<OcfCode> {
+        let cfg = Config::from_ctx(ctx)?;
+        self.validate(ctx)?;
+        let d = &ctx.deadline;
+        match self.status(ctx, &cfg) {
+            Ok((OcfCode::Success, false)) => {
+                debug!("NFS server is already started");
+                return Ok(OcfCode::Success);
+            }
+            Ok((OcfCode::Success, true)) => {
+                warn!("the NFS server runs without nfs_shared_infodir: restarting it");
+                self.stop_server(ctx, &cfg)?;
+            }
+            _ => {}
+        }
+        // statd's directory owner, from the local /var/lib/nfs before it is covered.
+        let statd_owner = fs::metadata(cfg.statd_path.join("sm"))
+            .ok()
+            .map(|m| (m.uid(), m.gid()));
+        bind_tree(&cfg, d)?;
+        prepare_directory(&cfg, statd_owner)?;
+        mount_pipefs(&cfg, d)?;
+        // Let sm-notify run again without a reboot.
+        let _ = fs::remove_file("/run/sm-notify.pid");
+        restore_sm(&cfg);
+        info!("starting NFS server ...");
+        if !Path::new("/sys/module/nfsd").exists() {
+            // Loads the module; systemd's proc-fs-nfsd.mount or the init script mounts it.
+            let out = command::run("modprobe", &["nfsd"], d)?;
+            if !out.success() {
+                warn!("modprobe nfsd: {}", out.last_line());
+            }
+        }
+        match &cfg.mode {
+            Mode::Systemd { lock_unit } => self.start_systemd(ctx, &cfg, lock_unit)?,
+            Mode::InitScript(s) => self.start_init(ctx, &cfg, s)?,
+        }
+        match nfs::nfsd_threads()? {
+            Some(n) if n > 0 => {}
+            _ => ocf_bail!(
+                ErrGeneric,
+                "Failed to start NFS server: {}/threads",
+                nfs::NFSD_DIR
+            ),
+        }
+        self.notify_locks(ctx, &cfg);
+        info!("NFS server started");
+        Ok(OcfCode::Success)
+    }
+
+    fn stop(&self, ctx: &Ctx) -> Result<OcfCode> {
+        let cfg = Config::from_ctx(ctx)?;
+        let d = &ctx.deadline;
+        info!("stopping NFS server ...");
+        // Keep the current monitor list for the next start (here or on the other node).
+        save_sm(&cfg);
+        self.stop_server(ctx, &cfg)?;
+        unbind_tree(&cfg, d)?;
+        if matches!(cfg.mode, Mode::Systemd { .. }) && cfg.server_scope.is_some() {
+            remove_scope_dropin(d)?;
+        }
+        info!("NFS server stopped");
+        Ok(OcfCode::Success)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ocf::{Action, OcfEnv};
+
+    fn cfg(params: &[(&str, &str)]) -> Result<Config> {
+        let env = OcfEnv::from_pairs(
+            params
+                .iter()
+                .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.to_string())),
+        );
+        let ctx = crate::ocf::run::prepare(&Nfsserver, Action::ValidateAll, env)?;
+        Config::from_ctx(&ctx)
+    }
+
+    #[test]
+    fn configuration_errors_name_the_parameter() {
+        for (k, v) in [
+            ("nfs_ip", "10.0.0.1,not-an-ip"),
+            ("nfs_shared_infodir", "relative/dir"),
+            ("nfs_shared_infodir", "/var/lib/nfs/"),
+            ("rpcpipefs_dir", "run/x"),
+            ("nfs_server_scope", "a b"),
+            ("nfs_server_scope", "x;reboot"),
+            ("nfs_smnotify_retry_time", "-1"),
+            ("nfsv4_only", "perhaps"),
+        ] {
+            let e = cfg(&[("nfs_init_script", "/bin/true"), (k, v)]).unwrap_err();
+            assert_eq!(
+                crate::ocf::code_of(&e),
+                OcfCode::ErrConfigured,
+                "{k}={v}: {e:#}"
+            );
+            assert!(format!("{e:#}").contains(k), "{k}: {e:#}");
+        }
+        let e = cfg(&[("nfs_init_script", "/nonexistent/nfs")]).unwrap_err();
+        assert_eq!(crate::ocf::code_of(&e), OcfCode::ErrInstalled);
+        assert!(e.to_string().contains("nfs_init_script"));
+    }
+
+    #[test]
+    fn values_are_parsed() {
+        let c = cfg(&[
+            ("nfs_init_script", "/bin/true"),
+            ("nfs_ip", "192.168.48.200, fd00::200"),
+            ("nfs_shared_infodir", "/data/nfsinfo/"),
+            ("nfs_smnotify_retry_time", "2"),
+            ("rpcpipefs_dir", "/var/lib/nfs/rpc_pipefs/"),
+            ("nfs_server_scope", "192.168.48.200"),
+        ])
+        .unwrap();
+        assert_eq!(c.mode, Mode::InitScript("/bin/true".into()));
+        assert_eq!(c.nfs_ip, ["192.168.48.200", "fd00::200"]);
+        assert_eq!(c.infodir.as_deref(), Some(Path::new("/data/nfsinfo")));
+        assert_eq!(c.smnotify_retry_time, Some(2));
+        assert_eq!(c.pipefs_dir, Path::new("/var/lib/nfs/rpc_pipefs"));
+        assert!(!c.nfsv4_only && !c.no_notify);
+        // Unset, rpcpipefs_dir follows nfs.conf (this host: Debian 12, /run/rpc_pipefs).
+        let c = cfg(&[("nfs_init_script", "/bin/true")]).unwrap();
+        assert_eq!(c.pipefs_dir, PathBuf::from(nfs::pipefs_directory()));
+    }
+
+    #[test]
+    fn units_by_mode() {
+        let c = cfg(&[("nfs_init_script", "/bin/true")]).unwrap();
+        let u = Nfsserver.units(&c, "rpc-statd.service", true);
+        assert_eq!(
+            u,
+            [
+                "rpcbind.service",
+                "nfs-mountd.service",
+                "nfs-idmapd.service",
+                "rpc-statd.service",
+                "nfsdcld.service"
+            ]
+        );
+        let c = cfg(&[("nfs_init_script", "/bin/true"), ("nfsv4_only", "true")]).unwrap();
+        assert_eq!(
+            Nfsserver.units(&c, "rpc-statd.service", false),
+            ["nfs-mountd.service", "nfs-idmapd.service"]
+        );
+    }
+}

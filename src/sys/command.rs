@@ -137,6 +137,16 @@ pub fn display_argv<S: AsRef<OsStr>>(program: &str, args: &[S]) -> String {
     s.to_string_lossy().into_owned()
 }
 
+/// Where `program` would be found on PATH (the default PATH when unset), like `which`.
+pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| DEFAULT_PATH.into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

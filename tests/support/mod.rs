@@ -20,15 +20,26 @@ pub struct Outcome {
 impl Outcome {
     /// The `ocf-exit-reason:` Pacemaker would show, if any (the last one, as Pacemaker takes).
     pub fn exit_reason(&self) -> Option<&str> {
-        self.stderr.lines().rev().find_map(|l| l.strip_prefix("ocf-exit-reason:"))
+        self.stderr
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
     }
 }
 
 /// Run `agent action` with instance parameters `params` and extra environment (e.g.
 /// `OCF_CHECK_LEVEL`, `OCF_RESKEY_CRM_meta_timeout`), with an otherwise empty environment.
-pub fn run_agent(agent: &str, action: &str, params: &[(&str, &str)], env: &[(&str, &str)]) -> Outcome {
+pub fn run_agent(
+    agent: &str,
+    action: &str,
+    params: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> Outcome {
     let mut cmd = Command::new(BIN);
-    cmd.args([agent, action]).env_clear().env("OCF_ROOT", OCF_ROOT).env("OCF_RESOURCE_INSTANCE", format!("test-{agent}"));
+    cmd.args([agent, action])
+        .env_clear()
+        .env("OCF_ROOT", OCF_ROOT)
+        .env("OCF_RESOURCE_INSTANCE", format!("test-{agent}"));
     for (k, v) in params {
         cmd.env(format!("OCF_RESKEY_{k}"), v);
     }
@@ -64,7 +75,10 @@ pub fn installed_agent(agent: &str) -> PathBuf {
         let installed = Path::new("/usr/sbin/ferro-ocf");
         let current = std::fs::read(installed).ok() == std::fs::read(BIN).ok();
         if !current {
-            let st = Command::new(BIN).args(["install", "--root", "/"]).status().expect("ferro-ocf install");
+            let st = Command::new(BIN)
+                .args(["install", "--root", "/"])
+                .status()
+                .expect("ferro-ocf install");
             assert!(st.success(), "ferro-ocf install failed");
         }
     });

@@ -1,0 +1,88 @@
+//! A real one-node corosync + Pacemaker on this machine (tests/live/pacemaker.sh) runs
+//! IPaddr2 in a network namespace and Filesystem on a loop device, created with pcs;
+//! both are broken behind Pacemaker's back, the failed monitors and their exit reasons
+//! show in crm_mon, and Pacemaker recovers them. Everything the script makes lives in
+//! namespaces, a loop device and a temp dir, and is removed at the end.
+
+mod pcmk;
+
+use pcmk::{cmd, run, say, skip_unless};
+
+const TOOLS: &[&str] = &[
+    "corosync",
+    "pacemakerd",
+    "pcs",
+    "crm_mon",
+    "ip",
+    "losetup",
+    "mkfs.ext4",
+    "findmnt",
+    "unshare",
+];
+
+/// Whether this build's ferro agent does more than answer meta-data yet: a monitor of
+/// something that is not there answers OCF_NOT_RUNNING, not OCF_ERR_UNIMPLEMENTED.
+fn implemented(agent: &str, params: &[(&str, &str)]) -> bool {
+    let mut c = cmd(env!("CARGO_BIN_EXE_ferro-ocf"));
+    c.args([agent, "monitor"]).env("OCF_ROOT", "/usr/lib/ocf");
+    for (k, v) in params {
+        c.env(format!("OCF_RESKEY_{k}"), v);
+    }
+    run(&mut c, 30).code != Some(3)
+}
+
+fn live(test: &str, agents: &str, tag: &str) {
+    let script = pcmk::manifest_dir().join("tests/live/pacemaker.sh");
+    // Short and unique: interface names are at most 15 characters.
+    let prefix = format!("fc{tag}{}", std::process::id() % 100_000);
+    let out = run(
+        cmd("bash")
+            .arg(&script)
+            .env("AGENTS", agents)
+            .env("PREFIX", &prefix)
+            .env("FERRO_BIN", env!("CARGO_BIN_EXE_ferro-ocf")),
+        600,
+    );
+    say(&format!(
+        "--- {test}: tests/live/pacemaker.sh AGENTS={agents}\n{}{}",
+        out.stdout, out.stderr
+    ));
+    out.check("tests/live/pacemaker.sh");
+    for want in ["Started", "Failed Resource Actions", "== PASS"] {
+        assert!(
+            out.stdout.contains(want),
+            "{want:?} missing from the output"
+        );
+    }
+}
+
+#[test]
+fn live_pacemaker_runs_the_reference_agents() {
+    if !skip_unless("live_pacemaker_runs_the_reference_agents", TOOLS) {
+        return;
+    }
+    live("reference", "reference", "r");
+}
+
+#[test]
+fn live_pacemaker_runs_the_ferro_agents() {
+    let test = "live_pacemaker_runs_the_ferro_agents";
+    if !skip_unless(test, TOOLS) {
+        return;
+    }
+    // Monitors only: nothing is changed, no packet is sent (TEST-NET-3 address).
+    let ip = implemented("IPaddr2", &[("ip", "203.0.113.9"), ("cidr_netmask", "24")]);
+    let fs = implemented(
+        "Filesystem",
+        &[
+            ("device", "/dev/null"),
+            ("directory", "/nonexistent"),
+            ("fstype", "ext4"),
+        ],
+    );
+    if !(ip && fs) {
+        say(&format!("SKIP {test}: ocf:ferro:IPaddr2 or ocf:ferro:Filesystem is not implemented in this build"));
+        return;
+    }
+    live("ferro", "ferro", "f");
+}
