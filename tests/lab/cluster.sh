@@ -101,7 +101,7 @@ client_mount() {
 lab_build_ferro() {
   log "cargo build --release (ferro-ocf)"
   local root; root=$(cd "$HERE/../.." && pwd)
-  (cd "$root" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target} cargo build --release -q) ||
+  (cd "$root" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target} nice -n 10 cargo build --release -q) ||
     die "cargo build failed"
   FERRO_BIN=${CARGO_TARGET_DIR:-$root/target}/release/ferro-ocf
 }
