@@ -169,6 +169,30 @@ done
 exportfs -ua
 reset_nfs
 
+###### nfsserver without systemd as init (containers, init= boots): the init script, here
+# Debian's, which then runs the daemons itself. systemd is hidden from the agent and the script
+# by a private mount namespace with an empty /run/systemd.
+say "-- nfsserver, init script mode (systemd hidden)"
+nosd() {  # nosd ACTION [VAR=VALUE...]
+  local act=$1; shift
+  unshare -m --propagation private sh -c 'mount -t tmpfs tmpfs /run/systemd && exec "$@"' nosd \
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin OCF_ROOT=$OCF_ROOT OCF_RESOURCE_INSTANCE=nosd \
+    OCF_RESKEY_CRM_meta_interval=10000 OCF_RESKEY_CRM_meta_timeout=60000 "${@/#/OCF_RESKEY_}" \
+    $FERRO/nfsserver "$act" >>/root/agents.log 2>&1
+  echo $?
+}
+# Debian's script starts nothing without an export in /etc/exports.
+cp /etc/exports /etc/exports.lab
+echo "/srv/exp/a 127.0.0.1(ro,fsid=99,no_subtree_check)" >> /etc/exports
+check "ferro nfsserver init mode monitor, stopped" 7 "$(nosd monitor)"
+check "ferro nfsserver init mode start" 0 "$(nosd start)" "threads $(threads), statd $(pgrep -xc rpc.statd)"
+check "ferro nfsserver init mode monitor" 0 "$(nosd monitor)"
+check "ferro nfsserver init mode stop" 0 "$(nosd stop)"
+check "ferro nfsserver init mode monitor after stop" 7 "$(nosd monitor)"
+ok "init mode stop left no rpc.statd/sm-notify, nfsd threads $(threads)" "! pgrep -x rpc.statd && ! pgrep -x sm-notify"
+mv /etc/exports.lab /etc/exports
+reset_nfs
+
 ###### ocf-tester
 say "-- ocf-tester"
 if command -v ocf-tester >/dev/null; then
