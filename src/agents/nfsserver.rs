@@ -485,7 +485,8 @@ impl Nfsserver {
     }
 
     fn stop_init(&self, ctx: &Ctx, script: &Path, cfg: &Config) -> Result<()> {
-        let out = self.init_script(cfg, script, "stop", &ctx.deadline)?;
+        let d = &ctx.deadline;
+        let out = self.init_script(cfg, script, "stop", d)?;
         if !out.success() {
             ocf_bail!(
                 ErrGeneric,
@@ -494,6 +495,25 @@ impl Nfsserver {
                 out.describe(),
                 out.last_line()
             );
+        }
+        // Debian's script stops nfsd by signalling its threads, which 6.x kernels ignore: the
+        // server would keep running after a successful stop. `rpc.nfsd 0` is what systemd's
+        // nfs-server.service runs.
+        let settled = d
+            .within(Duration::from_secs(2))
+            .poll(Duration::from_millis(200), || {
+                matches!(nfs::nfsd_threads(), Ok(None) | Ok(Some(0))).then_some(())
+            });
+        if settled.is_none() {
+            info!(
+                "nfsd still runs after {} stop: rpc.nfsd 0",
+                script.display()
+            );
+            let out = command::run("rpc.nfsd", &["0"], d)?;
+            if !out.success() {
+                warn!("rpc.nfsd 0: {}", out.last_line());
+            }
+            wait_threads_zero(d)?;
         }
         Ok(())
     }
