@@ -938,6 +938,7 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
     let protected = procs::ancestors();
     let term = budget.portion(0.5);
     let mut last_holders = String::new();
+    let mut spared_holders = String::new();
     for (signals, phase, force) in [
         (&cfg.term_signals, term, false),
         (&cfg.kill_signals, *budget, force),
@@ -960,7 +961,10 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
             }
             let mut signalled = false;
             if cfg.kill {
-                let holders = procs::holders(&ids, &devs, &protected, &phase)?;
+                let (holders, spared) = procs::holders_and_spared(&ids, &devs, &protected, &phase)?;
+                if !spared.is_empty() {
+                    spared_holders = procs::describe(&spared);
+                }
                 if holders.is_empty() {
                     tracing::info!("No processes on {} were signalled.", target.display());
                 } else {
@@ -997,7 +1001,9 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
             }
         }
     }
-    let held = if last_holders.is_empty() {
+    let held = if !spared_holders.is_empty() {
+        format!("used by the cluster stack, which is never signalled: {spared_holders}")
+    } else if last_holders.is_empty() {
         if cfg.kill {
             "no process found using it".to_owned()
         } else {
