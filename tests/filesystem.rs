@@ -1622,7 +1622,8 @@ fn busy_stop_of_a_hung_filesystem_does_not_hang() {
             Path::new(&mp),
             "the user is inside the filesystem"
         );
-        let stop = run_watched(program, &args, &r, &timeout, 25);
+        let watchdog = if program == REFERENCE { 12 } else { 25 };
+        let stop = run_watched(program, &args, &r, &timeout, watchdog);
         if program == support::BIN {
             assert_eq!(stop, Some(OK), "ferro stops it in time");
             assert!(lab.dead(user));
