@@ -11,7 +11,10 @@
 //! - another device on the mount point is OCF_ERR_GENERIC on start and monitor (the reference
 //!   says OCF_ERR_CONFIGURED, which bans the resource from every node for a local condition;
 //!   resource-agents 4.12 even reports it as running);
-//! - depth 20 on a mount configured read-only reads instead of failing to write the status file.
+//! - depth 20 on a mount configured read-only reads instead of failing to write the status file;
+//! - users of the mount in other mount namespaces are found (propagated copies) and private
+//!   copies there are unmounted too, so the device is really free after stop (#1426);
+//! - stop with parameters start would refuse succeeds, unless the mount point is mounted.
 
 use crate::agents::Agent;
 use crate::ocf::env::{is_false, is_true};
