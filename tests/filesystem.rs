@@ -1680,3 +1680,34 @@ fn the_cluster_stack_is_never_signalled() {
     assert!(lab.dead(stack));
     assert_eq!(r.stop(), OK);
 }
+
+/// The NFS code paths without an NFS server: a tmpfs mounted with an NFS-style source stands
+/// in for the mount an NFS resource made (the agent goes by its parameters and the mount
+/// point). Depth 10 is a no-op, depth 20 writes with O_SYNC only, and a busy stop unmounts in
+/// a bounded child, with MNT_FORCE in the kill phase.
+#[test]
+fn nfs_resource_monitor_and_busy_stop() {
+    let Some(mut lab) = Lab::new("nfs") else {
+        return;
+    };
+    let mp = lab.mkdir("m");
+    nix::mount::mount(
+        Some("nfs1.example.com:/export/data"),
+        mp.as_str(),
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=16m"),
+    )
+    .unwrap();
+    let r = Res::new("nfs1.example.com:/export/data", &mp, "nfs4");
+    assert_eq!(r.probe(), OK);
+    assert_eq!(r.monitor(10).code, OK);
+    assert_eq!(r.monitor(20).code, OK);
+    let holder = lab.sleeper_in(&mp);
+    lab.settle();
+    let out = r.run("stop", &[("OCF_RESKEY_CRM_meta_timeout", "20000")]);
+    assert_eq!(out.code, OK);
+    assert!(lab.dead(holder));
+    assert!(mounted(&mp).is_none());
+    assert_eq!(r.probe(), NOT_RUNNING);
+}
