@@ -8,7 +8,17 @@ mod pcmk;
 
 use pcmk::{cmd, run, say, skip_unless};
 
-const TOOLS: &[&str] = &["corosync", "pacemakerd", "pcs", "crm_mon", "ip", "losetup", "mkfs.ext4", "findmnt", "unshare"];
+const TOOLS: &[&str] = &[
+    "corosync",
+    "pacemakerd",
+    "pcs",
+    "crm_mon",
+    "ip",
+    "losetup",
+    "mkfs.ext4",
+    "findmnt",
+    "unshare",
+];
 
 /// Whether this build's ferro agent does more than answer meta-data yet: a monitor of
 /// something that is not there answers OCF_NOT_RUNNING, not OCF_ERR_UNIMPLEMENTED.
@@ -33,10 +43,16 @@ fn live(test: &str, agents: &str, tag: &str) {
             .env("FERRO_BIN", env!("CARGO_BIN_EXE_ferro-ocf")),
         600,
     );
-    say(&format!("--- {test}: tests/live/pacemaker.sh AGENTS={agents}\n{}{}", out.stdout, out.stderr));
+    say(&format!(
+        "--- {test}: tests/live/pacemaker.sh AGENTS={agents}\n{}{}",
+        out.stdout, out.stderr
+    ));
     out.check("tests/live/pacemaker.sh");
     for want in ["Started", "Failed Resource Actions", "== PASS"] {
-        assert!(out.stdout.contains(want), "{want:?} missing from the output");
+        assert!(
+            out.stdout.contains(want),
+            "{want:?} missing from the output"
+        );
     }
 }
 
@@ -56,7 +72,14 @@ fn live_pacemaker_runs_the_ferro_agents() {
     }
     // Monitors only: nothing is changed, no packet is sent (TEST-NET-3 address).
     let ip = implemented("IPaddr2", &[("ip", "203.0.113.9"), ("cidr_netmask", "24")]);
-    let fs = implemented("Filesystem", &[("device", "/dev/null"), ("directory", "/nonexistent"), ("fstype", "ext4")]);
+    let fs = implemented(
+        "Filesystem",
+        &[
+            ("device", "/dev/null"),
+            ("directory", "/nonexistent"),
+            ("fstype", "ext4"),
+        ],
+    );
     if !(ip && fs) {
         say(&format!("SKIP {test}: ocf:ferro:IPaddr2 or ocf:ferro:Filesystem is not implemented in this build"));
         return;

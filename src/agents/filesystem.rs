@@ -11,7 +11,10 @@
 //! - another device on the mount point is OCF_ERR_GENERIC on start and monitor (the reference
 //!   says OCF_ERR_CONFIGURED, which bans the resource from every node for a local condition;
 //!   resource-agents 4.12 even reports it as running);
-//! - depth 20 on a read-only mount reads instead of failing to write the status file.
+//! - depth 20 on a mount configured read-only reads instead of failing to write the status file;
+//! - users of the mount in other mount namespaces are found (propagated copies) and private
+//!   copies there are unmounted too, so the device is really free after stop (#1426);
+//! - stop with parameters start would refuse succeeds, unless the mount point is mounted.
 
 use crate::agents::Agent;
 use crate::ocf::env::{is_false, is_true};
@@ -526,7 +529,18 @@ impl Agent for Filesystem {
         let cfg = match Config::from(ctx) {
             Ok(c) => c,
             // A configuration start refuses was never mounted by us; failing stop would fence.
+            // Unless its mount point is mounted (parameters changed while running): calling
+            // that stopped would let another node mount the filesystem too.
             Err(e) if crate::ocf::code_of(&e) == OcfCode::ErrConfigured => {
+                if let Ok(dir) = normalize_directory(ctx.params.str("directory")) {
+                    let table = MountTable::read()?;
+                    let canonical = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+                    if dir != Path::new("/")
+                        && (table.at(&dir).is_some() || table.at(&canonical).is_some())
+                    {
+                        return Err(e);
+                    }
+                }
                 tracing::warn!("{e:#}: nothing of ours can be mounted");
                 return Ok(OcfCode::Success);
             }
@@ -881,11 +895,11 @@ fn check_device(cfg: &Config, m: &Mount, d: &Deadline) -> Result<()> {
 }
 
 fn check_status_file(ctx: &Ctx, cfg: &Config, m: &Mount, mp: &Path, d: &Deadline) -> Result<()> {
-    if m.read_only() {
-        // Nothing can be written to a read-only mount (the reference fails here forever);
+    if has_option(&cfg.options, "ro") {
+        // Configured read-only: nothing can be written (the reference fails here forever);
         // an uncached read still proves the storage answers.
         tracing::info!(
-            "{} is mounted read-only: reading instead of writing the status file",
+            "{} is configured read-only: reading instead of writing the status file",
             mp.display()
         );
         if cfg.blockdevice {
@@ -893,6 +907,14 @@ fn check_status_file(ctx: &Ctx, cfg: &Config, m: &Mount, mp: &Path, d: &Deadline
         }
         return blockdev::read_dir_bounded(mp, d)
             .ocf(OcfCode::ErrGeneric, format!("Cannot read {}", mp.display()));
+    }
+    if m.read_only() {
+        // What ext4 errors=remount-ro and XFS after a metadata error leave behind.
+        ocf_bail!(
+            ErrGeneric,
+            "{} is mounted read-only but configured read-write (remounted after I/O errors?)",
+            mp.display()
+        );
     }
     let content = format!("{}\n", ctx.env.instance());
     blockdev::status_file_check(&cfg.status_file, &content, cfg.blockdevice, d).ocf(
@@ -919,6 +941,7 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
     let protected = procs::ancestors();
     let term = budget.portion(0.5);
     let mut last_holders = String::new();
+    let mut spared_holders = String::new();
     for (signals, phase, force) in [
         (&cfg.term_signals, term, false),
         (&cfg.kill_signals, *budget, force),
@@ -941,7 +964,10 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
             }
             let mut signalled = false;
             if cfg.kill {
-                let holders = procs::holders(&ids, &devs, &protected, &phase)?;
+                let (holders, spared) = procs::holders_and_spared(&ids, &devs, &protected, &phase)?;
+                if !spared.is_empty() {
+                    spared_holders = procs::describe(&spared);
+                }
                 if holders.is_empty() {
                     tracing::info!("No processes on {} were signalled.", target.display());
                 } else {
@@ -978,7 +1004,9 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
             }
         }
     }
-    let held = if last_holders.is_empty() {
+    let held = if !spared_holders.is_empty() {
+        format!("used by the cluster stack, which is never signalled: {spared_holders}")
+    } else if last_holders.is_empty() {
         if cfg.kill {
             "no process found using it".to_owned()
         } else {

@@ -1,3 +1,1346 @@
-//! ocf:ferro:IPaddr2 — drop-in for the reference agent; written in its own issue.
+//! ocf:ferro:IPaddr2 — a virtual IPv4 or IPv6 address, drop-in for ocf:heartbeat:IPaddr2.
+//!
+//! The runbook:
+//! - start: read the configuration; find the interface and prefix (from nic / cidr_netmask, else
+//!   from the routing table like findif); if the address is already there, done. Otherwise
+//!   (lvs_support) take it off lo, (run_arping) make sure nobody else has it, add it, bring the
+//!   link up, and tell the neighbours: gratuitous ARP, or for IPv6 unsolicited NA once DAD
+//!   has passed (a failed DAD removes the address again and fails the start).
+//! - stop: end a background announcer; remove the address if it is there; (flush_routes) flush
+//!   the route cache; (lvs_support) give lo its address back. Nothing there = success.
+//! - monitor: is the address on its interface, and (check_link_status) has the interface link?
+//!   Netlink only, no process: one request for the link, one for its addresses (plus one for
+//!   the routes when nic or cidr_netmask is not given).
+//!
+//! Exit codes follow the reference agent, except where marked "Differs from the reference".
 
-super::pending_agent!(IPaddr2, "IPaddr2");
+use crate::ocf::{Ctx, OcfCode, OcfContext, OcfEnv, Params};
+use crate::ocf_bail;
+use crate::sys::findif::{self, Query};
+use crate::sys::netlink::{
+    Addr, Family, Link, Netlink, NewAddr, IFA_F_DADFAILED, IFA_F_NODAD, IFA_F_NOPREFIXROUTE,
+    IFA_F_TENTATIVE, RT_TABLE_LOCAL, RT_TABLE_MAIN,
+};
+use crate::sys::{arp, netns};
+use anyhow::Result;
+use nix::libc;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tracing::{debug, info, warn};
+
+pub struct IPaddr2;
+
+impl super::Agent for IPaddr2 {
+    fn name(&self) -> &'static str {
+        "IPaddr2"
+    }
+
+    fn metadata_xml(&self) -> &'static str {
+        include_str!("../../ocf-metadata/IPaddr2.xml")
+    }
+
+    fn validate(&self, ctx: &Ctx) -> Result<()> {
+        let cfg = Config::parse(&ctx.params, &ctx.env)?;
+        let mut host = Host::enter_or_fail(&cfg)?;
+        host.place_or_fail(&cfg)?;
+        Ok(())
+    }
+
+    fn start(&self, ctx: &Ctx) -> Result<OcfCode> {
+        require_root(ctx)?;
+        let cfg = Config::parse(&ctx.params, &ctx.env)?;
+        let mut host = Host::enter_or_fail(&cfg)?;
+        let place = host.place_or_fail(&cfg)?;
+        if host.served(&cfg, &place)?.is_some() {
+            info!("{} is already on {}", cfg.ip, place.link.name);
+            return Ok(OcfCode::Success);
+        }
+        if cfg.lvs_support {
+            host.take_off_loopback(&cfg, &rsc_tmp(ctx))?;
+        }
+        if cfg.run_arping {
+            host.check_not_in_use(&cfg, &place, ctx)?;
+        }
+        if let Some(label) = cfg.lvs_ipv6_addrlabel {
+            host.addrlabel(&cfg, true, label);
+        }
+        host.add(&cfg, &place)?;
+        if !place.link.is_loopback() {
+            announce(ctx, &cfg, &place, &mut host, cfg.arp.count)?;
+        }
+        Ok(OcfCode::Success)
+    }
+
+    fn stop(&self, ctx: &Ctx) -> Result<OcfCode> {
+        require_root(ctx)?;
+        // Differs from the reference: a configuration that start refuses can have started
+        // nothing, so stop succeeds instead of failing (a failed stop gets the node fenced).
+        let cfg = match Config::parse(&ctx.params, &ctx.env) {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                warn!("{e:#}: nothing can have been started with this configuration");
+                return Ok(OcfCode::Success);
+            }
+        };
+        stop_background_announcer(&announcer_pidfile(ctx, &cfg));
+        let Some(mut host) = Host::enter(&cfg)? else {
+            info!("network namespace is gone: {} cannot be configured", cfg.ip);
+            return Ok(OcfCode::Success);
+        };
+        let removed = match host.place(&cfg)? {
+            Placed::At(place) => match host.served(&cfg, &place)? {
+                Some(addr) => {
+                    host.remove(&cfg, &place, &addr)?;
+                    true
+                }
+                None => {
+                    info!("{} is not on {}", cfg.ip, place.link.name);
+                    false
+                }
+            },
+            Placed::NoSuchNic(nic) => {
+                info!("no interface {nic}: {} is not configured", cfg.ip);
+                false
+            }
+            // Differs from the reference, which reports success here: an interface that went
+            // down loses its IPv4 routes but keeps its addresses, so the address may well be
+            // there; left behind, it would clash with the node taking over once the link is
+            // back. Remove it wherever it is.
+            Placed::NoRoute => host.remove_anywhere(&cfg)?,
+        };
+        if removed && cfg.flush_routes {
+            flush_route_cache(cfg.family);
+        }
+        if let Some(label) = cfg.lvs_ipv6_addrlabel {
+            host.addrlabel(&cfg, false, label);
+        }
+        if cfg.lvs_support {
+            host.restore_loopback(&cfg, &rsc_tmp(ctx))?;
+        }
+        Ok(OcfCode::Success)
+    }
+
+    fn monitor(&self, ctx: &Ctx) -> Result<OcfCode> {
+        let cfg = Config::parse(&ctx.params, &ctx.env)?;
+        // What is missing on this node (namespace, interface, route) means "not running here",
+        // never a configuration error: probes run on every node, also where the nic does not
+        // exist, and OCF_ERR_CONFIGURED would stop the resource everywhere.
+        let Some(mut host) = Host::enter(&cfg)? else {
+            let ns = cfg.netns.as_deref().unwrap_or("");
+            return not_running(ctx, format!("there is no network namespace {ns}"));
+        };
+        let place = match host.place(&cfg)? {
+            Placed::At(p) => p,
+            Placed::NoSuchNic(nic) => {
+                return not_running(ctx, format!("there is no interface {nic}"));
+            }
+            // Differs from the reference: a recurring monitor that cannot find the interface
+            // returns OCF_NOT_RUNNING, not OCF_ERR_GENERIC (a probe returns 7 in both).
+            Placed::NoRoute => {
+                return not_running(ctx, format!("Unable to find nic or netmask for {}", cfg.ip));
+            }
+        };
+        // resource-agents #2113: the reference answers a link without carrier with
+        // OCF_ERR_INSTALLED, which bans the node; "not running" lets the cluster recover.
+        if cfg.check_link_status && !(place.link.is_up() && place.link.has_carrier()) {
+            let state = if place.link.is_up() {
+                "has no carrier"
+            } else {
+                "is down"
+            };
+            return not_running(
+                ctx,
+                format!("{} {state}: {} cannot be served", place.link.name, cfg.ip),
+            );
+        }
+        let Some(addr) = host.served(&cfg, &place)? else {
+            return not_running(
+                ctx,
+                format!("{}/{} is not on {}", cfg.ip, place.prefix, place.link.name),
+            );
+        };
+        // A duplicate found after start (the reference does not look): unusable.
+        if addr.flags & IFA_F_DADFAILED != 0 {
+            return not_running(
+                ctx,
+                format!(
+                    "IPv6 address collision {} [DAD]: the address is unusable",
+                    cfg.ip
+                ),
+            );
+        }
+        if cfg.family == Family::V4 && cfg.arp.refresh > 0 && !place.link.is_loopback() {
+            refresh_arp(ctx, &cfg, &place);
+        }
+        debug!("monitor used {} netlink requests", host.nl.requests());
+        Ok(OcfCode::Success)
+    }
+}
+
+/// OCF_NOT_RUNNING. A probe finding the address absent is routine; a recurring monitor finding
+/// it gone is a failure, and its reason is what crm_mon shows next to it.
+fn not_running(ctx: &Ctx, reason: String) -> Result<OcfCode> {
+    if ctx.env.is_probe() {
+        info!("{reason}");
+        return Ok(OcfCode::NotRunning);
+    }
+    Err(crate::ocf_err!(NotRunning, "{reason}"))
+}
+
+fn require_root(ctx: &Ctx) -> Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        ocf_bail!(ErrPerm, "You must be root for {} operation.", ctx.action);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The configuration, from the instance parameters. Every check here is the same on every node,
+// so a failure is OCF_ERR_CONFIGURED naming the parameter; nothing on the system is touched.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Broadcast {
+    /// Not given: derived from the netmask (host bits set), none for /31 and /32.
+    Derived,
+    HostBitsSet,
+    HostBitsCleared,
+    Addr(Ipv4Addr),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Announce {
+    count: u32,
+    interval: Duration,
+    refresh: u32,
+    background: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Config {
+    ip: IpAddr,
+    family: Family,
+    nic: Option<String>,
+    iflabel: Option<String>,
+    netmask: Option<u8>,
+    broadcast: Broadcast,
+    lvs_support: bool,
+    lvs_ipv6_addrlabel: Option<u32>,
+    flush_routes: bool,
+    nodad: bool,
+    noprefixroute: bool,
+    /// Seconds; None = forever.
+    preferred_lft: Option<u32>,
+    arp: Announce,
+    run_arping: bool,
+    netns: Option<String>,
+    check_link_status: bool,
+    proto: Option<u8>,
+}
+
+impl Config {
+    fn parse(p: &Params, env: &OcfEnv) -> Result<Config> {
+        let ip_text = p.str("ip").trim();
+        let ip = match parse_ip(ip_text) {
+            Ok(ip) => ip,
+            Err(why) => ocf_bail!(ErrConfigured, "parameter ip: {ip_text:?} {why}"),
+        };
+        let family = Family::of(&ip);
+        refuse_clones(p, env)?;
+
+        // nic may carry a label the old way: "eth0:label" (it wins over iflabel).
+        let mut iflabel = p.opt("iflabel").map(str::to_owned);
+        let nic = match p.opt("nic") {
+            None => None,
+            Some(v) => {
+                let (name, label) = match v.split_once(':') {
+                    Some((n, l)) => (n, Some(l)),
+                    None => (v, None),
+                };
+                if !valid_ifname(name) {
+                    ocf_bail!(
+                        ErrConfigured,
+                        "parameter nic: {v:?} is not a valid interface name"
+                    );
+                }
+                if let Some(l) = label {
+                    iflabel = Some(l.to_owned());
+                }
+                Some(name.to_owned())
+            }
+        };
+        if let Some(l) = &iflabel {
+            if l.is_empty()
+                || l.chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+            {
+                ocf_bail!(
+                    ErrConfigured,
+                    "parameter iflabel: {l:?} is not a valid label"
+                );
+            }
+            if let Some(n) = &nic {
+                check_label_length(n, l)?;
+            }
+        }
+        if let (Family::V6, None, IpAddr::V6(a)) = (family, &nic, ip) {
+            if a.segments()[0] & 0xffc0 == 0xfe80 {
+                ocf_bail!(
+                    ErrConfigured,
+                    "parameter nic: mandatory for the link-local address {a}"
+                );
+            }
+        }
+
+        // The reference still honours the netmask parameter of old versions.
+        let netmask_text = p.opt("cidr_netmask").or_else(|| {
+            env.reskey("netmask")
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        });
+        let netmask = match netmask_text {
+            None => None,
+            Some(m) => match parse_netmask(m, family) {
+                Ok(n) => Some(n),
+                Err(why) => ocf_bail!(ErrConfigured, "parameter cidr_netmask: {m:?} {why}"),
+            },
+        };
+
+        let broadcast = match (family, p.opt("broadcast")) {
+            (_, None) => Broadcast::Derived,
+            (Family::V6, Some(b)) => {
+                info!("broadcast {b:?} has no meaning for an IPv6 address and is ignored");
+                Broadcast::Derived
+            }
+            (Family::V4, Some("+")) => Broadcast::HostBitsSet,
+            (Family::V4, Some("-")) => Broadcast::HostBitsCleared,
+            (Family::V4, Some(b)) => match b.parse::<Ipv4Addr>() {
+                Ok(a) => Broadcast::Addr(a),
+                Err(_) => ocf_bail!(
+                    ErrConfigured,
+                    "parameter broadcast: {b:?} is not an IPv4 address, '+' or '-'"
+                ),
+            },
+        };
+
+        let lvs_support = p.bool("lvs_support")?;
+        if lvs_support && family == Family::V6 {
+            ocf_bail!(
+                ErrConfigured,
+                "parameter lvs_support: not supported for the IPv6 address {ip}"
+            );
+        }
+        let lvs_ipv6_addrlabel = if p.bool("lvs_ipv6_addrlabel")? {
+            if family == Family::V4 {
+                ocf_bail!(
+                    ErrConfigured,
+                    "parameter lvs_ipv6_addrlabel: IPv4 does not support lvs_ipv6_addrlabel"
+                );
+            }
+            match p.num::<u32>("lvs_ipv6_addrlabel_value") {
+                Ok(Some(v)) => Some(v),
+                _ => ocf_bail!(
+                    ErrConfigured,
+                    "parameter lvs_ipv6_addrlabel_value: {:?} should be a positive integer",
+                    p.str("lvs_ipv6_addrlabel_value")
+                ),
+            }
+        } else {
+            None
+        };
+
+        let preferred_lft = match p.str("preferred_lft").trim() {
+            "" => ocf_bail!(
+                ErrConfigured,
+                "parameter preferred_lft: an empty value is invalid (use forever or seconds)"
+            ),
+            "forever" => None,
+            v => match v.parse::<u32>() {
+                Ok(n) if n != u32::MAX => Some(n),
+                _ => ocf_bail!(
+                    ErrConfigured,
+                    "parameter preferred_lft: {v:?} is neither forever nor a number of seconds"
+                ),
+            },
+        };
+
+        let positive = |name: &str| -> Result<u32> {
+            match p.num::<u32>(name) {
+                Ok(Some(n)) if n > 0 => Ok(n),
+                _ => ocf_bail!(
+                    ErrConfigured,
+                    "parameter {name}: {:?} should be a positive integer",
+                    p.str(name)
+                ),
+            }
+        };
+        let count = positive("arp_count")?;
+        let interval = Duration::from_millis(positive("arp_interval")? as u64);
+        let refresh = match p.num::<u32>("arp_count_refresh") {
+            Ok(n) => n.unwrap_or(0),
+            Err(_) => ocf_bail!(
+                ErrConfigured,
+                "parameter arp_count_refresh: {:?} should be 0 or a positive integer",
+                p.str("arp_count_refresh")
+            ),
+        };
+        // IPv4 announces in the background by default, IPv6 in the foreground (after DAD).
+        let background = match p.opt("arp_bg") {
+            None => family == Family::V4,
+            Some(_) => p.bool("arp_bg")?,
+        };
+        match p.opt("arp_sender") {
+            None | Some("send_arp" | "iputils_arping" | "libnet_arping" | "ipoibarping") => {}
+            Some(v) => ocf_bail!(
+                ErrConfigured,
+                "parameter arp_sender: unrecognized value {v:?}"
+            ),
+        }
+
+        let netns = match p.opt("network_namespace") {
+            None => None,
+            Some(ns) if netns::valid_name(ns) => Some(ns.to_owned()),
+            Some(ns) => ocf_bail!(
+                ErrConfigured,
+                "parameter network_namespace: {ns:?} is not a valid namespace name"
+            ),
+        };
+        let proto = match p.opt("proto") {
+            None => None,
+            Some(v) => match findif::route_protocol(v) {
+                Some(n) => Some(n),
+                None => ocf_bail!(
+                    ErrConfigured,
+                    "parameter proto: unknown route protocol {v:?}"
+                ),
+            },
+        };
+
+        Ok(Config {
+            ip,
+            family,
+            nic,
+            iflabel,
+            netmask,
+            broadcast,
+            lvs_support,
+            lvs_ipv6_addrlabel,
+            flush_routes: p.bool("flush_routes")?,
+            nodad: p.bool("nodad")?,
+            noprefixroute: p.bool("noprefixroute")?,
+            preferred_lft,
+            arp: Announce {
+                count,
+                interval,
+                refresh,
+                background,
+            },
+            run_arping: p.bool("run_arping")?,
+            netns,
+            check_link_status: p.bool("check_link_status")?,
+            proto,
+        })
+    }
+}
+
+/// Cloned IPaddr2 is the reference's CLUSTERIP load sharing (iptables/nft rules and a
+/// multicast MAC); this agent manages one address on one node only.
+fn refuse_clones(p: &Params, env: &OcfEnv) -> Result<()> {
+    if let Some(v) = env.meta("clone_max") {
+        match v.trim().parse::<u32>() {
+            Ok(n) if n > 1 => ocf_bail!(
+                ErrConfigured,
+                "cloned IPaddr2 (CLUSTERIP load sharing, clone-max={n}) is not supported by \
+                 ocf:ferro:IPaddr2; use one primitive per address"
+            ),
+            Ok(n) if n > 0 => {}
+            _ => ocf_bail!(
+                ErrConfigured,
+                "Invalid meta-attribute clone_max [{v}], should be positive integer"
+            ),
+        }
+    }
+    if p.bool("unique_clone_address")? {
+        ocf_bail!(
+            ErrConfigured,
+            "parameter unique_clone_address: cloned addresses (CLUSTERIP) are not supported by \
+             ocf:ferro:IPaddr2"
+        );
+    }
+    for name in [
+        "mac",
+        "clusterip_hash",
+        "clusterip_hash_seed",
+        "clusterip_firewall",
+    ] {
+        if p.is_set(name) {
+            debug!("parameter {name} only applies to cloned addresses and has no effect");
+        }
+    }
+    Ok(())
+}
+
+/// An address that can be managed: not unspecified, multicast or broadcast.
+fn parse_ip(s: &str) -> std::result::Result<IpAddr, &'static str> {
+    let ip: IpAddr = s
+        .parse()
+        .map_err(|_| "is not a valid IPv4 or IPv6 address")?;
+    let ok = match ip {
+        IpAddr::V4(a) => !(a.octets()[0] == 0 || a.is_multicast() || a.is_broadcast()),
+        IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast()),
+    };
+    if !ok {
+        return Err("cannot be assigned to an interface");
+    }
+    Ok(ip)
+}
+
+/// A prefix length 1..=32 (IPv4; dotted quads of old configurations are converted, as findif
+/// does) or 1..=128 (IPv6).
+fn parse_netmask(s: &str, family: Family) -> std::result::Result<u8, String> {
+    if s.contains('.') {
+        if family == Family::V6 {
+            return Err("is an IPv4 netmask, but ip is an IPv6 address".into());
+        }
+        let m: Ipv4Addr = s.parse().map_err(|_| "is not a netmask".to_string())?;
+        let bits = u32::from(m);
+        if bits.leading_ones() + bits.trailing_zeros() != 32 {
+            return Err("is not a contiguous netmask".into());
+        }
+        let n = bits.leading_ones() as u8;
+        warn!("Please convert dotted quad netmask {s} to CIDR notation {n}!");
+        if n == 0 {
+            return Err(format!(
+                "is not a valid prefix length (1 to {})",
+                family.max_prefix()
+            ));
+        }
+        return Ok(n);
+    }
+    match s.parse::<u8>() {
+        Ok(n) if s.len() <= 3 && (1..=family.max_prefix()).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "is not a valid prefix length (1 to {})",
+            family.max_prefix()
+        )),
+    }
+}
+
+/// What the kernel accepts as an interface name (IFNAMSIZ), limited to the characters real
+/// interface names use: whatever else an admin typed is a mistake, not a name.
+fn valid_ifname(s: &str) -> bool {
+    (1..=15).contains(&s.len())
+        && s != "."
+        && s != ".."
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+fn check_label_length(nic: &str, label: &str) -> Result<()> {
+    let full = format!("{nic}:{label}");
+    if full.len() > 15 {
+        ocf_bail!(
+            ErrConfigured,
+            "parameter iflabel: Interface label [{full}] exceeds maximum character limit of 15"
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The host: the namespace, its interfaces and addresses, over netlink.
+
+/// Where the address goes: its interface, prefix length, broadcast and label.
+#[derive(Clone, Debug)]
+struct Placement {
+    link: Link,
+    prefix: u8,
+    broadcast: Option<Ipv4Addr>,
+    label: Option<String>,
+}
+
+enum Placed {
+    At(Placement),
+    NoSuchNic(String),
+    /// findif's "Unable to find nic or netmask".
+    NoRoute,
+}
+
+struct Host {
+    nl: Netlink,
+}
+
+impl Host {
+    /// Enter the configured namespace (None: it does not exist) and open netlink in it.
+    fn enter(cfg: &Config) -> Result<Option<Host>> {
+        if let Some(ns) = &cfg.netns {
+            if !netns::exists(ns) {
+                return Ok(None);
+            }
+            netns::enter(ns)?;
+        }
+        Ok(Some(Host {
+            nl: Netlink::open()?,
+        }))
+    }
+
+    /// For start and validate-all: a missing namespace is this node's problem (the reference
+    /// fails in `ip netns exec`); OCF_ERR_INSTALLED moves the address to another node.
+    fn enter_or_fail(cfg: &Config) -> Result<Host> {
+        match Host::enter(cfg)? {
+            Some(h) => Ok(h),
+            None => ocf_bail!(
+                ErrInstalled,
+                "parameter network_namespace: there is no network namespace {} ({})",
+                cfg.netns.as_deref().unwrap_or(""),
+                netns::NETNS_RUN_DIR
+            ),
+        }
+    }
+
+    /// findif: the interface and prefix length, from the parameters or the routing table.
+    fn place(&mut self, cfg: &Config) -> Result<Placed> {
+        let given = match &cfg.nic {
+            None => None,
+            Some(name) => match self.nl.link_by_name(name)? {
+                Some(l) => Some(l),
+                None => return Ok(Placed::NoSuchNic(name.clone())),
+            },
+        };
+        let (link, prefix) = match (given, cfg.netmask) {
+            (Some(link), Some(prefix)) => (link, prefix),
+            (given, netmask) => {
+                let q = Query {
+                    ip: cfg.ip,
+                    netmask,
+                    oif: given.as_ref().map(|l| l.index),
+                    proto: cfg.proto,
+                };
+                let routes = self.nl.routes(cfg.family, RT_TABLE_MAIN, q.oif)?;
+                let route = match findif::choose(&routes, &q) {
+                    Some(r) => Some(r.clone()),
+                    None if matches!(cfg.ip, IpAddr::V4(a) if a.is_loopback()) => {
+                        let local = self.nl.routes(Family::V4, RT_TABLE_LOCAL, q.oif)?;
+                        findif::choose_loopback(&local, &q).cloned()
+                    }
+                    None => None,
+                };
+                let Some(route) = route else {
+                    return Ok(Placed::NoRoute);
+                };
+                debug!(
+                    "route {}/{} chosen for {}",
+                    route.dst, route.dst_len, cfg.ip
+                );
+                let link = match given {
+                    Some(l) => l,
+                    None => match self.nl.link_by_index(route.oif.unwrap_or(0))? {
+                        Some(l) => l,
+                        None => return Ok(Placed::NoRoute),
+                    },
+                };
+                (link, netmask.unwrap_or(route.dst_len))
+            }
+        };
+        // Checked by place_or_fail: stop and monitor do not need the label.
+        let label = cfg.iflabel.as_ref().map(|l| format!("{}:{l}", link.name));
+        let broadcast = match (cfg.ip, cfg.broadcast) {
+            (IpAddr::V6(_), _) => None,
+            (IpAddr::V4(_), Broadcast::Addr(a)) => Some(a),
+            (IpAddr::V4(ip), Broadcast::HostBitsSet) => Some(findif::broadcast(ip, prefix, true)),
+            (IpAddr::V4(ip), Broadcast::HostBitsCleared) => {
+                Some(findif::broadcast(ip, prefix, false))
+            }
+            (IpAddr::V4(ip), Broadcast::Derived) => {
+                (prefix < 31).then(|| findif::broadcast(ip, prefix, true))
+            }
+        };
+        Ok(Placed::At(Placement {
+            link,
+            prefix,
+            broadcast,
+            label,
+        }))
+    }
+
+    /// For start and validate-all, as the reference: an unknown nic is a configuration error,
+    /// no route is OCF_ERR_GENERIC.
+    fn place_or_fail(&mut self, cfg: &Config) -> Result<Placement> {
+        match self.place(cfg)? {
+            Placed::At(p) => {
+                if let Some(l) = &cfg.iflabel {
+                    check_label_length(&p.link.name, l)?;
+                }
+                Ok(p)
+            }
+            Placed::NoSuchNic(nic) => {
+                ocf_bail!(ErrConfigured, "parameter nic: there is no interface {nic}")
+            }
+            Placed::NoRoute => ocf_bail!(
+                ErrGeneric,
+                "Unable to find nic or netmask for {}: no directly connected route covers it \
+                 (set nic and cidr_netmask)",
+                cfg.ip
+            ),
+        }
+    }
+
+    /// The address as it is on the interface, with the same prefix length (the reference's
+    /// ip_served); its label does not matter.
+    fn served(&mut self, cfg: &Config, place: &Placement) -> Result<Option<Addr>> {
+        Ok(self
+            .nl
+            .addrs(cfg.family, Some(place.link.index))?
+            .into_iter()
+            .find(|a| a.ip == cfg.ip && a.prefix == place.prefix))
+    }
+
+    fn add(&mut self, cfg: &Config, place: &Placement) -> Result<()> {
+        let mut flags = 0;
+        if cfg.noprefixroute {
+            flags |= IFA_F_NOPREFIXROUTE;
+        }
+        let v6 = cfg.family == Family::V6;
+        if v6 && cfg.nodad {
+            flags |= IFA_F_NODAD;
+        }
+        if v6 && place.label.is_some() {
+            info!("IPv6 addresses have no labels: iflabel is ignored");
+        }
+        let new = NewAddr {
+            ip: cfg.ip,
+            prefix: place.prefix,
+            index: place.link.index,
+            label: if v6 { None } else { place.label.clone() },
+            broadcast: place.broadcast,
+            flags,
+            preferred_lft: if v6 { cfg.preferred_lft } else { None },
+        };
+        info!(
+            "Adding {} address {}/{}{} to device {}{}",
+            if v6 { "inet6" } else { "inet" },
+            cfg.ip,
+            place.prefix,
+            place
+                .broadcast
+                .map(|b| format!(" with broadcast address {b}"))
+                .unwrap_or_default(),
+            place.link.name,
+            new.label
+                .as_ref()
+                .map(|l| format!(" (label {l})"))
+                .unwrap_or_default(),
+        );
+        if let Err(e) = self.nl.add_addr(&new) {
+            ocf_bail!(
+                ErrGeneric,
+                "Failed to add {}/{} to {}: {e}",
+                cfg.ip,
+                place.prefix,
+                place.link.name
+            );
+        }
+        if !place.link.is_up() {
+            info!("Bringing device {} up", place.link.name);
+            if let Err(e) = self.nl.set_up(place.link.index) {
+                ocf_bail!(ErrGeneric, "cannot bring {} up: {e}", place.link.name);
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, cfg: &Config, place: &Placement, addr: &Addr) -> Result<()> {
+        info!(
+            "Removing {}/{} from {}",
+            cfg.ip, addr.prefix, place.link.name
+        );
+        match self.nl.del_addr(&addr.ip, addr.prefix, place.link.index) {
+            Ok(()) => Ok(()),
+            // Gone between the dump and the delete: what stop wants.
+            Err(e) if matches!(e.errno(), Some(libc::EADDRNOTAVAIL | libc::ENOENT)) => Ok(()),
+            Err(e) => ocf_bail!(
+                ErrGeneric,
+                "Unable to remove IP [{}] from interface [{}]: {e}",
+                cfg.ip,
+                place.link.name
+            ),
+        }
+    }
+
+    /// Stop without a route to tell the interface or prefix: the address on the configured nic
+    /// (any interface if none), of the configured prefix length if given; never the copy that
+    /// lvs_support keeps on lo.
+    fn remove_anywhere(&mut self, cfg: &Config) -> Result<bool> {
+        let nic = match &cfg.nic {
+            Some(n) => match self.nl.link_by_name(n)? {
+                Some(l) => Some(l.index),
+                None => return Ok(false),
+            },
+            None => None,
+        };
+        let mut removed = false;
+        let found: Vec<Addr> = self
+            .nl
+            .addrs(cfg.family, nic)?
+            .into_iter()
+            .filter(|a| a.ip == cfg.ip && cfg.netmask.map_or(true, |m| m == a.prefix))
+            .collect();
+        if found.is_empty() {
+            info!(
+                "Unable to find nic or netmask for {}: it is not configured",
+                cfg.ip
+            );
+        }
+        for a in found {
+            let Some(link) = self.nl.link_by_index(a.index)? else {
+                continue;
+            };
+            if cfg.lvs_support && link.is_loopback() {
+                continue;
+            }
+            warn!(
+                "no route for {}: removing it from {} all the same",
+                cfg.ip, link.name
+            );
+            let place = Placement {
+                prefix: a.prefix,
+                broadcast: None,
+                label: None,
+                link,
+            };
+            self.remove(cfg, &place, &a)?;
+            removed = true;
+        }
+        Ok(removed)
+    }
+
+    /// run_arping: IPv4 duplicate address detection before adding (`arping -D -c 2 -w 3`).
+    fn check_not_in_use(&mut self, cfg: &Config, place: &Placement, ctx: &Ctx) -> Result<()> {
+        let (IpAddr::V4(ip), Some(mac)) = (cfg.ip, place.link.ethernet_mac()) else {
+            return Ok(());
+        };
+        if place.link.is_loopback() || !place.link.is_up() {
+            return Ok(());
+        }
+        // Two probes a second apart, answers awaited for up to three seconds in all.
+        let window = Duration::from_secs(3).min(ctx.deadline.remaining() / 2);
+        let holder = arp::probe_in_use(place.link.index, mac, ip, 2, window).ocf(
+            OcfCode::ErrGeneric,
+            format!("cannot check whether {ip} is in use"),
+        )?;
+        if let Some(other) = holder {
+            ocf_bail!(
+                ErrGeneric,
+                "IPv4 address collision {ip} [DAD]: already in use by {}",
+                fmt_mac(&other)
+            );
+        }
+        debug!("nobody answered ARP probes for {ip}");
+        Ok(())
+    }
+
+    /// lvs_support: an LVS real server has the address on lo; while this node directs, the
+    /// address must be on the nic only. Saved where the reference saves it, so either agent
+    /// can give it back.
+    fn take_off_loopback(&mut self, cfg: &Config, rsc_tmp: &Path) -> Result<()> {
+        let Some(lo) = self.nl.link_by_name("lo")? else {
+            return Ok(());
+        };
+        let on_lo = self
+            .nl
+            .addrs(cfg.family, Some(lo.index))?
+            .into_iter()
+            .find(|a| a.ip == cfg.ip && a.prefix == 32);
+        if let Some(a) = on_lo {
+            info!("Removing conflicting loopback lo.");
+            let saved = rsc_tmp.join(cfg.ip.to_string());
+            let _ = std::fs::create_dir_all(rsc_tmp);
+            if let Err(e) = std::fs::write(&saved, format!("{} 32 255.255.255.255 lo\n", cfg.ip)) {
+                warn!("Could not save conflicting loopback lo ({e}): it will not be restored.");
+            }
+            if let Err(e) = self.nl.del_addr(&a.ip, 32, lo.index) {
+                ocf_bail!(ErrGeneric, "cannot remove {} from lo: {e}", cfg.ip);
+            }
+        }
+        Ok(())
+    }
+
+    fn restore_loopback(&mut self, cfg: &Config, rsc_tmp: &Path) -> Result<()> {
+        let saved = rsc_tmp.join(cfg.ip.to_string());
+        let Ok(text) = std::fs::read_to_string(&saved) else {
+            return Ok(());
+        };
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        if let [ip, prefix, brd, dev] = fields[..] {
+            if let (Ok(ip), Ok(prefix), Ok(brd), Some(lo)) = (
+                ip.parse::<IpAddr>(),
+                prefix.parse::<u8>(),
+                brd.parse::<Ipv4Addr>(),
+                self.nl.link_by_name(dev)?,
+            ) {
+                info!("Restoring loopback IP Address {ip}/{prefix} on {dev}.");
+                let new = NewAddr {
+                    ip,
+                    prefix,
+                    index: lo.index,
+                    label: None,
+                    broadcast: Some(brd),
+                    flags: 0,
+                    preferred_lft: None,
+                };
+                match self.nl.add_addr(&new) {
+                    Ok(()) => {}
+                    Err(e) if e.errno() == Some(libc::EEXIST) => {}
+                    Err(e) => ocf_bail!(ErrGeneric, "cannot restore {ip} on {dev}: {e}"),
+                }
+                if !lo.is_up() {
+                    let _ = self.nl.set_up(lo.index);
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&saved);
+        Ok(())
+    }
+
+    /// lvs_ipv6_addrlabel: keep the address from being chosen as source (RFC 6724). Failures
+    /// are logged only, as in the reference.
+    fn addrlabel(&mut self, cfg: &Config, add: bool, label: u32) {
+        if let IpAddr::V6(ip) = cfg.ip {
+            match self.nl.addrlabel(add, &ip, label) {
+                Ok(()) => info!(
+                    "{} IPv6 address label prefix {ip} label {label}",
+                    if add { "Added" } else { "Deleted" }
+                ),
+                Err(e) if add => warn!("adding IPv6 address label for {ip} failed: {e}"),
+                Err(e) => debug!("deleting IPv6 address label for {ip}: {e}"),
+            }
+        }
+    }
+
+    /// IPv6: wait until the kernel's duplicate address detection is over (the reference polls
+    /// `ip addr` up to 10 s). A duplicate removes the address again and fails the start.
+    fn wait_for_dad(&mut self, cfg: &Config, place: &Placement, ctx: &Ctx) -> Result<bool> {
+        let budget = ctx.deadline.within(Duration::from_secs(10));
+        let mut last: Option<Addr> = None;
+        let done = budget.poll(Duration::from_millis(50), || {
+            match self.served(cfg, place) {
+                Ok(Some(a)) if a.flags & IFA_F_DADFAILED != 0 => Some(Err(a)),
+                Ok(Some(a)) if a.flags & IFA_F_TENTATIVE == 0 => Some(Ok(())),
+                Ok(a) => {
+                    last = a;
+                    None
+                }
+                Err(_) => None,
+            }
+        });
+        match done {
+            Some(Ok(())) => Ok(true),
+            Some(Err(a)) => {
+                let _ = self.nl.del_addr(&a.ip, a.prefix, place.link.index);
+                ocf_bail!(
+                    ErrGeneric,
+                    "IPv6 address collision {} [DAD]: another node on {} has it; address removed",
+                    cfg.ip,
+                    place.link.name
+                )
+            }
+            None => {
+                if last.is_none() {
+                    ocf_bail!(
+                        ErrGeneric,
+                        "{} disappeared from {} during DAD",
+                        cfg.ip,
+                        place.link.name
+                    );
+                }
+                warn!("IPv6 address {}: DAD is still in tentative", cfg.ip);
+                Ok(false)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Telling the neighbours.
+
+fn announce(ctx: &Ctx, cfg: &Config, place: &Placement, host: &mut Host, count: u32) -> Result<()> {
+    let dad_done = match cfg.ip {
+        IpAddr::V6(_) if !cfg.nodad => host.wait_for_dad(cfg, place, ctx)?,
+        _ => true,
+    };
+    let Some(mac) = place.link.ethernet_mac() else {
+        info!(
+            "{} does not use ARP/ND over Ethernet: no announcement",
+            place.link.name
+        );
+        return Ok(());
+    };
+    if !dad_done {
+        warn!("{} is still tentative: no neighbour advertisement", cfg.ip);
+        return Ok(());
+    }
+    let (ip, index, interval) = (cfg.ip, place.link.index, cfg.arp.interval);
+    let send = move |deadline: &crate::ocf::Deadline| -> Result<u32> {
+        match ip {
+            IpAddr::V4(a) => arp::send_gratuitous_arp(index, mac, a, count, interval, deadline),
+            IpAddr::V6(a) => arp::send_unsolicited_na(index, mac, a, count, interval, deadline),
+        }
+    };
+    let what = if cfg.family == Family::V4 {
+        "gratuitous ARPs"
+    } else {
+        "unsolicited NAs"
+    };
+    if cfg.arp.background {
+        let pidfile = announcer_pidfile(ctx, cfg);
+        // The background sender is not bound by this action's deadline, only by its own count.
+        let budget = interval * count + Duration::from_secs(5);
+        let spawned = in_background(&pidfile, || {
+            let d = crate::ocf::Deadline::after(budget);
+            match send(&d) {
+                Ok(n) => info!("sent {n} {what} for {ip} on {}", index),
+                Err(e) => warn!("Could not send {what} for {ip}: {e:#}"),
+            }
+        });
+        match spawned {
+            Ok(pid) => info!("sending {count} {what} for {ip} in the background (pid {pid})"),
+            Err(e) => warn!("cannot send {what} in the background: {e:#}"),
+        }
+        return Ok(());
+    }
+    match send(&ctx.deadline) {
+        Ok(n) => info!("sent {n} {what} for {ip} on {}", place.link.name),
+        // The address is up; a neighbour cache that is stale for a while is no reason to fail.
+        Err(e) => warn!("Could not send {what} for {ip}: {e:#}"),
+    }
+    Ok(())
+}
+
+/// arp_count_refresh: re-announce on every monitor (stale caches after a split brain), in the
+/// foreground and within the monitor's deadline.
+fn refresh_arp(ctx: &Ctx, cfg: &Config, place: &Placement) {
+    if let (IpAddr::V4(ip), Some(mac)) = (cfg.ip, place.link.ethernet_mac()) {
+        let r = arp::send_gratuitous_arp(
+            place.link.index,
+            mac,
+            ip,
+            cfg.arp.refresh,
+            cfg.arp.interval,
+            &ctx.deadline,
+        );
+        match r {
+            Ok(n) => debug!("refreshed neighbours' ARP caches for {ip} ({n} packets)"),
+            Err(e) => warn!("Could not send gratuitous arps: {e:#}"),
+        }
+    }
+}
+
+fn rsc_tmp(ctx: &Ctx) -> PathBuf {
+    PathBuf::from(ctx.env.rsc_tmp())
+}
+
+/// The reference's send_arp pid file, so that stop of either agent ends the other's sender.
+fn announcer_pidfile(ctx: &Ctx, cfg: &Config) -> PathBuf {
+    rsc_tmp(ctx).join(format!("send_arp-{}", cfg.ip))
+}
+
+/// Run `f` in a detached child so that start returns at once. The child writes its pid file
+/// (so that stop can end it) before the parent returns, and removes it when done.
+fn in_background(pidfile: &Path, f: impl FnOnce()) -> Result<i32> {
+    use nix::unistd::{fork, pipe, read, write, ForkResult};
+    let (ready_r, ready_w) = pipe()?;
+    // SAFETY: the agent is single-threaded (no runtime, no helper threads at this point), so
+    // the child can go on using the allocator and the logger.
+    match unsafe { fork() }? {
+        ForkResult::Parent { child } => {
+            drop(ready_w);
+            // One byte (or EOF if the child died): the pid file is in place.
+            let mut b = [0u8; 1];
+            let _ = read(ready_r.as_raw_fd(), &mut b);
+            Ok(child.as_raw())
+        }
+        ForkResult::Child => {
+            drop(ready_r);
+            let _ = nix::unistd::setsid();
+            // Pacemaker and ocf-tester read the agent's output until it is closed: the child
+            // must not hold it.
+            detach_stdio();
+            let pid = std::process::id();
+            if let Some(dir) = pidfile.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = std::fs::write(pidfile, format!("{pid}\n"));
+            let _ = write(&ready_w, b"1");
+            drop(ready_w);
+            f();
+            if std::fs::read_to_string(pidfile).is_ok_and(|s| s.trim() == pid.to_string()) {
+                let _ = std::fs::remove_file(pidfile);
+            }
+            std::process::exit(0);
+        }
+    }
+}
+
+fn detach_stdio() {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for fd in 0..3 {
+            let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
+        }
+    }
+}
+
+/// End a sender still running from start (the reference's stop does the same with its
+/// send_arp pid file). Only a process running this very binary is signalled: the pid may
+/// have been reused since.
+fn stop_background_announcer(pidfile: &Path) {
+    let Ok(text) = std::fs::read_to_string(pidfile) else {
+        return;
+    };
+    if let Ok(pid) = text.trim().parse::<i32>() {
+        let exe = |p: &str| std::fs::read_link(format!("/proc/{p}/exe")).ok();
+        let ours = exe(&pid.to_string()).is_some() && exe(&pid.to_string()) == exe("self");
+        if ours && pid > 1 {
+            match nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            ) {
+                Ok(()) => info!("killed previously running send_arp (pid {pid})"),
+                Err(e) => warn!("Could not kill previously running send_arp (pid {pid}): {e}"),
+            }
+        }
+    }
+    let _ = std::fs::remove_file(pidfile);
+}
+
+/// flush_routes: what `ip route flush cache` does.
+fn flush_route_cache(family: Family) {
+    let path = match family {
+        Family::V4 => "/proc/sys/net/ipv4/route/flush",
+        Family::V6 => "/proc/sys/net/ipv6/route/flush",
+    };
+    match std::fs::write(path, "-1") {
+        Ok(()) => info!("flushed the route cache"),
+        Err(e) => warn!("cannot flush the route cache ({path}): {e}"),
+    }
+}
+
+fn fmt_mac(m: &[u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ocf::{code_of, Metadata};
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config> {
+        cfg_env(pairs, &[])
+    }
+
+    fn cfg_env(pairs: &[(&str, &str)], meta: &[(&str, &str)]) -> Result<Config> {
+        let md = Metadata::parse(include_str!("../../ocf-metadata/IPaddr2.xml")).unwrap();
+        let env = OcfEnv::from_pairs(
+            pairs
+                .iter()
+                .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.to_string()))
+                .chain(
+                    meta.iter()
+                        .map(|(k, v)| (format!("OCF_RESKEY_CRM_meta_{k}"), v.to_string())),
+                ),
+        );
+        let params = Params::resolve(&md, &env)?;
+        Config::parse(&params, &env)
+    }
+
+    /// A configuration error naming `param`.
+    fn refused(pairs: &[(&str, &str)], param: &str) {
+        let e = cfg(pairs).expect_err(&format!("{pairs:?} must be refused"));
+        assert_eq!(code_of(&e), OcfCode::ErrConfigured, "{pairs:?}: {e:#}");
+        assert!(
+            e.to_string().contains(param),
+            "{pairs:?}: {e} should name {param}"
+        );
+    }
+
+    #[test]
+    fn reference_defaults() {
+        let c = cfg(&[("ip", "192.0.2.10")]).unwrap();
+        assert_eq!(c.family, Family::V4);
+        assert_eq!(
+            (c.nic.as_deref(), c.netmask, c.broadcast),
+            (None, None, Broadcast::Derived)
+        );
+        assert_eq!(c.arp.count, 5);
+        assert_eq!(c.arp.interval, Duration::from_millis(200));
+        assert_eq!(c.arp.refresh, 0);
+        assert!(
+            c.arp.background,
+            "IPv4 announces in the background by default"
+        );
+        assert!(c.check_link_status && !c.nodad && !c.noprefixroute && !c.run_arping);
+        assert_eq!(c.preferred_lft, None);
+        let c6 = cfg(&[("ip", "2001:DB8:0::10")]).unwrap();
+        assert_eq!(c6.ip, "2001:db8::10".parse::<IpAddr>().unwrap());
+        assert!(
+            !c6.arp.background,
+            "IPv6 announces in the foreground by default"
+        );
+    }
+
+    #[test]
+    fn full_configuration() {
+        let c = cfg(&[
+            ("ip", "2001:db8::10"),
+            ("nic", "eth0"),
+            ("cidr_netmask", "64"),
+            ("nodad", "true"),
+            ("noprefixroute", "yes"),
+            ("preferred_lft", "0"),
+            ("arp_bg", "true"),
+            ("arp_count", "3"),
+            ("arp_interval", "1000"),
+            ("network_namespace", "blue"),
+            ("proto", "ra"),
+            ("check_link_status", "false"),
+        ])
+        .unwrap();
+        assert_eq!((c.nic.as_deref(), c.netmask), (Some("eth0"), Some(64)));
+        assert!(c.nodad && c.noprefixroute && c.arp.background && !c.check_link_status);
+        assert_eq!(c.preferred_lft, Some(0));
+        assert_eq!((c.arp.count, c.arp.interval), (3, Duration::from_secs(1)));
+        assert_eq!((c.netns.as_deref(), c.proto), (Some("blue"), Some(9)));
+    }
+
+    #[test]
+    fn nic_label_and_old_netmask_forms() {
+        let c = cfg(&[
+            ("ip", "10.0.0.5"),
+            ("nic", "eth0:web"),
+            ("iflabel", "other"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.nic.as_deref(), c.iflabel.as_deref()),
+            (Some("eth0"), Some("web"))
+        );
+        let c = cfg(&[("ip", "10.0.0.5"), ("cidr_netmask", "255.255.255.0")]).unwrap();
+        assert_eq!(c.netmask, Some(24));
+        let c = cfg(&[("ip", "10.0.0.5"), ("netmask", "16")]).unwrap();
+        assert_eq!(c.netmask, Some(16));
+        let c = cfg(&[("ip", "10.0.0.5"), ("broadcast", "-")]).unwrap();
+        assert_eq!(c.broadcast, Broadcast::HostBitsCleared);
+        let c = cfg(&[("ip", "10.0.0.5"), ("broadcast", "10.0.0.255")]).unwrap();
+        assert_eq!(c.broadcast, Broadcast::Addr(Ipv4Addr::new(10, 0, 0, 255)));
+    }
+
+    #[test]
+    fn bad_input_is_a_configuration_error_naming_the_parameter() {
+        let ip = ("ip", "192.0.2.10");
+        let ip6 = ("ip", "2001:db8::10");
+        for bad in [
+            "not-an-ip",
+            "192.0.2",
+            "192.0.2.300",
+            "0.1.2.3",
+            "224.0.0.5",
+            "255.255.255.255",
+            "::",
+            "ff02::1",
+            "fe80::1%eth0",
+            "2001:db8::g",
+        ] {
+            refused(&[("ip", bad)], "ip");
+        }
+        for bad in ["0", "33", "-1", "24x", "0024", "255.0.255.0", "300.0.0.0"] {
+            refused(&[ip, ("cidr_netmask", bad)], "cidr_netmask");
+        }
+        refused(&[ip6, ("cidr_netmask", "129")], "cidr_netmask");
+        refused(&[ip6, ("cidr_netmask", "255.255.255.0")], "cidr_netmask");
+        for bad in [
+            "eth0; reboot",
+            "eth 0",
+            "a/b",
+            "averyveryverylongname",
+            "$(x)",
+            "..",
+        ] {
+            refused(&[ip, ("nic", bad)], "nic");
+        }
+        refused(&[("ip", "fe80::10")], "nic");
+        refused(
+            &[ip, ("nic", "eth0"), ("iflabel", "waytoolonglabel")],
+            "iflabel",
+        );
+        refused(&[ip, ("iflabel", "a b")], "iflabel");
+        refused(&[ip, ("broadcast", "10.0.0.x")], "broadcast");
+        for (k, v) in [
+            ("arp_count", "0"),
+            ("arp_interval", "0"),
+            ("arp_count", "-3"),
+            ("arp_count_refresh", "-1"),
+        ] {
+            refused(&[ip, (k, v)], k);
+        }
+        refused(&[ip, ("arp_bg", "sometimes")], "arp_bg");
+        refused(&[ip, ("arp_sender", "magic")], "arp_sender");
+        refused(&[ip, ("nodad", "perhaps")], "nodad");
+        refused(&[ip6, ("preferred_lft", "")], "preferred_lft");
+        refused(&[ip6, ("preferred_lft", "soon")], "preferred_lft");
+        refused(&[ip, ("network_namespace", "../etc")], "network_namespace");
+        refused(&[ip, ("proto", "carrier-pigeon")], "proto");
+        refused(&[ip6, ("lvs_support", "true")], "lvs_support");
+        refused(&[ip, ("lvs_ipv6_addrlabel", "true")], "lvs_ipv6_addrlabel");
+    }
+
+    #[test]
+    fn cloned_addresses_are_refused() {
+        let e = cfg_env(
+            &[("ip", "192.0.2.10")],
+            &[("clone_max", "2"), ("globally_unique", "true")],
+        )
+        .unwrap_err();
+        assert_eq!(code_of(&e), OcfCode::ErrConfigured);
+        assert!(e.to_string().contains("not supported"), "{e}");
+        assert!(cfg_env(&[("ip", "192.0.2.10")], &[("clone_max", "1")]).is_ok());
+        let e = cfg_env(&[("ip", "192.0.2.10")], &[("clone_max", "two")]).unwrap_err();
+        assert_eq!(code_of(&e), OcfCode::ErrConfigured);
+        refused(
+            &[("ip", "192.0.2.10"), ("unique_clone_address", "true")],
+            "unique_clone_address",
+        );
+        // CLUSTERIP parameters on a primitive do nothing, in the reference as here.
+        assert!(cfg(&[("ip", "192.0.2.10"), ("clusterip_hash", "sourceip")]).is_ok());
+    }
+
+    #[test]
+    fn label_length_counts_the_interface_name() {
+        assert!(check_label_length("eth0", "0123456789").is_ok()); // 15
+        assert!(check_label_length("eth0", "01234567890").is_err()); // 16
+    }
+
+    #[test]
+    fn interface_names() {
+        for ok in ["eth0", "br-lan", "bond0.100", "enp0s31f6", "veth_x", "lo"] {
+            assert!(valid_ifname(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "eth0:1",
+            "a b",
+            "x/y",
+            "eth0\n",
+            "0123456789abcdef",
+            ".",
+        ] {
+            assert!(!valid_ifname(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,11 +1,17 @@
 //! System detail below the agents: running commands, and (per agent) mounts, netlink,
 //! processes, DRBD, NFS.
 
+pub mod arp;
 pub mod blockdev;
 pub mod child;
 pub mod command;
+pub mod drbd;
+pub mod findif;
 pub mod mount;
 pub mod mountinfo;
+pub mod netlink;
+pub mod netns;
 pub mod nfs;
+pub mod pacemaker;
 pub mod procs;
 pub mod systemd;

@@ -1,0 +1,207 @@
+# Shared by tests/live/*.sh: Pacemaker nodes on this host, each a network namespace plus
+# a private mount namespace (its own /etc/corosync, /var/lib/pacemaker, /run/crm,
+# /dev/shm and ocf:ferro agents), running corosync 3 and pacemakerd started directly.
+# Commands reach a node with `on NODE cmd...` (nsenter into its namespaces: the
+# daemons' IPC sockets are per network namespace, their shared memory in /dev/shm).
+# shellcheck shell=bash
+
+LIVE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LIVE_ROOT=$(cd "$LIVE_DIR/../.." && pwd)
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+log() { printf '\n== %s\n' "$*"; }
+die() { printf '\nFAIL: %s\n' "$*" >&2; exit 1; }
+
+# wait_for WHAT SECONDS COMMAND...: polls COMMAND once a second, quietly.
+wait_for() {
+    local what=$1 secs=$2 t=0
+    shift 2
+    until "$@" >/dev/null 2>&1; do
+        if ((t++ >= secs)); then
+            [[ -n ${LIVE_DC:-} ]] && on "$LIVE_DC" crm_mon -1 -r 2>&1
+            die "timed out after ${secs}s waiting for: $what"
+        fi
+        sleep 1
+    done
+    echo "ok: $what (${t}s)"
+}
+
+require_tools() {
+    [[ $(id -u) == 0 ]] || die "run as root"
+    local t
+    for t in "$@"; do
+        command -v "$t" >/dev/null ||
+            die "missing $t (apt-get install corosync pacemaker pcs iproute2 util-linux e2fsprogs xfsprogs)"
+    done
+}
+
+# attach_loop IMG: a loop device for IMG, numbered 200-499. Other tests on this host take
+# the lowest free numbers (losetup --find); a test that detaches "its" number twice
+# would detach ours if we shared that range, and our mounted filesystem would vanish
+# at its next unmount.
+attach_loop() {
+    local img=$1 n dev
+    for _ in $(seq 30); do
+        n=$((200 + RANDOM % 300))
+        dev=/dev/loop$n
+        [[ -e /sys/block/loop$n/loop/backing_file ]] && continue
+        losetup "$dev" "$img" 2>/dev/null && { echo "$dev"; return 0; }
+    done
+    die "no free loop device in 200-499"
+}
+
+# corosync_conf CLUSTER NAME=ADDR...: a knet cluster of these nodes, without crypto.
+corosync_conf() {
+    local cluster=$1 id=0 n
+    shift
+    printf 'totem {\n    version: 2\n    cluster_name: %s\n    transport: knet\n' "$cluster"
+    printf '    crypto_cipher: none\n    crypto_hash: none\n    token: 1000\n}\nnodelist {\n'
+    for n in "$@"; do
+        id=$((id + 1))
+        printf '    node {\n        ring0_addr: %s\n        name: %s\n        nodeid: %d\n    }\n' "${n#*=}" "${n%%=*}" "$id"
+    done
+    printf '}\nquorum {\n    provider: corosync_votequorum\n'
+    (($# == 2)) && printf '    two_node: 1\n'
+    printf '}\nlogging {\n    to_logfile: yes\n    logfile: /var/log/corosync/corosync.log\n'
+    printf '    to_syslog: no\n    to_stderr: no\n    timestamp: on\n}\n'
+}
+
+node_dir() { echo "$LIVE_WORK/$1"; }
+
+# node_start NODE CONF AGENTS: boots the node in network namespace NODE (which must
+# exist) with corosync.conf CONF, the ferro agents of this build if AGENTS=ferro.
+node_start() {
+    local node=$1 conf=$2 agents=$3 dir
+    dir=$(node_dir "$node")
+    mkdir -p "$dir"
+    cp "$conf" "$dir/corosync.conf"
+    # ip netns exec gives the boot its own mount namespace; the daemons keep it alive.
+    LIVE_NODES+=("$node")
+    ip netns exec "$node" bash "$LIVE_DIR/lib.sh" --boot "$dir" "$agents" ||
+        die "node $node did not boot (logs in $dir)"
+    # The node's mount namespace tells its processes apart from everything else.
+    readlink "/proc/$(cat "$dir/corosync.pid")/ns/mnt" > "$dir/mntns"
+}
+
+# Inside the node's namespaces: private directories, agents, then the daemons.
+node_boot() {
+    local dir=$1 agents=$2 d
+    mount --make-rprivate /
+    for d in /etc/corosync /var/lib/corosync /var/lib/pacemaker /var/log/pacemaker \
+        /var/log/corosync /run/crm; do
+        mkdir -p "$d" "$dir/fs$d"
+        mount --bind "$dir/fs$d" "$d"
+    done
+    mount -t tmpfs -o mode=1777 fcrm-shm /dev/shm
+    mkdir -p /var/lib/pacemaker/{cib,pengine,blackbox,cores}
+    chown -R hacluster:haclient /var/lib/pacemaker /var/log/pacemaker /run/crm
+    chmod 750 /var/lib/pacemaker/{cib,pengine,blackbox,cores}
+    cp "$dir/corosync.conf" /etc/corosync/corosync.conf
+    # A first CIB with a short dc-deadtime: the default (20 s) is how long a node that
+    # starts waits for an existing DC before it elects itself.
+    cibadmin --empty > /var/lib/pacemaker/cib/cib.xml
+    CIB_file=/var/lib/pacemaker/cib/cib.xml crm_attribute -t crm_config -n dc-deadtime -v 2s
+    chown hacluster:haclient /var/lib/pacemaker/cib/cib.xml
+    [[ $agents == ferro ]] && overlay_ferro "$dir"
+    ip link set lo up
+    # setsid: each daemon leads its own process group.
+    setsid corosync -f > "$dir/corosync.out" 2>&1 < /dev/null &
+    echo $! > "$dir/corosync.pid"
+    local t=0
+    until corosync-cfgtool -s >/dev/null 2>&1; do
+        ((t++ < 30)) || { echo "corosync did not start: $(cat "$dir/corosync.out")" >&2; exit 1; }
+        sleep 1
+    done
+    PCMK_logfile=/var/log/pacemaker/pacemaker.log PCMK_logpriority=crit \
+        setsid pacemakerd > "$dir/pacemakerd.out" 2>&1 < /dev/null &
+    echo $! > "$dir/pacemakerd.pid"
+}
+
+# This build's agents as ocf:ferro:* in the node's mount namespace: installed into a
+# private root, linked from a tmpfs over resource.d that also holds the real providers.
+overlay_ferro() {
+    local dir=$1 bin rd=/usr/lib/ocf/resource.d p name
+    bin=${FERRO_BIN:-$LIVE_ROOT/target/release/ferro-ocf}
+    [[ -x $bin ]] || bin=$LIVE_ROOT/target/debug/ferro-ocf
+    [[ -x $bin ]] || { echo "no ferro-ocf binary: cargo build first, or FERRO_BIN=" >&2; exit 1; }
+    "$bin" install --root "$dir/root" >/dev/null
+    mkdir -p "$dir/rd-stage"
+    mount --bind "$rd" "$dir/rd-stage"
+    mount -t tmpfs -o mode=755 fcrm-rd "$rd"
+    for p in "$dir/rd-stage"/*; do
+        name=${p##*/}
+        [[ -d $p && $name != ferro ]] || continue
+        mkdir "$rd/$name"
+        mount --bind "$p" "$rd/$name"
+    done
+    mkdir -m 755 "$rd/ferro"
+    for p in "$dir/root$rd/ferro"/*; do
+        ln -s "$(realpath "$p")" "$rd/ferro/${p##*/}"
+    done
+    umount "$dir/rd-stage"
+}
+
+# show_logs NODE: what the agents and the scheduler said, for a failed run.
+show_logs() {
+    local f
+    f=$(node_dir "$1")/fs/var/log/pacemaker/pacemaker.log
+    [[ -f $f ]] || return 0
+    printf '\n--- %s: agent output and errors from pacemaker.log\n' "$1"
+    grep -E 'output \[|error|warning' "$f" | tail -40
+}
+
+# on NODE COMMAND...: runs COMMAND in the node's network and mount namespaces.
+on() {
+    local node=$1 pid
+    shift
+    pid=$(cat "$(node_dir "$node")/corosync.pid")
+    nsenter -t "$pid" -n -m -- "$@"
+}
+
+node_online() { on "$1" crm_mon -1 --output-as=xml | grep -q "<node name=\"$2\" id=\"[0-9]*\" online=\"true\""; }
+
+# pids_in_node NODE: every process in the node's mount namespace.
+pids_in_node() {
+    local ns p
+    ns=$(cat "$(node_dir "$1")/mntns" 2>/dev/null) || return 0
+    for p in /proc/[0-9]*; do
+        [[ $(readlink "$p/ns/mnt" 2>/dev/null) == "$ns" ]] && echo "${p#/proc/}"
+    done
+    return 0
+}
+
+# node_stop NODE: the orderly way: pacemakerd stops the resources, then corosync.
+node_stop() {
+    local dir pid
+    dir=$(node_dir "$1")
+    pid=$(cat "$dir/pacemakerd.pid" 2>/dev/null) || return 0
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid"
+        for _ in $(seq 120); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    fi
+    pid=$(cat "$dir/corosync.pid" 2>/dev/null)
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid"
+        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    fi
+    node_kill "$1"
+}
+
+# node_kill NODE: power loss: every process of the node is killed at once. Its mount
+# namespace goes with the last of them, and with it the node's mounts.
+node_kill() {
+    local pids
+    pids=$(pids_in_node "$1")
+    [[ -z $pids ]] && return 0
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    for _ in $(seq 50); do
+        [[ -z $(pids_in_node "$1") ]] && break
+        sleep 0.1
+    done
+}
+
+if [[ ${1:-} == --boot ]]; then
+    set -euo pipefail
+    node_boot "$2" "$3"
+fi
