@@ -118,7 +118,7 @@ case ${1:-test} in
     ferro_install
     lab_scp_to "$VM" "$HERE/nfs-agents.guest.sh" /root/nfs-agents.guest.sh
     rc=0
-    lab_ssh "$VM" 'bash /root/nfs-agents.guest.sh' | tee "$LAB_RUN/logs/results.txt" || rc=$?
+    SSH_T=3000 lab_ssh "$VM" 'bash /root/nfs-agents.guest.sh' | tee "$LAB_RUN/logs/results.txt" || rc=$?
     lab_ssh "$VM" 'cat /root/agents.log' > "$LAB_RUN/logs/agents.log" 2>/dev/null || true
     exit "$rc"
     ;;
