@@ -142,6 +142,15 @@ check "ferro exportfs stop" 0 "$(rc $FERRO/exportfs stop "${E[@]}")"
 exportfs -ua; systemctl stop nfs-server
 ok "umount /srv/exp after stop" "umount /srv/exp && mount /dev/vdb /srv/exp"
 systemctl start nfs-server
+# wait_for_leasetime_on_stop: nfsd's lease time (10 s in the lab) + 2 s, cut at the stop timeout.
+INST=lease
+L=(clientspec='*' directory=/srv/exp/b fsid=30 wait_for_leasetime_on_stop=true)
+check "ferro exportfs start (lease wait)" 0 "$(rc $FERRO/exportfs start "${L[@]}")"
+timed T rc $FERRO/exportfs stop "${L[@]}" >/tmp/rc
+check "ferro exportfs stop waits the NFSv4 lease time ($(cat /proc/fs/nfsd/nfsv4leasetime)s + 2)" 0 "$(cat /tmp/rc)" "${T}s"
+rc $FERRO/exportfs start "${L[@]}" >/dev/null
+TIMEOUT_MS=6000 timed T rc $FERRO/exportfs stop "${L[@]}" >/tmp/rc
+check "ferro exportfs stop lease wait cut at a 6s stop timeout" 0 "$(cat /tmp/rc)" "${T}s"
 V6=(clientspec='[fd00:48::]/64' directory=/srv/exp/c fsid=3a1f5e3c-2b9d-4c6e-8f00-112233445566)
 INST=exp6
 check "ferro exportfs start IPv6 clientspec in brackets, UUID fsid" 0 "$(rc $FERRO/exportfs start "${V6[@]}")"
