@@ -173,7 +173,7 @@ touch /run/resource-agents/many
 for a in ferro heartbeat; do
   timed T bash -c "for i in \$(seq 1 60); do env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin OCF_ROOT=$OCF_ROOT OCF_RESOURCE_INSTANCE=many HA_RSCTMP=/run/resource-agents OCF_RESKEY_CRM_meta_interval=10000 OCF_RESKEY_clientspec=$NET OCF_RESKEY_directory=/srv/exp/many/d\$i OCF_RESKEY_fsid=\$((100 + i)) OCF_RESKEY_rmtab_backup=none $OCF_ROOT/resource.d/$a/exportfs monitor >/dev/null 2>&1 || exit 1; done"
   r=$?
-  [[ $a == ferro ]] && check "ferro exportfs 60 monitors of 60 exports" 0 $r "${T}s" || note "heartbeat exportfs 60 monitors of 60 exports rc $r, ${T}s"
+  [[ $a == ferro ]] && check "ferro exportfs 60 monitors of 60 exports (one round)" 0 $r "${T}s" || note "heartbeat exportfs 60 monitors of 60 exports (one round) rc $r, ${T}s"
 done
 exportfs -ua
 reset_nfs
