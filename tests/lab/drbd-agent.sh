@@ -225,9 +225,14 @@ cmd_tester() {
   lab_ssh node2 'drbdadm up r0'
   # ocf-tester runs start/monitor/promote/demote/notify/stop/reload, probes included. It sets no
   # clone meta attributes; DRBD 8.4 insists on clone-max <= 2 (as the reference does).
-  expect 0 "ocf-tester ocf:ferro:drbd" node1 \
+  # The guest image has no xmllint, so ocf-tester's DTD check fails with 127 there; the DTD
+  # check runs on the host (tests/metadata.rs). Every other failure counts.
+  expect 0 "ocf-tester ocf:ferro:drbd (all but the DTD check, which needs xmllint)" node1 \
     'ocf-tester -v -n drbd_r0 -o drbd_resource=r0 -o ignore_missing_notifications=true -o CRM_meta_clone_max=2 \
-      /usr/lib/ocf/resource.d/ferro/drbd > /tmp/ocf-tester.log 2>&1; rc=$?; tail -3 /tmp/ocf-tester.log; exit $rc'
+      /usr/lib/ocf/resource.d/ferro/drbd > /tmp/ocf-tester.log 2>&1; rc=$?
+     grep -E "^\* rc=|passed all tests|Tests failed" /tmp/ocf-tester.log
+     f=$(grep "^\* rc=" /tmp/ocf-tester.log | grep -vc "rc=127: Your agent produces meta-data")
+     [ $rc = 0 ] || { ! command -v xmllint >/dev/null && [ "$f" = 0 ]; }'
   lab_ssh node1 'cat /tmp/ocf-tester.log' > "$LAB_RUN/logs/ocf-tester.log" 2>&1 || true
   on_both 'drbdadm down r0 2>/dev/null; true'
 }
@@ -269,17 +274,24 @@ cmd_pacemaker() {
   else bad "no failback: $(crm 'crm_mon -1 -A' 2>&1 | tail -20)"; fi
   wait_for "synced" 120 state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' &&
     ok "DRBD after failback: $(proc_state node1)" || bad "DRBD after failback: $(proc_state node1)"
-  # A pacemaker-side failure: demote DRBD behind Pacemaker's back; the monitor must see it (rc 0
-  # instead of 8) and Pacemaker must recover.
+  # DRBD demoted behind Pacemaker's back: the Promoted monitor must see it (0 instead of 8)
+  # and Pacemaker must recover the instance and promote it again.
   lab_ssh node1 'drbdadm secondary r0'
-  if wait_for "recovered" 120 sh -c "[ \"\$(crm_mon_fail)\" ]" 2>/dev/null; then :; fi
-  wait_for "promoted again" 120 test "$(promoted_on)" = node1 && state_is node1 'Connected Primary/*' &&
-    ok "out-of-band demote detected and recovered" || bad "no recovery after out-of-band demote"
+  if wait_for "monitor failure recorded" 120 crm "crm_mon -1 -f | grep -q 'drbd_r0.*fail-count'"; then
+    ok "out-of-band demote detected by the monitor"
+  else bad "out-of-band demote not detected"; fi
+  wait_for "promoted again" 180 test "$(promoted_on)" = node1 && state_is node1 'Connected Primary/*' &&
+    ok "recovered: promoted on node1 again" || bad "no recovery after out-of-band demote"
   crm 'crm_mon -1 -A -f' > "$LAB_RUN/logs/pcmk-final.txt" 2>&1 || true
+  local vm
+  for vm in "${NODES[@]}"; do
+    lab_ssh "$vm" 'journalctl -b --no-pager -t drbd -o short-precise' > "$LAB_RUN/logs/$vm.agent.log" 2>&1 || true
+  done
   crm 'pcs resource disable drbd_r0-clone --wait=120' >/dev/null 2>&1 || true
+  state_is node1 'x' || { lab_ssh node1 'grep -q "^ *0: cs:" /proc/drbd' && bad "still configured after disable" ||
+    ok "disabled: DRBD down on node1"; }
   on_both 'systemctl stop pacemaker corosync' || true
 }
-crm_mon_fail() { crm "crm_mon -1 -f" | grep -i 'fail' || true; }
 
 cmd_all() {
   cmd_up
