@@ -245,6 +245,9 @@ cmd_pacemaker() {
   load_state
   install_ferro
   on_both 'drbdadm down r0 2>/dev/null; true'
+  # Images built before the lab's corosync.conf fix put "node { ring0_addr: ..." on one line,
+  # which corosync 3 rejects; split such lines (a no-op on a fixed image).
+  on_both "sed -i -e 's/^\( *node {\) *\(ring0_addr.*\)/\1\n    \2/' -e 's/^\( *nodeid: [0-9]*\) *}/\1\n  }/' /etc/corosync/corosync.conf"
   on_both 'systemctl start corosync pacemaker'
   wait_for "both nodes online" 240 crm "crm_mon -1 | grep -q 'Online: \[ node1 node2 \]'" || die "no cluster"
   crm 'set -e; cibadmin --empty > /root/cib.xml; f() { pcs -f /root/cib.xml "$@"; }
