@@ -237,14 +237,17 @@ cmd_tester() {
   on_both 'drbdadm down r0 2>/dev/null; true'
 }
 
-crm() { lab_ssh node1 "$@"; }
+# On a loaded host the guests' sshd may miss a banner deadline: one retry (idempotent commands).
+crm() { lab_ssh node1 "$@" || { sleep 2; lab_ssh node1 "$@"; }; }
 promoted_on() { crm "crm_resource -r drbd_r0-clone -W 2>/dev/null" | sed -n 's/.*running on: \([^ ]*\) Promoted.*/\1/p;s/.*running on: \([^ ]*\) Master.*/\1/p'; }
+promoted_is() { [[ $(promoted_on) == "$1" ]]; }
 score_of() { crm "crm_attribute -N $1 -n master-drbd_r0 -l reboot -G -q 2>/dev/null"; }
+score_is() { [[ $(score_of "$1") == "$2" ]]; }
 
 cmd_pacemaker() {
   load_state
   install_ferro
-  on_both 'drbdadm down r0 2>/dev/null; true'
+  on_both 'systemctl stop pacemaker corosync; drbdadm down r0 2>/dev/null; true'
   # Images built before the lab's corosync.conf fix put "node { ring0_addr: ..." on one line,
   # which corosync 3 rejects; split such lines (a no-op on a fixed image).
   on_both "sed -i -e 's/^\( *node {\) *\(ring0_addr.*\)/\1\n    \2/' -e 's/^\( *nodeid: [0-9]*\) *}/\1\n  }/' /etc/corosync/corosync.conf"
@@ -258,22 +261,22 @@ cmd_pacemaker() {
     f constraint location drbd_r0-clone rule role=Promoted score=100 "#uname" eq node1
     pcs cluster cib-push /root/cib.xml --config' > "$LAB_RUN/logs/pcmk-configure.log" 2>&1 ||
     { cat "$LAB_RUN/logs/pcmk-configure.log"; die "configuration failed"; }
-  if wait_for "promoted on node1" 180 test "$(promoted_on)" = node1; then ok "clone promoted on node1"
+  if wait_for "promoted on node1" 180 promoted_is node1; then ok "clone promoted on node1"
   else bad "clone not promoted: $(crm 'crm_mon -1 -A' 2>&1 | tail -20)"; fi
-  wait_for "scores" 60 test "$(score_of node2)" = 10000 || true
+  wait_for "scores" 60 score_is node2 10000 || true
   local s1 s2; s1=$(score_of node1); s2=$(score_of node2)
   [[ $s1 == 10000 && $s2 == 10000 ]] && ok "promotion scores 10000/10000" || bad "scores node1=$s1 node2=$s2"
   state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' && ok "DRBD $(proc_state node1)" ||
     bad "DRBD on node1: $(proc_state node1)"
   crm 'pcs node standby node1'
-  if wait_for "promoted on node2" 180 test "$(promoted_on)" = node2; then ok "standby node1: promoted on node2"
+  if wait_for "promoted on node2" 180 promoted_is node2; then ok "standby node1: promoted on node2"
   else bad "no failover: $(crm 'crm_mon -1 -A' 2>&1 | tail -20)"; fi
   s1=$(score_of node1)
   [[ -z $s1 ]] && ok "standby node1: its score removed on stop" || bad "node1 score still $s1"
   state_is node2 'WFConnection Primary/Unknown UpToDate/DUnknown' && ok "DRBD on node2: $(proc_state node2)" ||
     bad "DRBD on node2: $(proc_state node2)"
   crm 'pcs node unstandby node1'
-  if wait_for "back on node1" 240 test "$(promoted_on)" = node1; then ok "unstandby: promoted on node1 again"
+  if wait_for "back on node1" 240 promoted_is node1; then ok "unstandby: promoted on node1 again"
   else bad "no failback: $(crm 'crm_mon -1 -A' 2>&1 | tail -20)"; fi
   wait_for "synced" 120 state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' &&
     ok "DRBD after failback: $(proc_state node1)" || bad "DRBD after failback: $(proc_state node1)"
@@ -283,7 +286,7 @@ cmd_pacemaker() {
   if wait_for "monitor failure recorded" 120 crm "crm_mon -1 -f | grep -q 'drbd_r0.*fail-count'"; then
     ok "out-of-band demote detected by the monitor"
   else bad "out-of-band demote not detected"; fi
-  wait_for "promoted again" 180 test "$(promoted_on)" = node1 && state_is node1 'Connected Primary/*' &&
+  wait_for "promoted again" 180 promoted_is node1 && state_is node1 'Connected Primary/*' &&
     ok "recovered: promoted on node1 again" || bad "no recovery after out-of-band demote"
   crm 'crm_mon -1 -A -f' > "$LAB_RUN/logs/pcmk-final.txt" 2>&1 || true
   local vm
