@@ -247,7 +247,8 @@ score_is() { [[ $(score_of "$1") == "$2" ]]; }
 cmd_pacemaker() {
   load_state
   install_ferro
-  on_both 'systemctl stop pacemaker corosync; drbdadm down r0 2>/dev/null; true'
+  # A fresh cluster: no CIB (standby, scores, failures) left from an earlier run.
+  on_both 'systemctl stop pacemaker corosync; rm -f /var/lib/pacemaker/cib/*; drbdadm down r0 2>/dev/null; true'
   # Images built before the lab's corosync.conf fix put "node { ring0_addr: ..." on one line,
   # which corosync 3 rejects; split such lines (a no-op on a fixed image).
   on_both "sed -i -e 's/^\( *node {\) *\(ring0_addr.*\)/\1\n    \2/' -e 's/^\( *nodeid: [0-9]*\) *}/\1\n  }/' /etc/corosync/corosync.conf"
