@@ -17,8 +17,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const FERRO_DIR: &str = "/usr/lib/ocf/resource.d/ferro";
+/// The agents under test: links to the binary cargo built for this bench (not whatever is
+/// installed), named like the installed ones so argv0 dispatch is the same.
+const FERRO_DIR: &str = "/run/ferro-bench/ferro";
 const REF_DIR: &str = "/usr/lib/ocf/resource.d/heartbeat";
+
+fn link_agents() {
+    let _ = std::fs::remove_dir_all(FERRO_DIR);
+    std::fs::create_dir_all(FERRO_DIR).unwrap();
+    for agent in ["IPaddr2", "Filesystem"] {
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_ferro-ocf"),
+            Path::new(FERRO_DIR).join(agent),
+        )
+        .unwrap();
+    }
+}
 
 /// One measured invocation.
 #[derive(Clone, Copy, Default)]
@@ -42,13 +56,27 @@ impl Call {
         let mut env = vec![
             ("OCF_ROOT".to_owned(), "/usr/lib/ocf".to_owned()),
             ("OCF_RESOURCE_INSTANCE".to_owned(), "bench".to_owned()),
-            ("PATH".to_owned(), "/usr/sbin:/usr/bin:/sbin:/bin".to_owned()),
+            (
+                "PATH".to_owned(),
+                "/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+            ),
             // What Pacemaker passes for a recurring monitor.
             ("OCF_RESKEY_CRM_meta_timeout".to_owned(), "20000".to_owned()),
-            ("OCF_RESKEY_CRM_meta_interval".to_owned(), "10000".to_owned()),
+            (
+                "OCF_RESKEY_CRM_meta_interval".to_owned(),
+                "10000".to_owned(),
+            ),
         ];
-        env.extend(params.iter().map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.to_string())));
-        Call { agent: Path::new(dir).join(agent), action, env }
+        env.extend(
+            params
+                .iter()
+                .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.to_string())),
+        );
+        Call {
+            agent: Path::new(dir).join(agent),
+            action,
+            env,
+        }
     }
 
     fn with_env(mut self, k: &str, v: &str) -> Call {
@@ -58,7 +86,11 @@ impl Call {
 
     fn command(&self) -> Command {
         let mut c = Command::new(&self.agent);
-        c.arg(self.action).env_clear().envs(self.env.iter().map(|(k, v)| (k, v))).stdout(Stdio::null()).stderr(Stdio::null());
+        c.arg(self.action)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         c
     }
 
@@ -77,7 +109,11 @@ impl Call {
             wall,
             cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
             maxrss_kib: ru.ru_maxrss,
-            rc: if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 },
+            rc: if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                -1
+            },
         }
     }
 
@@ -96,21 +132,30 @@ impl Call {
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("unshare");
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(u32::MAX)
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(u32::MAX)
     }
 }
 
 /// pid-namespace init: run argv as pid 2, wait, print how many pids were used after it.
 fn count_in_pidns(args: &[OsString]) -> ! {
     let mut c = Command::new(&args[0]);
-    c.args(&args[1..]).stdout(Stdio::null()).stderr(Stdio::null());
+    c.args(&args[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     let mut child = c.spawn().expect("spawn");
     let first = child.id();
     child.wait().unwrap();
     // Reap anything orphaned onto us (background helpers) so they are counted, too.
     std::thread::sleep(Duration::from_millis(200));
     while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
-    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid").unwrap().trim().parse().unwrap();
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     println!("{}", last - first);
     std::process::exit(0)
 }
@@ -143,7 +188,11 @@ fn stats(samples: &[Sample], spawned: u32) -> Stats {
         cpu_mean: samples.iter().map(|s| s.cpu).sum::<Duration>() / samples.len() as u32,
         maxrss_kib: samples.iter().map(|s| s.maxrss_kib).max().unwrap_or(0),
         spawned,
-        rcs: rcs.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(","),
+        rcs: rcs
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
     }
 }
 
@@ -154,8 +203,15 @@ fn compare(case: &str, n: usize, ferro: &Call, reference: &Call) -> Row {
         f.push(ferro.measure());
         r.push(reference.measure());
     }
-    let row = Row { case: case.to_owned(), ferro: stats(&f, ferro.processes_spawned()), reference: stats(&r, reference.processes_spawned()) };
-    eprintln!("  {case}: ferro {:?} / reference {:?}", row.ferro.wall_median, row.reference.wall_median);
+    let row = Row {
+        case: case.to_owned(),
+        ferro: stats(&f, ferro.processes_spawned()),
+        reference: stats(&r, reference.processes_spawned()),
+    };
+    eprintln!(
+        "  {case}: ferro {:?} / reference {:?}",
+        row.ferro.wall_median, row.reference.wall_median
+    );
     row
 }
 
@@ -173,7 +229,10 @@ fn measure_seq(calls: &[Call]) -> Sample {
 }
 
 fn sh(argv: &[&str]) {
-    let st = Command::new(argv[0]).args(&argv[1..]).status().unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    let st = Command::new(argv[0])
+        .args(&argv[1..])
+        .status()
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
     assert!(st.success(), "{argv:?} failed");
 }
 
@@ -188,17 +247,49 @@ struct NetLab;
 
 impl NetLab {
     fn new() -> NetLab {
-        let _ = Command::new("ip").args(["netns", "del", "fbench"]).status();
-        let _ = Command::new("ip").args(["netns", "del", "fbench-peer"]).status();
+        // Left over from an interrupted run.
+        for ns in ["fbench", "fbench-peer"] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(Stdio::null())
+                .status();
+        }
         sh(&["ip", "netns", "add", "fbench"]);
         sh(&["ip", "netns", "add", "fbench-peer"]);
-        sh(&["ip", "link", "add", "fbench0", "netns", "fbench", "type", "veth", "peer", "name", "fbench1", "netns", "fbench-peer"]);
-        sh(&["ip", "-n", "fbench", "addr", "add", "192.0.2.1/24", "dev", "fbench0"]);
+        sh(&[
+            "ip",
+            "link",
+            "add",
+            "fbench0",
+            "netns",
+            "fbench",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "fbench1",
+            "netns",
+            "fbench-peer",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            "fbench",
+            "addr",
+            "add",
+            "192.0.2.1/24",
+            "dev",
+            "fbench0",
+        ]);
         sh(&["ip", "-n", "fbench", "link", "set", "fbench0", "up"]);
         sh(&["ip", "-n", "fbench", "link", "set", "lo", "up"]);
         sh(&["ip", "-n", "fbench-peer", "link", "set", "fbench1", "up"]);
         let f = std::fs::File::open("/run/netns/fbench").unwrap();
-        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
+        assert_eq!(
+            unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) },
+            0,
+            "setns"
+        );
         NetLab
     }
 }
@@ -206,7 +297,9 @@ impl NetLab {
 impl Drop for NetLab {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", "fbench"]).status();
-        let _ = Command::new("ip").args(["netns", "del", "fbench-peer"]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", "fbench-peer"])
+            .status();
     }
 }
 
@@ -240,7 +333,10 @@ impl Disks {
 impl Drop for Disks {
     fn drop(&mut self) {
         for i in 0..self.loops.len() {
-            let _ = Command::new("umount").arg(self.mnt(i)).stderr(Stdio::null()).status();
+            let _ = Command::new("umount")
+                .arg(self.mnt(i))
+                .stderr(Stdio::null())
+                .status();
         }
         for l in &self.loops {
             let _ = Command::new("losetup").args(["-d", l]).status();
@@ -251,7 +347,11 @@ impl Drop for Disks {
 
 fn ipaddr2_cases(n: usize, rows: &mut Vec<Row>) {
     let _lab = NetLab::new();
-    let params = [("ip", "192.0.2.200"), ("cidr_netmask", "24"), ("nic", "fbench0")];
+    let params = [
+        ("ip", "192.0.2.200"),
+        ("cidr_netmask", "24"),
+        ("nic", "fbench0"),
+    ];
     let start = Call::new(FERRO_DIR, "IPaddr2", "start", &params);
     assert_eq!(start.measure().rc, 0, "ocf:ferro:IPaddr2 start");
     rows.push(compare(
@@ -269,16 +369,31 @@ fn ipaddr2_cases(n: usize, rows: &mut Vec<Row>) {
     ));
 }
 
-fn filesystem_cases(n: usize, rows: &mut Vec<Row>) {
+fn filesystem_cases(n: usize, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
     let disks = Disks::new(10, "ext4", "64M");
-    let fs = |i: usize| vec![("device".to_owned(), disks.loops[i].clone()), ("directory".to_owned(), disks.mnt(i)), ("fstype".to_owned(), "ext4".to_owned())];
+    let fs = |i: usize| {
+        vec![
+            ("device".to_owned(), disks.loops[i].clone()),
+            ("directory".to_owned(), disks.mnt(i)),
+            ("fstype".to_owned(), "ext4".to_owned()),
+        ]
+    };
     let call = |dir: &str, action: &'static str, i: usize| {
         let p = fs(i);
         let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         Call::new(dir, "Filesystem", action, &p)
     };
-    assert_eq!(call(FERRO_DIR, "start", 0).measure().rc, 0, "ocf:ferro:Filesystem start");
-    rows.push(compare("Filesystem monitor depth 0", n, &call(FERRO_DIR, "monitor", 0), &call(REF_DIR, "monitor", 0)));
+    assert_eq!(
+        call(FERRO_DIR, "start", 0).measure().rc,
+        0,
+        "ocf:ferro:Filesystem start"
+    );
+    rows.push(compare(
+        "Filesystem monitor depth 0",
+        n,
+        &call(FERRO_DIR, "monitor", 0),
+        &call(REF_DIR, "monitor", 0),
+    ));
     rows.push(compare(
         "Filesystem monitor depth 20",
         n,
@@ -289,16 +404,31 @@ fn filesystem_cases(n: usize, rows: &mut Vec<Row>) {
 
     // Stop of ten idle filesystems (resource-agents #1907): mount all ten, time the ten stops.
     let rounds = (n / 10).max(3);
-    let (mut f, mut r) = (Vec::new(), Vec::new());
+    let (mut f, mut r, mut plain) = (Vec::new(), Vec::new(), Vec::new());
+    let mount_all = || {
+        for i in 0..10 {
+            sh(&["mount", "-t", "ext4", &disks.loops[i], &disks.mnt(i)]);
+        }
+    };
     for _ in 0..rounds {
         for (dir, acc) in [(FERRO_DIR, &mut f), (REF_DIR, &mut r)] {
-            for i in 0..10 {
-                sh(&["mount", "-t", "ext4", &disks.loops[i], &disks.mnt(i)]);
-            }
+            mount_all();
             let stops: Vec<Call> = (0..10).map(|i| call(dir, "stop", i)).collect();
             acc.push(measure_seq(&stops));
         }
+        // The floor the issue sets: plain umount(8) of the same ten.
+        mount_all();
+        let t = Instant::now();
+        for i in 0..10 {
+            sh(&["umount", &disks.mnt(i)]);
+        }
+        plain.push(t.elapsed());
     }
+    plain.sort();
+    notes.push(format!(
+        "- Floor for the stop case: plain `umount` of the same ten filesystems took {} ms (median of {rounds}).",
+        ms(plain[plain.len() / 2])
+    ));
     rows.push(Row {
         case: "Filesystem stop of 10 idle filesystems (total)".to_owned(),
         ferro: stats(&f, u32::MAX),
@@ -318,7 +448,11 @@ fn ratio(a: Duration, b: Duration) -> String {
 }
 
 fn spawned(n: u32) -> String {
-    if n == u32::MAX { "–".into() } else { n.to_string() }
+    if n == u32::MAX {
+        "–".into()
+    } else {
+        n.to_string()
+    }
 }
 
 fn table(rows: &[Row]) -> String {
@@ -330,9 +464,20 @@ fn table(rows: &[Row]) -> String {
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |",
-            r.case, f.n, ms(f.wall_median), ms(x.wall_median), ratio(f.wall_median, x.wall_median),
-            ms(f.cpu_mean), ms(x.cpu_mean), ratio(f.cpu_mean, x.cpu_mean),
-            spawned(f.spawned), spawned(x.spawned), f.maxrss_kib, x.maxrss_kib, f.rcs, x.rcs
+            r.case,
+            f.n,
+            ms(f.wall_median),
+            ms(x.wall_median),
+            ratio(f.wall_median, x.wall_median),
+            ms(f.cpu_mean),
+            ms(x.cpu_mean),
+            ratio(f.cpu_mean, x.cpu_mean),
+            spawned(f.spawned),
+            spawned(x.spawned),
+            f.maxrss_kib,
+            x.maxrss_kib,
+            f.rcs,
+            x.rcs
         );
     }
     s
@@ -344,23 +489,50 @@ fn main() {
         count_in_pidns(&args[1..]);
     }
     let quick = args.iter().any(|a| a == "--quick");
-    let out_file = args.iter().position(|a| a == "--out").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    let out_file = args
+        .iter()
+        .position(|a| a == "--out")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
     let n = if quick { 10 } else { 100 };
-    assert!(Path::new(FERRO_DIR).join("IPaddr2").exists(), "install the agents first: ferro-ocf install");
+    link_agents();
 
     let mut rows = Vec::new();
+    let mut notes = Vec::new();
     eprintln!("benchmarking, N={n}");
     ipaddr2_cases(n, &mut rows);
-    filesystem_cases(n, &mut rows);
+    filesystem_cases(n, &mut rows, &mut notes);
 
     let mut doc = String::new();
-    let _ = writeln!(doc, "# Benchmarks: ferro-ocf against the reference agents\n");
-    let _ = writeln!(doc, "Run {} on {} (kernel {}), {} CPUs; resource-agents {}.", out(&["date", "-u", "+%Y-%m-%d %H:%M UTC"]), out(&["hostname"]), out(&["uname", "-r"]), out(&["nproc"]), out(&["dpkg-query", "-W", "-f=${Version}", "resource-agents"]));
+    let _ = writeln!(
+        doc,
+        "# Benchmarks: ferro-ocf against the reference agents\n"
+    );
+    let _ = writeln!(
+        doc,
+        "Run {} on {} (kernel {}), {} CPUs, load average {} at the start; resource-agents {}.",
+        out(&["date", "-u", "+%Y-%m-%d %H:%M UTC"]),
+        out(&["hostname"]),
+        out(&["uname", "-r"]),
+        out(&["nproc"]),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split(' ')
+            .next()
+            .unwrap_or("?")
+            .to_owned(),
+        out(&["dpkg-query", "-W", "-f=${Version}", "resource-agents"])
+    );
     let _ = writeln!(doc, "Both agents run the same action on the same live resource, alternately, N times, as Pacemaker runs a recurring monitor (CRM_meta_interval set). `bench/run.sh` regenerates this file.\n");
     let _ = writeln!(doc, "- wall: median; CPU: mean user+sys of the agent and every process it waited for (wait4); procs: processes the invocation created besides itself (counted in a fresh PID namespace); max RSS: largest resident set of the agent or any waited-for child.");
     let _ = writeln!(doc, "- ratio: reference / ferro.\n");
     doc.push_str(&table(&rows));
+    doc.push('\n');
+    for note in &notes {
+        let _ = writeln!(doc, "{note}");
+    }
     print!("{doc}");
+    let _ = std::fs::remove_dir_all(Path::new(FERRO_DIR).parent().unwrap());
     if let Some(f) = out_file {
         std::fs::write(&f, &doc).unwrap();
         eprintln!("wrote {}", f.display());

@@ -21,7 +21,16 @@ use pcmk::{run, skip_unless, Agents, TempDir};
 
 const NODE1: &str = "node1";
 const NODE2: &str = "node2";
-const TOOLS: &[&str] = &["pcs", "crm", "cibadmin", "crm_verify", "crm_simulate", "crm_mon", "crm_attribute", "unshare"];
+const TOOLS: &[&str] = &[
+    "pcs",
+    "crm",
+    "cibadmin",
+    "crm_verify",
+    "crm_simulate",
+    "crm_mon",
+    "crm_attribute",
+    "unshare",
+];
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("crm-examples")
@@ -52,14 +61,19 @@ impl Lab {
         let cib = self.path(name);
         let out = run(self.agents.cmd("cibadmin").arg("--empty"), 30);
         // Quorate, as a two_node cluster is: crmsh reports the lack of quorum as an ERROR.
-        let xml = out.stdout_checked("cibadmin --empty").replacen("<cib ", "<cib have-quorum=\"1\" ", 1);
+        let xml =
+            out.stdout_checked("cibadmin --empty")
+                .replacen("<cib ", "<cib have-quorum=\"1\" ", 1);
         fs::write(&cib, xml).unwrap();
         for (id, uname) in [(1, NODE1), (2, NODE2)] {
             run(
-                self.agents
-                    .cmd("cibadmin")
-                    .env("CIB_file", &cib)
-                    .args(["-C", "-o", "nodes", "-X", &format!("<node id=\"{id}\" uname=\"{uname}\"/>")]),
+                self.agents.cmd("cibadmin").env("CIB_file", &cib).args([
+                    "-C",
+                    "-o",
+                    "nodes",
+                    "-X",
+                    &format!("<node id=\"{id}\" uname=\"{uname}\"/>"),
+                ]),
                 30,
             )
             .check("cibadmin -C node");
@@ -72,7 +86,9 @@ impl Lab {
     fn pcs_cib(&self, name: &str, env: &[(&str, &str)]) -> PathBuf {
         let cib = self.empty_cib(name);
         let mut cmd = self.agents.cmd("bash");
-        cmd.arg(examples().join("ha-nfs.pcs.sh")).env("CIB", &cib).env("STONITH", "no");
+        cmd.arg(examples().join("ha-nfs.pcs.sh"))
+            .env("CIB", &cib)
+            .env("STONITH", "no");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -87,20 +103,35 @@ impl Lab {
         let src = self.path(&format!("{name}.crm"));
         fs::write(&src, text).unwrap();
         let out = run(
-            self.agents.cmd("crm").env("CIB_file", &cib).args(["configure", "load", "update"]).arg(&src),
+            self.agents
+                .cmd("crm")
+                .env("CIB_file", &cib)
+                .args(["configure", "load", "update"])
+                .arg(&src),
             300,
         );
         out.check("crm configure load update");
         // crmsh runs crm_verify before it commits and prints its findings as ERROR/WARNING.
         assert!(!out.stderr.contains("ERROR"), "crmsh: {}", out.stderr);
-        assert!(fs::read_to_string(&cib).unwrap().contains("<primitive"), "crmsh committed nothing");
+        assert!(
+            fs::read_to_string(&cib).unwrap().contains("<primitive"),
+            "crmsh committed nothing"
+        );
         cib
     }
 
     fn verify(&self, cib: &Path) {
-        let out = run(self.agents.cmd("crm_verify").arg("-V").arg("-x").arg(cib), 60);
+        let out = run(
+            self.agents.cmd("crm_verify").arg("-V").arg("-x").arg(cib),
+            60,
+        );
         out.check(&format!("crm_verify -x {}", cib.display()));
-        assert!(!out.stderr.contains("error"), "crm_verify {}: {}", cib.display(), out.stderr);
+        assert!(
+            !out.stderr.contains("error"),
+            "crm_verify {}: {}",
+            cib.display(),
+            out.stderr
+        );
     }
 
     /// crm_simulate: applies the events, simulates the transition, saves the result.
@@ -133,23 +164,39 @@ impl Lab {
     /// Sets the promotion score the drbd agent would set (crm_attribute -p).
     fn promotion_score(&self, cib: &Path, node: &str, score: &str) {
         run(
-            self.agents
-                .cmd("crm_attribute")
-                .env("CIB_file", cib)
-                .args(["-N", node, "-n", "master-drbd_r0", "-l", "reboot", "-v", score]),
+            self.agents.cmd("crm_attribute").env("CIB_file", cib).args([
+                "-N",
+                node,
+                "-n",
+                "master-drbd_r0",
+                "-l",
+                "reboot",
+                "-v",
+                score,
+            ]),
             30,
         )
         .check("crm_attribute");
     }
 
     fn placement(&self, cib: &Path) -> Placement {
-        let out = run(self.agents.cmd("crm_mon").env("CIB_file", cib).args(["-1", "--output-as=xml"]), 60);
+        let out = run(
+            self.agents
+                .cmd("crm_mon")
+                .env("CIB_file", cib)
+                .args(["-1", "--output-as=xml"]),
+            60,
+        );
         Placement::parse(&out.stdout_checked("crm_mon"))
     }
 
     /// The cluster from `cib` with both nodes up and both DRBD disks UpToDate.
     fn started(&self, cib: &Path, tag: &str) -> PathBuf {
-        let (s0, _) = self.simulate(cib, &format!("{tag}-0.xml"), &["-u", NODE1, "-u", NODE2, "-q", "1"]);
+        let (s0, _) = self.simulate(
+            cib,
+            &format!("{tag}-0.xml"),
+            &["-u", NODE1, "-u", NODE2, "-q", "1"],
+        );
         for n in [NODE1, NODE2] {
             self.promotion_score(&s0, n, "10000");
         }
@@ -182,11 +229,17 @@ impl Placement {
                     current = Some((attr(&e, "id"), attr(&e, "role")));
                 }
                 Event::Empty(e) if in_resources && e.name().as_ref() == b"resource" => {
-                    p.rsc.entry(attr(&e, "id")).or_default().push((attr(&e, "role"), None));
+                    p.rsc
+                        .entry(attr(&e, "id"))
+                        .or_default()
+                        .push((attr(&e, "role"), None));
                 }
                 Event::Empty(e) if in_resources && e.name().as_ref() == b"node" => {
                     if let Some((id, role)) = current.take() {
-                        p.rsc.entry(id).or_default().push((role, Some(attr(&e, "name"))));
+                        p.rsc
+                            .entry(id)
+                            .or_default()
+                            .push((role, Some(attr(&e, "name"))));
                     }
                 }
                 Event::Eof => break,
@@ -199,18 +252,35 @@ impl Placement {
     fn nodes_in_role(&self, rsc: &str, role: &str) -> Vec<String> {
         self.rsc
             .get(rsc)
-            .map(|v| v.iter().filter(|(r, _)| r == role).filter_map(|(_, n)| n.clone()).collect())
+            .map(|v| {
+                v.iter()
+                    .filter(|(r, _)| r == role)
+                    .filter_map(|(_, n)| n.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// DRBD Promoted on `node`, Unpromoted on `other` (if it is up), and every group
     /// member Started on `node`.
     fn assert_all_on(&self, node: &str, other: Option<&str>, what: &str) {
-        assert_eq!(self.nodes_in_role("drbd_r0", "Promoted"), vec![node.to_string()], "{what}: {self:?}");
+        assert_eq!(
+            self.nodes_in_role("drbd_r0", "Promoted"),
+            vec![node.to_string()],
+            "{what}: {self:?}"
+        );
         let unpromoted: Vec<String> = other.into_iter().map(String::from).collect();
-        assert_eq!(self.nodes_in_role("drbd_r0", "Unpromoted"), unpromoted, "{what}: {self:?}");
+        assert_eq!(
+            self.nodes_in_role("drbd_r0", "Unpromoted"),
+            unpromoted,
+            "{what}: {self:?}"
+        );
         for rsc in ["fs_data", "nfsd", "export_data", "vip"] {
-            assert_eq!(self.nodes_in_role(rsc, "Started"), vec![node.to_string()], "{what}: {rsc}: {self:?}");
+            assert_eq!(
+                self.nodes_in_role(rsc, "Started"),
+                vec![node.to_string()],
+                "{what}: {rsc}: {self:?}"
+            );
         }
     }
 }
@@ -227,23 +297,33 @@ fn attr(e: &quick_xml::events::BytesStart, name: &str) -> String {
 /// failback (the Primary takes everything back) or without it (stickiness).
 fn node_loss_and_return(lab: &Lab, cib: &Path, tag: &str, failback: bool) {
     let s1 = lab.started(cib, tag);
-    lab.placement(&s1).assert_all_on(NODE1, Some(NODE2), "both nodes up");
+    lab.placement(&s1)
+        .assert_all_on(NODE1, Some(NODE2), "both nodes up");
 
     let (s2, _) = lab.simulate(&s1, &format!("{tag}-2.xml"), &["-d", NODE1]);
     lab.placement(&s2).assert_all_on(NODE2, None, "node1 lost");
 
     // node1 is back but resyncing: the drbd agent gives it no promotion score yet.
     let (s3, summary) = lab.simulate(&s2, &format!("{tag}-3.xml"), &["-u", NODE1]);
-    lab.placement(&s3).assert_all_on(NODE2, Some(NODE1), "node1 back, resyncing");
-    assert!(!summary.contains("Move"), "nothing moves while node1 resyncs: {summary}");
+    lab.placement(&s3)
+        .assert_all_on(NODE2, Some(NODE1), "node1 back, resyncing");
+    assert!(
+        !summary.contains("Move"),
+        "nothing moves while node1 resyncs: {summary}"
+    );
 
     // Resync done: both disks UpToDate.
     lab.promotion_score(&s3, NODE1, "10000");
     let (s4, _) = lab.simulate(&s3, &format!("{tag}-4.xml"), &[]);
     if failback {
-        lab.placement(&s4).assert_all_on(NODE1, Some(NODE2), "node1 UpToDate again: failback");
+        lab.placement(&s4)
+            .assert_all_on(NODE1, Some(NODE2), "node1 UpToDate again: failback");
     } else {
-        lab.placement(&s4).assert_all_on(NODE2, Some(NODE1), "node1 UpToDate again: stays on node2");
+        lab.placement(&s4).assert_all_on(
+            NODE2,
+            Some(NODE1),
+            "node1 UpToDate again: stays on node2",
+        );
     }
 }
 
@@ -252,38 +332,79 @@ fn node_loss_and_return(lab: &Lab, cib: &Path, tag: &str, failback: bool) {
 /// failure-timeout has passed the node may run it again (with failback it returns).
 fn nfsserver_failures(lab: &Lab, cib: &Path, tag: &str, failback: bool) {
     let s1 = lab.started(cib, tag);
-    let (f1, summary) = lab.simulate(&s1, &format!("{tag}-f1.xml"), &["-i", "nfsd_monitor_10000@node1=7"]);
-    assert!(summary.contains("Recover") && summary.contains("nfsd"), "first failure recovers nfsd: {summary}");
-    assert!(!summary.contains("Move") && !summary.contains("Promote"), "first failure: no failover: {summary}");
-    lab.placement(&f1).assert_all_on(NODE1, Some(NODE2), "nfsd restarted in place");
+    let (f1, summary) = lab.simulate(
+        &s1,
+        &format!("{tag}-f1.xml"),
+        &["-i", "nfsd_monitor_10000@node1=7"],
+    );
+    assert!(
+        summary.contains("Recover") && summary.contains("nfsd"),
+        "first failure recovers nfsd: {summary}"
+    );
+    assert!(
+        !summary.contains("Move") && !summary.contains("Promote"),
+        "first failure: no failover: {summary}"
+    );
+    lab.placement(&f1)
+        .assert_all_on(NODE1, Some(NODE2), "nfsd restarted in place");
 
-    let (f2, summary) = lab.simulate(&f1, &format!("{tag}-f2.xml"), &["-i", "nfsd_monitor_10000@node1=7"]);
-    assert!(summary.contains("Promote"), "second failure fails over: {summary}");
-    lab.placement(&f2).assert_all_on(NODE2, Some(NODE1), "nfsd failed twice on node1");
+    let (f2, summary) = lab.simulate(
+        &f1,
+        &format!("{tag}-f2.xml"),
+        &["-i", "nfsd_monitor_10000@node1=7"],
+    );
+    assert!(
+        summary.contains("Promote"),
+        "second failure fails over: {summary}"
+    );
+    lab.placement(&f2)
+        .assert_all_on(NODE2, Some(NODE1), "nfsd failed twice on node1");
 
     // 15 minutes later the 600 s failure-timeout has expired the fail count.
-    let later = run(pcmk::cmd("date").args(["-u", "-d", "+15 min", "+%Y-%m-%dT%H:%M:%SZ"]), 10)
-        .stdout_checked("date");
+    let later = run(
+        pcmk::cmd("date").args(["-u", "-d", "+15 min", "+%Y-%m-%dT%H:%M:%SZ"]),
+        10,
+    )
+    .stdout_checked("date");
     let (f3, _) = lab.simulate(&f2, &format!("{tag}-f3.xml"), &["-t", later.trim()]);
     let home = if failback { NODE1 } else { NODE2 };
-    lab.placement(&f3).assert_all_on(home, Some(if failback { NODE2 } else { NODE1 }), "after failure-timeout");
+    lab.placement(&f3).assert_all_on(
+        home,
+        Some(if failback { NODE2 } else { NODE1 }),
+        "after failure-timeout",
+    );
 }
 
 #[test]
 fn pcs_script_runs_offline_and_crm_verify_accepts_every_variant() {
-    let Some(lab) = Lab::new("pcs-variants") else { return };
+    let Some(lab) = Lab::new("pcs-variants") else {
+        return;
+    };
     for agents in ["ferro", "reference"] {
         for failback in ["yes", "no"] {
-            let cib = lab.pcs_cib(&format!("{agents}-{failback}.xml"), &[("AGENTS", agents), ("FAILBACK", failback)]);
+            let cib = lab.pcs_cib(
+                &format!("{agents}-{failback}.xml"),
+                &[("AGENTS", agents), ("FAILBACK", failback)],
+            );
             lab.verify(&cib);
             let xml = fs::read_to_string(&cib).unwrap();
             let providers = |p: &str| xml.matches(&format!("provider=\"{p}\"")).count();
             match agents {
                 "ferro" => assert_eq!(providers("ferro"), 5, "{agents}: {xml}"),
-                _ => assert_eq!((providers("linbit"), providers("heartbeat")), (1, 4), "{agents}: {xml}"),
+                _ => assert_eq!(
+                    (providers("linbit"), providers("heartbeat")),
+                    (1, 4),
+                    "{agents}: {xml}"
+                ),
             }
-            assert_eq!(xml.contains("loc_drbd_promoted_prefers_node1"), failback == "yes");
-            assert_eq!(xml.contains("name=\"resource-stickiness\" value=\"100\""), failback == "no");
+            assert_eq!(
+                xml.contains("loc_drbd_promoted_prefers_node1"),
+                failback == "yes"
+            );
+            assert_eq!(
+                xml.contains("name=\"resource-stickiness\" value=\"100\""),
+                failback == "no"
+            );
         }
     }
     // STONITH=yes (the default) leaves fencing on, for a cluster that brings its own
@@ -291,17 +412,29 @@ fn pcs_script_runs_offline_and_crm_verify_accepts_every_variant() {
     let cib = lab.pcs_cib("stonith.xml", &[("STONITH", "yes")]);
     let xml = fs::read_to_string(&cib).unwrap();
     assert!(!xml.contains("stonith-enabled"), "{xml}");
-    assert!(xml.contains("name=\"priority-fencing-delay\" value=\"15s\""), "{xml}");
+    assert!(
+        xml.contains("name=\"priority-fencing-delay\" value=\"15s\""),
+        "{xml}"
+    );
     assert!(xml.contains("name=\"priority\" value=\"10\""), "{xml}");
-    let out = run(lab.agents.cmd("crm_verify").args(["-V", "-x"]).arg(&cib), 60);
+    let out = run(
+        lab.agents.cmd("crm_verify").args(["-V", "-x"]).arg(&cib),
+        60,
+    );
     assert_ne!(out.code, Some(0));
-    assert!(out.stderr.contains("STONITH"), "crm_verify without fence device: {}", out.stderr);
+    assert!(
+        out.stderr.contains("STONITH"),
+        "crm_verify without fence device: {}",
+        out.stderr
+    );
 }
 
 /// The other settings reach the CIB as given.
 #[test]
 fn pcs_script_takes_its_settings_from_the_environment() {
-    let Some(lab) = Lab::new("pcs-env") else { return };
+    let Some(lab) = Lab::new("pcs-env") else {
+        return;
+    };
     let env = [
         ("NODE1", "alpha"),
         ("NODE2", "beta"),
@@ -327,13 +460,32 @@ fn pcs_script_takes_its_settings_from_the_environment() {
         ("ip", "10.1.2.50"),
         ("cidr_netmask", "16"),
     ] {
-        assert!(xml.contains(&format!("name=\"{name}\" value=\"{value}\"")), "{name}={value} missing: {xml}");
+        assert!(
+            xml.contains(&format!("name=\"{name}\" value=\"{value}\"")),
+            "{name}={value} missing: {xml}"
+        );
     }
-    assert!(xml.contains("value=\"alpha\""), "failback rule names NODE1: {xml}");
-    assert!(!xml.contains("nfs_shared_infodir"), "NFS_INFODIR= leaves it out: {xml}");
+    assert!(
+        xml.contains("value=\"alpha\""),
+        "failback rule names NODE1: {xml}"
+    );
+    assert!(
+        !xml.contains("nfs_shared_infodir"),
+        "NFS_INFODIR= leaves it out: {xml}"
+    );
     assert_eq!(xml.matches("provider=\"ferro\"").count(), 4, "{xml}");
-    assert!(xml.contains("type=\"exportfs\" provider=\"heartbeat\""), "AGENT_exportfs: {xml}");
-    let bad = run(lab.agents.cmd("bash").arg(examples().join("ha-nfs.pcs.sh")).env("CIB", &cib).env("AGENTS", "other"), 60);
+    assert!(
+        xml.contains("type=\"exportfs\" provider=\"heartbeat\""),
+        "AGENT_exportfs: {xml}"
+    );
+    let bad = run(
+        lab.agents
+            .cmd("bash")
+            .arg(examples().join("ha-nfs.pcs.sh"))
+            .env("CIB", &cib)
+            .env("AGENTS", "other"),
+        60,
+    );
     assert_eq!(bad.code, Some(2), "AGENTS=other is refused: {}", bad.stderr);
 }
 
@@ -341,9 +493,18 @@ fn pcs_script_takes_its_settings_from_the_environment() {
 /// agents' meta-data of this build (regenerate it with make-cib.sh when they change).
 #[test]
 fn committed_cib_is_what_the_pcs_script_makes() {
-    let Some(lab) = Lab::new("cib-committed") else { return };
+    let Some(lab) = Lab::new("cib-committed") else {
+        return;
+    };
     let made = lab.path("made.xml");
-    run(lab.agents.cmd("bash").arg(examples().join("make-cib.sh")).arg(&made), 300).check("make-cib.sh");
+    run(
+        lab.agents
+            .cmd("bash")
+            .arg(examples().join("make-cib.sh"))
+            .arg(&made),
+        300,
+    )
+    .check("make-cib.sh");
     let committed = fs::read_to_string(examples().join("ha-nfs.cib.xml")).unwrap();
     assert_eq!(
         configuration(&fs::read_to_string(&made).unwrap()),
@@ -362,23 +523,37 @@ fn configuration(cib: &str) -> String {
 
 #[test]
 fn committed_cib_places_everything_with_drbd_promoted_on_node1_and_fails_back() {
-    let Some(lab) = Lab::new("cib-nodeloss") else { return };
+    let Some(lab) = Lab::new("cib-nodeloss") else {
+        return;
+    };
     node_loss_and_return(&lab, &examples().join("ha-nfs.cib.xml"), "nl", true);
 }
 
 #[test]
 fn failback_wins_over_the_stickiness_pcs_gives_new_clusters() {
-    let Some(lab) = Lab::new("cib-sticky") else { return };
+    let Some(lab) = Lab::new("cib-sticky") else {
+        return;
+    };
     let cib = lab.path("sticky.xml");
     fs::copy(examples().join("ha-nfs.cib.xml"), &cib).unwrap();
-    run(lab.agents.cmd("pcs").arg("-f").arg(&cib).args(["resource", "defaults", "update", "resource-stickiness=100"]), 60)
-        .check("pcs resource defaults");
+    run(
+        lab.agents.cmd("pcs").arg("-f").arg(&cib).args([
+            "resource",
+            "defaults",
+            "update",
+            "resource-stickiness=100",
+        ]),
+        60,
+    )
+    .check("pcs resource defaults");
     node_loss_and_return(&lab, &cib, "st", true);
 }
 
 #[test]
 fn without_failback_resources_stay_on_the_node_that_took_over() {
-    let Some(lab) = Lab::new("pcs-nofailback") else { return };
+    let Some(lab) = Lab::new("pcs-nofailback") else {
+        return;
+    };
     let cib = lab.pcs_cib("nofb.xml", &[("FAILBACK", "no")]);
     node_loss_and_return(&lab, &cib, "nofb", false);
     nfsserver_failures(&lab, &cib, "nofb", false);
@@ -386,13 +561,17 @@ fn without_failback_resources_stay_on_the_node_that_took_over() {
 
 #[test]
 fn failed_nfsserver_restarts_in_place_then_fails_over() {
-    let Some(lab) = Lab::new("cib-nfsfail") else { return };
+    let Some(lab) = Lab::new("cib-nfsfail") else {
+        return;
+    };
     nfsserver_failures(&lab, &examples().join("ha-nfs.cib.xml"), "nf", true);
 }
 
 #[test]
 fn reference_agents_variant_behaves_the_same() {
-    let Some(lab) = Lab::new("pcs-reference") else { return };
+    let Some(lab) = Lab::new("pcs-reference") else {
+        return;
+    };
     let cib = lab.pcs_cib("ref.xml", &[("AGENTS", "reference")]);
     node_loss_and_return(&lab, &cib, "ref", true);
 }
@@ -408,16 +587,23 @@ fn crmsh_file_loads_and_behaves_like_the_pcs_script() {
 
     let from_crm = primitives(&fs::read_to_string(&cib).unwrap());
     let from_pcs = primitives(&fs::read_to_string(examples().join("ha-nfs.cib.xml")).unwrap());
-    assert_eq!(from_crm, from_pcs, "ha-nfs.crm and ha-nfs.cib.xml differ in agents, parameters or operations");
+    assert_eq!(
+        from_crm, from_pcs,
+        "ha-nfs.crm and ha-nfs.cib.xml differ in agents, parameters or operations"
+    );
 
     node_loss_and_return(&lab, &cib, "crm", true);
     nfsserver_failures(&lab, &cib, "crmf", true);
 
     // The stickier alternative given in the file's comments.
-    let loc = text.find("location loc_drbd_promoted_prefers_node1").unwrap();
+    let loc = text
+        .find("location loc_drbd_promoted_prefers_node1")
+        .unwrap();
     let loc_end = loc + text[loc..].find("master-drbd_r0\n").unwrap() + "master-drbd_r0\n".len();
-    let sticky = format!("{}{}", &text[..loc], &text[loc_end..])
-        .replace("# rsc_defaults resource-stickiness=100", "rsc_defaults resource-stickiness=100");
+    let sticky = format!("{}{}", &text[..loc], &text[loc_end..]).replace(
+        "# rsc_defaults resource-stickiness=100",
+        "rsc_defaults resource-stickiness=100",
+    );
     assert_ne!(sticky, text);
     let cib = lab.crm_cib("crm-sticky.xml", &sticky);
     lab.verify(&cib);
@@ -436,7 +622,12 @@ fn primitives(cib: &str) -> BTreeMap<String, Vec<String>> {
         match r.read_event().expect("CIB XML") {
             Event::Start(e) if e.name().as_ref() == b"primitive" => {
                 let id = attr(&e, "id");
-                let agent = format!("{}:{}:{}", attr(&e, "class"), attr(&e, "provider"), attr(&e, "type"));
+                let agent = format!(
+                    "{}:{}:{}",
+                    attr(&e, "class"),
+                    attr(&e, "provider"),
+                    attr(&e, "type")
+                );
                 out.entry(id.clone()).or_default().push(agent);
                 prim = Some(id);
             }
@@ -447,7 +638,9 @@ fn primitives(cib: &str) -> BTreeMap<String, Vec<String>> {
                 let Some(p) = &prim else { continue };
                 let entry = out.get_mut(p).unwrap();
                 match e.name().as_ref() {
-                    b"nvpair" if in_params => entry.push(format!("{}={}", attr(&e, "name"), attr(&e, "value"))),
+                    b"nvpair" if in_params => {
+                        entry.push(format!("{}={}", attr(&e, "name"), attr(&e, "value")))
+                    }
                     b"op" => entry.push(format!(
                         "op {} role={} interval={} timeout={}",
                         attr(&e, "name"),

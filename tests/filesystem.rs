@@ -445,6 +445,28 @@ fn read_only_mount_at_check_level_20() {
         assert_eq!(out.code, ERR_GENERIC);
     }
     assert_eq!(r.stop(), OK);
+
+    // Configured read-write but found read-only (ext4 errors=remount-ro): that is a failure.
+    let rw = Res::new(&dev, &mp, "ext4");
+    assert_eq!(rw.start(), OK);
+    let remount = nix::mount::MsFlags::MS_REMOUNT | nix::mount::MsFlags::MS_RDONLY;
+    nix::mount::mount(
+        None::<&str>,
+        mp.as_str(),
+        None::<&str>,
+        remount,
+        None::<&str>,
+    )
+    .unwrap();
+    let out = rw.monitor(20);
+    assert_eq!(out.code, ERR_GENERIC);
+    assert!(
+        out.exit_reason().unwrap().contains("read-only"),
+        "{:?}",
+        out.exit_reason()
+    );
+    assert_eq!(rw.monitor(0).code, OK, "still mounted");
+    assert_eq!(rw.stop(), OK);
 }
 
 #[test]
@@ -1383,4 +1405,102 @@ fn mount_point_through_a_symlink() {
     assert_eq!(r.stop(), OK);
     assert!(mounted(&real).is_none());
     assert_eq!(r.probe(), NOT_RUNNING);
+}
+
+/// Other mounts of the same filesystem (bind mounts of parts of it elsewhere) come off before
+/// the filesystem itself, as the reference's list_bindmounts does.
+#[test]
+fn bind_mounts_of_the_filesystem_elsewhere_come_off_first() {
+    let Some(mut lab) = Lab::new("binds") else {
+        return;
+    };
+    let dev = lab.disk("b", "ext4", None);
+    let mp = lab.mkdir("m");
+    let elsewhere = lab.mkdir("elsewhere");
+    let r = Res::new(&dev, &mp, "ext4");
+    assert_eq!(r.start(), OK);
+    std::fs::create_dir(format!("{mp}/export")).unwrap();
+    nix::mount::mount(
+        Some(format!("{mp}/export").as_str()),
+        elsewhere.as_str(),
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .unwrap();
+    let user = lab.sleeper_in(&elsewhere);
+    lab.settle();
+    assert_eq!(r.stop(), OK);
+    assert!(mounted(&elsewhere).is_none() && mounted(&mp).is_none());
+    assert!(lab.dead(user));
+}
+
+/// options=loop: an image file, set up as a loop device by mount(8) (run with an argv), and
+/// released again with the unmount.
+#[test]
+fn loop_option_goes_through_mount_8() {
+    let Some(lab) = Lab::new("loopopt") else {
+        return;
+    };
+    let img = lab.path("fs.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(32 << 20)
+        .unwrap();
+    let st = Command::new("mkfs.ext4")
+        .args(["-q", "-F"])
+        .arg(&img)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mp = lab.mkdir("m");
+    let r = Res::new(img.to_str().unwrap(), &mp, "ext4").with("options", "loop,noatime");
+    assert_eq!(r.start(), OK);
+    let m = mounted(&mp).unwrap();
+    assert!(
+        m.source.to_string_lossy().starts_with("/dev/loop"),
+        "{:?}",
+        m.source
+    );
+    assert!(m.options.contains("noatime"));
+    assert_eq!(
+        r.monitor(10).code,
+        OK,
+        "no block device of its own: depth 10 is a no-op"
+    );
+    assert_eq!(r.monitor(20).code, OK);
+    assert_eq!(r.stop(), OK);
+    assert!(mounted(&mp).is_none());
+    let still = Command::new("losetup")
+        .args(["-j"])
+        .arg(&img)
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(still.is_empty(), "the loop device went with the mount");
+}
+
+/// start waits (bounded) for a device that is not there yet: udev, multipath or a DRBD
+/// promotion still making it.
+#[test]
+fn start_waits_for_a_device_to_appear() {
+    let Some(mut lab) = Lab::new("late") else {
+        return;
+    };
+    let dev = lab.disk("l", "ext4", None);
+    let mp = lab.mkdir("m");
+    let link = lab.path("late-device");
+    let r = Res::new(link.to_str().unwrap(), &mp, "ext4");
+    let l = link.clone();
+    let appear = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(1));
+        std::os::unix::fs::symlink(dev, l).unwrap();
+    });
+    let out = r.run("start", &[("OCF_RESKEY_CRM_meta_timeout", "60000")]);
+    appear.join().unwrap();
+    assert_eq!(out.code, OK);
+    assert!(mounted(&mp).is_some());
+    assert_eq!(r.monitor(0).code, OK);
+    assert_eq!(r.stop(), OK);
 }

@@ -8,7 +8,17 @@ mod pcmk;
 
 use pcmk::{cmd, run, say, skip_unless};
 
-const TOOLS: &[&str] = &["corosync", "pacemakerd", "pcs", "crm_mon", "ip", "losetup", "mkfs.ext4", "findmnt", "unshare"];
+const TOOLS: &[&str] = &[
+    "corosync",
+    "pacemakerd",
+    "pcs",
+    "crm_mon",
+    "ip",
+    "losetup",
+    "mkfs.ext4",
+    "findmnt",
+    "unshare",
+];
 
 /// Whether this build's ferro agent does more than answer meta-data yet: a monitor of
 /// something that is not there answers OCF_NOT_RUNNING, not OCF_ERR_UNIMPLEMENTED.
@@ -33,17 +43,32 @@ fn live(test: &str, script: &str, agents: &str, tag: &str) {
             .env("FERRO_BIN", env!("CARGO_BIN_EXE_ferro-ocf")),
         600,
     );
-    say(&format!("--- {test}: {} AGENTS={agents}\n{}{}", script.display(), out.stdout, out.stderr));
+    say(&format!(
+        "--- {test}: {} AGENTS={agents}\n{}{}",
+        script.display(),
+        out.stdout,
+        out.stderr
+    ));
     out.check(&script.display().to_string());
     for want in ["Started", "Failed Resource Actions", "== PASS"] {
-        assert!(out.stdout.contains(want), "{want:?} missing from the output");
+        assert!(
+            out.stdout.contains(want),
+            "{want:?} missing from the output"
+        );
     }
 }
 
 fn ferro_implemented(test: &str) -> bool {
     // Monitors only: nothing is changed, no packet is sent (TEST-NET-3 address).
     let ip = implemented("IPaddr2", &[("ip", "203.0.113.9"), ("cidr_netmask", "24")]);
-    let fs = implemented("Filesystem", &[("device", "/dev/null"), ("directory", "/nonexistent"), ("fstype", "ext4")]);
+    let fs = implemented(
+        "Filesystem",
+        &[
+            ("device", "/dev/null"),
+            ("directory", "/nonexistent"),
+            ("fstype", "ext4"),
+        ],
+    );
     if !(ip && fs) {
         say(&format!("SKIP {test}: ocf:ferro:IPaddr2 or ocf:ferro:Filesystem is not implemented in this build"));
     }
@@ -78,7 +103,12 @@ fn two_live_nodes_fail_over_with_the_reference_agents() {
     if !skip_unless("two_live_nodes_fail_over_with_the_reference_agents", TOOLS) {
         return;
     }
-    live("reference, two nodes", "pacemaker-2node.sh", "reference", "R");
+    live(
+        "reference, two nodes",
+        "pacemaker-2node.sh",
+        "reference",
+        "R",
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@
 //! - another device on the mount point is OCF_ERR_GENERIC on start and monitor (the reference
 //!   says OCF_ERR_CONFIGURED, which bans the resource from every node for a local condition;
 //!   resource-agents 4.12 even reports it as running);
-//! - depth 20 on a read-only mount reads instead of failing to write the status file.
+//! - depth 20 on a mount configured read-only reads instead of failing to write the status file.
 
 use crate::agents::Agent;
 use crate::ocf::env::{is_false, is_true};
@@ -892,11 +892,11 @@ fn check_device(cfg: &Config, m: &Mount, d: &Deadline) -> Result<()> {
 }
 
 fn check_status_file(ctx: &Ctx, cfg: &Config, m: &Mount, mp: &Path, d: &Deadline) -> Result<()> {
-    if m.read_only() {
-        // Nothing can be written to a read-only mount (the reference fails here forever);
+    if has_option(&cfg.options, "ro") {
+        // Configured read-only: nothing can be written (the reference fails here forever);
         // an uncached read still proves the storage answers.
         tracing::info!(
-            "{} is mounted read-only: reading instead of writing the status file",
+            "{} is configured read-only: reading instead of writing the status file",
             mp.display()
         );
         if cfg.blockdevice {
@@ -904,6 +904,14 @@ fn check_status_file(ctx: &Ctx, cfg: &Config, m: &Mount, mp: &Path, d: &Deadline
         }
         return blockdev::read_dir_bounded(mp, d)
             .ocf(OcfCode::ErrGeneric, format!("Cannot read {}", mp.display()));
+    }
+    if m.read_only() {
+        // What ext4 errors=remount-ro and XFS after a metadata error leave behind.
+        ocf_bail!(
+            ErrGeneric,
+            "{} is mounted read-only but configured read-write (remounted after I/O errors?)",
+            mp.display()
+        );
     }
     let content = format!("{}\n", ctx.env.instance());
     blockdev::status_file_check(&cfg.status_file, &content, cfg.blockdevice, d).ocf(

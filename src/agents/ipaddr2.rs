@@ -25,6 +25,7 @@ use crate::sys::{arp, netns};
 use anyhow::Result;
 use nix::libc;
 use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tracing::{debug, info, warn};
@@ -83,32 +84,34 @@ impl super::Agent for IPaddr2 {
                 return Ok(OcfCode::Success);
             }
         };
+        stop_background_announcer(&announcer_pidfile(ctx, &cfg));
         let Some(mut host) = Host::enter(&cfg)? else {
             info!("network namespace is gone: {} cannot be configured", cfg.ip);
             return Ok(OcfCode::Success);
         };
-        stop_background_announcer(&announcer_pidfile(ctx, &cfg));
-        let place = match host.place(&cfg)? {
-            Placed::At(p) => p,
+        let removed = match host.place(&cfg)? {
+            Placed::At(place) => match host.served(&cfg, &place)? {
+                Some(addr) => {
+                    host.remove(&cfg, &place, &addr)?;
+                    true
+                }
+                None => {
+                    info!("{} is not on {}", cfg.ip, place.link.name);
+                    false
+                }
+            },
             Placed::NoSuchNic(nic) => {
                 info!("no interface {nic}: {} is not configured", cfg.ip);
-                return Ok(OcfCode::Success);
+                false
             }
-            Placed::NoRoute => {
-                warn!(
-                    "Unable to find nic or netmask for {}: nothing to remove",
-                    cfg.ip
-                );
-                return Ok(OcfCode::Success);
-            }
+            // Differs from the reference, which reports success here: an interface that went
+            // down loses its IPv4 routes but keeps its addresses, so the address may well be
+            // there; left behind, it would clash with the node taking over once the link is
+            // back. Remove it wherever it is.
+            Placed::NoRoute => host.remove_anywhere(&cfg)?,
         };
-        if let Some(addr) = host.served(&cfg, &place)? {
-            host.remove(&cfg, &place, &addr)?;
-            if cfg.flush_routes {
-                flush_route_cache(cfg.family);
-            }
-        } else {
-            info!("{} is not on {}", cfg.ip, place.link.name);
+        if removed && cfg.flush_routes {
+            flush_route_cache(cfg.family);
         }
         if let Some(label) = cfg.lvs_ipv6_addrlabel {
             host.addrlabel(&cfg, false, label);
@@ -125,42 +128,48 @@ impl super::Agent for IPaddr2 {
         // never a configuration error: probes run on every node, also where the nic does not
         // exist, and OCF_ERR_CONFIGURED would stop the resource everywhere.
         let Some(mut host) = Host::enter(&cfg)? else {
-            info!(
-                "no network namespace {}",
-                cfg.netns.as_deref().unwrap_or("")
-            );
-            return Ok(OcfCode::NotRunning);
+            let ns = cfg.netns.as_deref().unwrap_or("");
+            return not_running(ctx, format!("there is no network namespace {ns}"));
         };
         let place = match host.place(&cfg)? {
             Placed::At(p) => p,
             Placed::NoSuchNic(nic) => {
-                info!("no interface {nic}");
-                return Ok(OcfCode::NotRunning);
+                return not_running(ctx, format!("there is no interface {nic}"));
             }
             // Differs from the reference: a recurring monitor that cannot find the interface
             // returns OCF_NOT_RUNNING, not OCF_ERR_GENERIC (a probe returns 7 in both).
             Placed::NoRoute => {
-                info!("Unable to find nic or netmask for {}", cfg.ip);
-                return Ok(OcfCode::NotRunning);
+                return not_running(ctx, format!("Unable to find nic or netmask for {}", cfg.ip));
             }
         };
         // resource-agents #2113: the reference answers a link without carrier with
         // OCF_ERR_INSTALLED, which bans the node; "not running" lets the cluster recover.
         if cfg.check_link_status && !(place.link.is_up() && place.link.has_carrier()) {
-            info!(
-                "{} has no link ({}): {} cannot be served",
-                place.link.name,
-                if place.link.is_up() {
-                    "no carrier"
-                } else {
-                    "down"
-                },
-                cfg.ip
+            let state = if place.link.is_up() {
+                "has no carrier"
+            } else {
+                "is down"
+            };
+            return not_running(
+                ctx,
+                format!("{} {state}: {} cannot be served", place.link.name, cfg.ip),
             );
-            return Ok(OcfCode::NotRunning);
         }
-        if host.served(&cfg, &place)?.is_none() {
-            return Ok(OcfCode::NotRunning);
+        let Some(addr) = host.served(&cfg, &place)? else {
+            return not_running(
+                ctx,
+                format!("{}/{} is not on {}", cfg.ip, place.prefix, place.link.name),
+            );
+        };
+        // A duplicate found after start (the reference does not look): unusable.
+        if addr.flags & IFA_F_DADFAILED != 0 {
+            return not_running(
+                ctx,
+                format!(
+                    "IPv6 address collision {} [DAD]: the address is unusable",
+                    cfg.ip
+                ),
+            );
         }
         if cfg.family == Family::V4 && cfg.arp.refresh > 0 && !place.link.is_loopback() {
             refresh_arp(ctx, &cfg, &place);
@@ -168,6 +177,16 @@ impl super::Agent for IPaddr2 {
         debug!("monitor used {} netlink requests", host.nl.requests());
         Ok(OcfCode::Success)
     }
+}
+
+/// OCF_NOT_RUNNING. A probe finding the address absent is routine; a recurring monitor finding
+/// it gone is a failure, and its reason is what crm_mon shows next to it.
+fn not_running(ctx: &Ctx, reason: String) -> Result<OcfCode> {
+    if ctx.env.is_probe() {
+        info!("{reason}");
+        return Ok(OcfCode::NotRunning);
+    }
+    Err(crate::ocf_err!(NotRunning, "{reason}"))
 }
 
 fn require_root(ctx: &Ctx) -> Result<()> {
@@ -749,6 +768,53 @@ impl Host {
         }
     }
 
+    /// Stop without a route to tell the interface or prefix: the address on the configured nic
+    /// (any interface if none), of the configured prefix length if given; never the copy that
+    /// lvs_support keeps on lo.
+    fn remove_anywhere(&mut self, cfg: &Config) -> Result<bool> {
+        let nic = match &cfg.nic {
+            Some(n) => match self.nl.link_by_name(n)? {
+                Some(l) => Some(l.index),
+                None => return Ok(false),
+            },
+            None => None,
+        };
+        let mut removed = false;
+        let found: Vec<Addr> = self
+            .nl
+            .addrs(cfg.family, nic)?
+            .into_iter()
+            .filter(|a| a.ip == cfg.ip && cfg.netmask.map_or(true, |m| m == a.prefix))
+            .collect();
+        if found.is_empty() {
+            info!(
+                "Unable to find nic or netmask for {}: it is not configured",
+                cfg.ip
+            );
+        }
+        for a in found {
+            let Some(link) = self.nl.link_by_index(a.index)? else {
+                continue;
+            };
+            if cfg.lvs_support && link.is_loopback() {
+                continue;
+            }
+            warn!(
+                "no route for {}: removing it from {} all the same",
+                cfg.ip, link.name
+            );
+            let place = Placement {
+                prefix: a.prefix,
+                broadcast: None,
+                label: None,
+                link,
+            };
+            self.remove(cfg, &place, &a)?;
+            removed = true;
+        }
+        Ok(removed)
+    }
+
     /// run_arping: IPv4 duplicate address detection before adding (`arping -D -c 2 -w 3`).
     fn check_not_in_use(&mut self, cfg: &Config, place: &Placement, ctx: &Ctx) -> Result<()> {
         let (IpAddr::V4(ip), Some(mac)) = (cfg.ip, place.link.ethernet_mac()) else {
@@ -979,15 +1045,23 @@ fn announcer_pidfile(ctx: &Ctx, cfg: &Config) -> PathBuf {
     rsc_tmp(ctx).join(format!("send_arp-{}", cfg.ip))
 }
 
-/// Run `f` in a detached child so that start returns at once. The child writes its pid file,
-/// so that stop can end it, and removes it when done.
+/// Run `f` in a detached child so that start returns at once. The child writes its pid file
+/// (so that stop can end it) before the parent returns, and removes it when done.
 fn in_background(pidfile: &Path, f: impl FnOnce()) -> Result<i32> {
-    use nix::unistd::{fork, ForkResult};
+    use nix::unistd::{fork, pipe, read, write, ForkResult};
+    let (ready_r, ready_w) = pipe()?;
     // SAFETY: the agent is single-threaded (no runtime, no helper threads at this point), so
     // the child can go on using the allocator and the logger.
     match unsafe { fork() }? {
-        ForkResult::Parent { child } => Ok(child.as_raw()),
+        ForkResult::Parent { child } => {
+            drop(ready_w);
+            // One byte (or EOF if the child died): the pid file is in place.
+            let mut b = [0u8; 1];
+            let _ = read(ready_r.as_raw_fd(), &mut b);
+            Ok(child.as_raw())
+        }
         ForkResult::Child => {
+            drop(ready_r);
             let _ = nix::unistd::setsid();
             // Pacemaker and ocf-tester read the agent's output until it is closed: the child
             // must not hold it.
@@ -997,6 +1071,8 @@ fn in_background(pidfile: &Path, f: impl FnOnce()) -> Result<i32> {
                 let _ = std::fs::create_dir_all(dir);
             }
             let _ = std::fs::write(pidfile, format!("{pid}\n"));
+            let _ = write(&ready_w, b"1");
+            drop(ready_w);
             f();
             if std::fs::read_to_string(pidfile).is_ok_and(|s| s.trim() == pid.to_string()) {
                 let _ = std::fs::remove_file(pidfile);
@@ -1007,7 +1083,6 @@ fn in_background(pidfile: &Path, f: impl FnOnce()) -> Result<i32> {
 }
 
 fn detach_stdio() {
-    use std::os::fd::AsRawFd;
     if let Ok(null) = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -67,50 +67,6 @@ pub fn find(name: &str) -> Option<&'static dyn Agent> {
     AGENTS.iter().copied().find(|a| a.name() == name)
 }
 
-/// An agent whose actions are not written yet: its metadata is real (so pcs can already show
-/// it and crm_verify can check configurations), every other action is OCF_ERR_UNIMPLEMENTED.
-macro_rules! pending_agent {
-    ($ty:ident, $name:literal) => {
-        pub struct $ty;
-
-        impl $ty {
-            fn pending(&self) -> anyhow::Result<$crate::ocf::OcfCode> {
-                Err($crate::ocf::OcfError::new(
-                    $crate::ocf::OcfCode::ErrUnimplemented,
-                    concat!(
-                        "ocf:ferro:",
-                        $name,
-                        " is not implemented in this version of ferro-ocf; use the reference agent"
-                    ),
-                )
-                .into())
-            }
-        }
-
-        impl $crate::agents::Agent for $ty {
-            fn name(&self) -> &'static str {
-                $name
-            }
-            fn metadata_xml(&self) -> &'static str {
-                include_str!(concat!("../../ocf-metadata/", $name, ".xml"))
-            }
-            fn validate(&self, _: &$crate::ocf::Ctx) -> anyhow::Result<()> {
-                self.pending().map(|_| ())
-            }
-            fn start(&self, _: &$crate::ocf::Ctx) -> anyhow::Result<$crate::ocf::OcfCode> {
-                self.pending()
-            }
-            fn stop(&self, _: &$crate::ocf::Ctx) -> anyhow::Result<$crate::ocf::OcfCode> {
-                self.pending()
-            }
-            fn monitor(&self, _: &$crate::ocf::Ctx) -> anyhow::Result<$crate::ocf::OcfCode> {
-                self.pending()
-            }
-        }
-    };
-}
-pub(crate) use pending_agent;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,9 +79,9 @@ fn matches(r: &Route, q: &Query) -> bool {
         && r.gateway.is_none()
         && !r.multipath
         && contains(&r.dst, r.dst_len, &q.ip)
-        && q.netmask.is_none_or(|m| r.dst_len <= m)
-        && q.oif.is_none_or(|o| r.oif == Some(o))
-        && q.proto.is_none_or(|p| r.protocol == p)
+        && q.netmask.map_or(true, |m| r.dst_len <= m)
+        && q.oif.map_or(true, |o| r.oif == Some(o))
+        && q.proto.map_or(true, |p| r.protocol == p)
 }
 
 /// The broadcast address of `ip/prefix` with the host bits set (`brd +`) or cleared (`brd -`).
@@ -242,6 +242,35 @@ mod tests {
             8
         );
         assert!(choose_loopback(&routes, &q("10.0.0.1")).is_none());
+    }
+
+    /// The kernel's own route dumps (see netlink_captures.txt): a gateway route, a multipath
+    /// route, and two routes for one IPv6 prefix.
+    #[test]
+    fn choice_on_captured_route_dumps() {
+        let routes = |name| crate::sys::netlink::tests::captured_routes(name);
+        let main: Vec<Route> = routes("route4more")
+            .into_iter()
+            .filter(|r| r.table == RT_TABLE_MAIN)
+            .collect();
+        assert_eq!(main.len(), 3, "{main:?}");
+        assert!(main.iter().any(|r| r.gateway.is_some()));
+        assert!(main.iter().any(|r| r.multipath));
+        assert_eq!(choose(&main, &q("192.0.2.77")).unwrap().dst_len, 24);
+        assert!(
+            choose(&main, &q("198.51.100.7")).is_none(),
+            "through a gateway"
+        );
+        assert!(choose(&main, &q("203.0.113.7")).is_none(), "multipath");
+        let v6: Vec<Route> = routes("route6more")
+            .into_iter()
+            .filter(|r| r.table == RT_TABLE_MAIN)
+            .collect();
+        let r = choose(&v6, &q("2001:db8::77")).unwrap();
+        assert_eq!((r.dst_len, r.priority, r.protocol), (64, 256, 2));
+        let mut ra = q("2001:db8::77");
+        ra.proto = Some(9);
+        assert_eq!(choose(&v6, &ra).unwrap().priority, 1024);
     }
 
     #[test]

@@ -297,7 +297,14 @@ pub fn encode_new_addr(a: &NewAddr, seq: u32) -> Vec<u8> {
         NLM_F_REQUEST | NLM_F_ACK | NLM_F_EXCL | NLM_F_CREATE,
         seq,
     )
-    .raw(&ifaddrmsg(family, a.prefix, a.index))
+    .raw(&{
+        let mut h = ifaddrmsg(family, a.prefix, a.index);
+        // iproute2's default scope: host for 127.0.0.0/8 (the kernel refuses universe there).
+        if matches!(a.ip, IpAddr::V4(v4) if v4.is_loopback()) {
+            h[3] = RT_SCOPE_HOST;
+        }
+        h
+    })
     .attr(IFA_LOCAL, &ip);
     if let Some(label) = &a.label {
         m = m.attr_str(IFA_LABEL, label);
@@ -750,7 +757,7 @@ impl Netlink {
         {
             if let Some(a) = decode_addr(&p)? {
                 // The kernel filters by index with strict checking; older ones send all.
-                if index.is_none_or(|i| i == a.index) && Family::of(&a.ip) == family {
+                if index.map_or(true, |i| i == a.index) && Family::of(&a.ip) == family {
                     out.push(a);
                 }
             }
@@ -776,7 +783,8 @@ impl Netlink {
             .context("cannot list routes")?
         {
             if let Some(r) = decode_route(&p)? {
-                if r.table == table && r.family == family && oif.is_none_or(|o| r.oif == Some(o)) {
+                if r.table == table && r.family == family && oif.map_or(true, |o| r.oif == Some(o))
+                {
                     out.push(r);
                 }
             }
@@ -893,8 +901,16 @@ fn setsockopt_int(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The routes of a captured dump, for other modules' tests.
+    pub(crate) fn captured_routes(name: &str) -> Vec<Route> {
+        payloads(name, RTM_NEWROUTE)
+            .iter()
+            .filter_map(|p| decode_route(p).unwrap())
+            .collect()
+    }
 
     /// The reply streams in netlink_captures.txt, by section name.
     fn capture(name: &str) -> Vec<u8> {

@@ -33,10 +33,16 @@ pub fn which(tool: &str) -> Option<PathBuf> {
 /// the test is skipped (it then passes without checking anything).
 pub fn skip_unless(test: &str, tools: &[&str]) -> bool {
     if !nix::unistd::geteuid().is_root() {
-        say(&format!("SKIP {test}: needs root (private mount and network namespaces)"));
+        say(&format!(
+            "SKIP {test}: needs root (private mount and network namespaces)"
+        ));
         return false;
     }
-    let missing: Vec<&str> = tools.iter().copied().filter(|t| which(t).is_none()).collect();
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| which(t).is_none())
+        .collect();
     if !missing.is_empty() {
         say(&format!(
             "SKIP {test}: not installed: {} (Debian: apt-get install pacemaker pacemaker-cli-utils pcs crmsh corosync resource-agents)",
@@ -118,7 +124,12 @@ pub fn run(cmd: &mut Command, secs: u64) -> Out {
     }
     stdout.truncate(1 << 20);
     stderr.truncate(1 << 20);
-    Out { code, stdout, stderr, what }
+    Out {
+        code,
+        stdout,
+        stderr,
+        what,
+    }
 }
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -163,7 +174,11 @@ impl Agents {
         run(cmd(bin).arg("install").arg("--root").arg(root), 60).check("ferro-ocf install --root");
         let dir = root.join("usr/lib/ocf/resource.d/ferro");
         for a in AGENTS {
-            assert!(dir.join(a).exists(), "ferro-ocf install made no {a} in {}", dir.display());
+            assert!(
+                dir.join(a).exists(),
+                "ferro-ocf install made no {a} in {}",
+                dir.display()
+            );
         }
         Agents { dir }
     }

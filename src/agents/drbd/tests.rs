@@ -1,0 +1,465 @@
+use super::*;
+use crate::ocf::{code_of, OcfEnv};
+
+fn ctx(action: Action, pairs: &[(&str, &str)]) -> anyhow::Result<Ctx> {
+    let env = OcfEnv::from_pairs(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain(
+                [("OCF_RESKEY_drbd_resource".to_owned(), "r0".to_owned())]
+                    .into_iter()
+                    .filter(|_| !pairs.iter().any(|(k, _)| *k == "OCF_RESKEY_drbd_resource")),
+            ),
+    );
+    crate::ocf::run::prepare(&Drbd, action, env)
+}
+
+fn summary() -> Summary {
+    Summary {
+        have_quorum: true,
+        ..Summary::default()
+    }
+}
+
+const S: [i64; 4] = DEFAULT_SCORES;
+
+fn score(s: Summary) -> ScoreChange {
+    score_for(&s, S, PeerPrimaryPolicy::Ignore, || panic!("not asked")).0
+}
+
+#[test]
+fn scores_are_the_references() {
+    use ScoreChange::*;
+    let uptodate = Summary {
+        disk_all_up_to_date: true,
+        disk_all_consistent: true,
+        ..summary()
+    };
+    // Primary, local UpToDate.
+    assert_eq!(
+        score(Summary {
+            primary: true,
+            ..uptodate
+        }),
+        Set(10000)
+    );
+    // Secondary, UpToDate, the peer known (connected).
+    assert_eq!(
+        score(Summary {
+            pdsk_all_up_to_date: true,
+            some_peer_all_up_to_date: true,
+            ..uptodate
+        }),
+        Set(10000)
+    );
+    // Secondary, UpToDate, the peer unknown (disconnected): maybe the peer has newer data.
+    assert_eq!(
+        score(Summary {
+            pdsk_any_unknown: true,
+            ..uptodate
+        }),
+        Set(1000)
+    );
+    // Local disk not UpToDate, the peer's is (e.g. SyncTarget, or Diskless with a peer).
+    assert_eq!(
+        score(Summary {
+            some_peer_all_up_to_date: true,
+            ..summary()
+        }),
+        Set(10)
+    );
+    // Only Consistent: the first value, 0 by default, which means "no score".
+    assert_eq!(
+        score(Summary {
+            disk_all_consistent: true,
+            ..summary()
+        }),
+        Remove
+    );
+    // Attaching/Negotiating: leave the score alone.
+    assert_eq!(
+        score(Summary {
+            disk_transitional: true,
+            disk_all_consistent: true,
+            ..summary()
+        }),
+        Keep
+    );
+    // Inconsistent/Outdated/Diskless without a good peer: no score.
+    assert_eq!(score(summary()), Remove);
+    // No quorum (DRBD 9): no score whatever the disks.
+    assert_eq!(
+        score(Summary {
+            have_quorum: false,
+            primary: true,
+            ..uptodate
+        }),
+        Remove
+    );
+    // Not configured: no score (a non-probe monitor of a stopped instance).
+    assert_eq!(
+        score(Summary {
+            unconfigured: true,
+            ..uptodate
+        }),
+        Remove
+    );
+}
+
+#[test]
+fn diskless_clients_score_one_below() {
+    use ScoreChange::*;
+    let c = Summary {
+        diskless_client: true,
+        ..summary()
+    };
+    assert_eq!(
+        score(Summary {
+            pdsk_all_up_to_date: true,
+            some_peer_all_up_to_date: true,
+            ..c
+        }),
+        Set(9999)
+    );
+    assert_eq!(
+        score(Summary {
+            primary: true,
+            some_peer_all_up_to_date: true,
+            ..c
+        }),
+        Set(9999)
+    );
+    assert_eq!(
+        score(Summary {
+            some_peer_all_up_to_date: true,
+            ..c
+        }),
+        Set(999)
+    );
+    assert_eq!(score(c), Remove);
+}
+
+#[test]
+fn custom_scores_and_unfence() {
+    let s = Summary {
+        primary: true,
+        disk_all_up_to_date: true,
+        disk_all_consistent: true,
+        pdsk_all_up_to_date: true,
+        some_peer_all_up_to_date: true,
+        ..summary()
+    };
+    let (c, unfence) = score_for(&s, [5, 20, 300, 4000], PeerPrimaryPolicy::Ignore, || false);
+    assert_eq!((c, unfence), (ScoreChange::Set(4000), true));
+    let only_consistent = Summary {
+        disk_all_consistent: true,
+        ..summary()
+    };
+    assert_eq!(
+        score_for(
+            &only_consistent,
+            [5, 20, 300, 4000],
+            PeerPrimaryPolicy::Ignore,
+            || false
+        )
+        .0,
+        ScoreChange::Set(5)
+    );
+}
+
+#[test]
+fn peer_primary_policies() {
+    let s = Summary {
+        disk_all_up_to_date: true,
+        disk_all_consistent: true,
+        some_peer_primary: true,
+        some_peer_all_up_to_date: true,
+        pdsk_all_up_to_date: true,
+        ..summary()
+    };
+    assert_eq!(
+        score_for(&s, S, PeerPrimaryPolicy::Ignore, || panic!()).0,
+        ScoreChange::Set(10000)
+    );
+    assert_eq!(
+        score_for(&s, S, PeerPrimaryPolicy::Remove, || panic!()).0,
+        ScoreChange::Remove
+    );
+    assert_eq!(
+        score_for(&s, S, PeerPrimaryPolicy::RemoveIfUnexpected, || true).0,
+        ScoreChange::Remove
+    );
+    assert_eq!(
+        score_for(&s, S, PeerPrimaryPolicy::RemoveIfUnexpected, || false).0,
+        ScoreChange::Set(10000)
+    );
+    // A Primary peer whose disk is not healthy: regular scoring.
+    let sick = Summary {
+        some_peer_all_up_to_date: false,
+        pdsk_all_up_to_date: false,
+        ..s
+    };
+    assert_eq!(
+        score_for(&sick, S, PeerPrimaryPolicy::Remove, || panic!()).0,
+        ScoreChange::Set(10000)
+    );
+}
+
+#[test]
+fn adjust_master_score_parsing() {
+    assert_eq!(parse_scores("0 10 1000 10000"), Ok(DEFAULT_SCORES));
+    assert_eq!(parse_scores(" 1  2 3\t4 "), Ok([1, 2, 3, 4]));
+    for bad in [
+        "0 10 1000",
+        "0 10 1000 10000 5",
+        "0 -10 1000 10000",
+        "0 10 x 10000",
+        "0 1000 10 10000",
+        "",
+    ] {
+        assert!(parse_scores(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn bad_adjust_master_score_fails_validate_but_falls_back_elsewhere() {
+    let p = [("OCF_RESKEY_adjust_master_score", "0 10 1000")];
+    let e = Config::from_ctx(&ctx(Action::ValidateAll, &p).unwrap(), true).unwrap_err();
+    assert_eq!(code_of(&e), OcfCode::ErrConfigured);
+    assert!(e.to_string().contains("adjust_master_score"), "{e}");
+    let c = Config::from_ctx(&ctx(Action::Monitor, &p).unwrap(), false).unwrap();
+    assert_eq!(c.scores, DEFAULT_SCORES);
+}
+
+#[test]
+fn parameters_are_checked_and_named() {
+    for (k, v, needle) in [
+        ("OCF_RESKEY_drbd_resource", "r0;rm -rf /", "drbd_resource"),
+        ("OCF_RESKEY_drbdconf", "/etc/drbd conf", "drbdconf"),
+        (
+            "OCF_RESKEY_require_drbd_module_version_ge",
+            "9.0",
+            "require_drbd_module_version_ge",
+        ),
+        (
+            "OCF_RESKEY_require_drbd_module_version_lt",
+            "ten",
+            "require_drbd_module_version_lt",
+        ),
+    ] {
+        let c = ctx(Action::ValidateAll, &[(k, v)]).unwrap();
+        let e = Config::from_ctx(&c, true).unwrap_err();
+        assert_eq!(code_of(&e), OcfCode::ErrConfigured, "{k}");
+        assert!(e.to_string().contains(needle), "{k}: {e}");
+    }
+    // Declared boolean: the parameter layer rejects it before the agent runs.
+    let e = ctx(
+        Action::ValidateAll,
+        &[("OCF_RESKEY_stop_outdates_secondary", "perhaps")],
+    )
+    .unwrap_err();
+    assert_eq!(code_of(&e), OcfCode::ErrConfigured);
+    assert!(e.to_string().contains("stop_outdates_secondary"), "{e}");
+    let e = ctx(Action::Start, &[("OCF_RESKEY_drbd_resource", "")]).unwrap_err();
+    assert_eq!(code_of(&e), OcfCode::ErrConfigured);
+}
+
+#[test]
+fn defaults_are_the_references() {
+    let c = Config::from_ctx(&ctx(Action::Start, &[]).unwrap(), true).unwrap();
+    assert_eq!(c.drbdconf.as_deref(), Some("/etc/drbd.conf"));
+    assert_eq!(c.scores, DEFAULT_SCORES);
+    assert_eq!(c.wfc_timeout, Some(5));
+    assert_eq!(c.peer_primary, PeerPrimaryPolicy::Ignore);
+    assert_eq!(c.version_ge, Some(Version(8, 0, 0)));
+    assert_eq!(c.version_lt, Some(Version(10, 0, 0)));
+    assert!(
+        !c.stop_outdates_secondary && !c.connect_only_after_promote && !c.unfence_if_all_uptodate
+    );
+    for (v, want) in [("", None), ("none", None), ("0", Some(0)), ("30", Some(30))] {
+        let c = Config::from_ctx(
+            &ctx(Action::Start, &[("OCF_RESKEY_wfc_timeout", v)]).unwrap(),
+            true,
+        )
+        .unwrap();
+        assert_eq!(c.wfc_timeout, want, "{v:?}");
+    }
+    let c = ctx(
+        Action::Start,
+        &[(
+            "OCF_RESKEY_remove_master_score_if_peer_primary",
+            "unexpected",
+        )],
+    )
+    .unwrap();
+    assert_eq!(
+        Config::from_ctx(&c, true).unwrap().peer_primary,
+        PeerPrimaryPolicy::RemoveIfUnexpected
+    );
+}
+
+#[test]
+fn clone_meta_attributes() {
+    let meta = |pairs: &[(&str, &str)], v9: Option<bool>| {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (format!("OCF_RESKEY_CRM_meta_{k}"), v.to_string()))
+            .collect();
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        check_meta(&ctx(Action::Start, &pairs).unwrap(), v9)
+    };
+    let good = [
+        ("clone_max", "2"),
+        ("clone_node_max", "1"),
+        ("promoted_max", "1"),
+        ("promoted_node_max", "1"),
+    ];
+    assert!(meta(&good, None).is_ok() && meta(&good, Some(false)).is_ok());
+    for (bad, v9, reason) in [
+        (
+            ("clone_node_max", "2"),
+            None,
+            "expected clone-node-max = 1, but found 2.",
+        ),
+        (
+            ("promoted_node_max", "2"),
+            None,
+            "expected promoted-node-max = 1, but found 2.",
+        ),
+        (
+            ("promoted_max", "3"),
+            None,
+            "expected promoted-max -le 2, but found 3.",
+        ),
+        (
+            ("clone_max", "3"),
+            Some(false),
+            "expected clone-max -le 2, but found 3.",
+        ),
+    ] {
+        let mut m = good.to_vec();
+        m.retain(|(k, _)| *k != bad.0);
+        m.push(bad);
+        let e = meta(&m, v9).unwrap_err();
+        assert_eq!(code_of(&e), OcfCode::ErrConfigured);
+        assert_eq!(
+            e.to_string(),
+            format!("meta parameter misconfigured, {reason}")
+        );
+    }
+    // DRBD 9 with one Primary may have more than two instances (diskless tie-breakers).
+    let three = [("clone_max", "3"), ("promoted_max", "1")];
+    assert!(meta(&three, Some(true)).is_ok());
+    assert!(meta(&[("clone_max", "3"), ("promoted_max", "2")], Some(true)).is_err());
+    // Not a clone at all: DRBD 8.4 refuses, as the reference does.
+    assert!(meta(&[], Some(false))
+        .unwrap_err()
+        .to_string()
+        .contains("found unset"));
+    // Older Pacemaker: master_* names, and the reason uses them.
+    let e = meta(&[("master_node_max", "2")], None).unwrap_err();
+    assert!(e.to_string().contains("master-node-max"), "{e}");
+}
+
+#[test]
+fn notify_is_required_unless_ignored() {
+    let cfg = |c: &Ctx| Config::from_ctx(c, false).unwrap();
+    let c = ctx(Action::Start, &[]).unwrap();
+    let e = check_notify(&c, &cfg(&c)).unwrap_err();
+    assert_eq!(code_of(&e), OcfCode::ErrConfigured);
+    assert!(e.to_string().contains("ignore_missing_notifications"));
+    let c = ctx(Action::Start, &[("OCF_RESKEY_CRM_meta_notify", "true")]).unwrap();
+    assert!(check_notify(&c, &cfg(&c)).is_ok());
+    let c = ctx(
+        Action::Start,
+        &[("OCF_RESKEY_ignore_missing_notifications", "true")],
+    )
+    .unwrap();
+    assert!(check_notify(&c, &cfg(&c)).is_ok());
+}
+
+#[test]
+fn two_primaries_in_dump() {
+    assert!(allows_two_primaries(
+        "resource r0 {\n    net {\n        allow-two-primaries yes;\n    }\n"
+    ));
+    assert!(allows_two_primaries("        allow-two-primaries;\n"));
+    assert!(!allows_two_primaries("        allow-two-primaries no;\n"));
+}
+
+/// The reference's answers (exit code, promotion score) for every state captured from a real
+/// DRBD 8.4 pair (tests/fixtures/drbd/84).
+#[test]
+fn captured_states_give_the_references_codes_and_scores() {
+    use ScoreChange::*;
+    macro_rules! case {
+        ($state:literal, $node:literal, $code:expr, $score:expr) => {
+            (
+                concat!($state, "/", $node),
+                include_str!(concat!(
+                    "../../../tests/fixtures/drbd/84/",
+                    $state,
+                    "/",
+                    $node,
+                    ".proc_drbd"
+                )),
+                $code,
+                $score,
+            )
+        };
+    }
+    for (name, text, code, want) in [
+        case!("down", "node1", OcfCode::NotRunning, Remove),
+        case!("attached-standalone", "node1", OcfCode::Success, Remove),
+        case!("connected-inconsistent", "node1", OcfCode::Success, Remove),
+        case!(
+            "resync-primary",
+            "node1",
+            OcfCode::RunningPromoted,
+            Set(10000)
+        ),
+        case!("resync-primary", "node2", OcfCode::Success, Set(10)),
+        case!(
+            "connected-primary",
+            "node1",
+            OcfCode::RunningPromoted,
+            Set(10000)
+        ),
+        case!("connected-primary", "node2", OcfCode::Success, Set(10000)),
+        case!("connected-secondary", "node1", OcfCode::Success, Set(10000)),
+        case!(
+            "disconnected-secondary",
+            "node1",
+            OcfCode::Success,
+            Set(1000)
+        ),
+        case!(
+            "disconnected-secondary",
+            "node2",
+            OcfCode::Success,
+            Set(1000)
+        ),
+        case!(
+            "wfconnection-primary",
+            "node1",
+            OcfCode::RunningPromoted,
+            Set(10000)
+        ),
+        case!("wfconnection-primary", "node2", OcfCode::Success, Remove),
+        case!(
+            "diskless-secondary",
+            "node1",
+            OcfCode::RunningPromoted,
+            Set(10000)
+        ),
+        case!("diskless-secondary", "node2", OcfCode::Success, Set(10)),
+    ] {
+        let st = crate::sys::drbd::parse_proc_drbd(text, &[0]);
+        assert_eq!(code_of_state(&st), code, "{name}");
+        assert_eq!(score(st.summary()), want, "{name}: {}", st.describe());
+    }
+}

@@ -1,0 +1,302 @@
+#!/bin/bash
+# ocf:ferro:drbd against real DRBD (8.4 kernel module, drbd-utils 9) in the two lab node VMs.
+#
+#   tests/lab/drbd-agent.sh [all]      up, capture, agent, ocf-tester, pacemaker, down
+#   tests/lab/drbd-agent.sh up         boot node1/node2, create DRBD metadata; VMs keep running
+#   tests/lab/drbd-agent.sh capture    record kernel/drbdsetup output of every interesting state
+#                                      into tests/fixtures/drbd/84/ (the parsers' unit tests)
+#   tests/lab/drbd-agent.sh agent      start/monitor/promote/demote/stop by hand, both nodes
+#   tests/lab/drbd-agent.sh tester     ocf-tester on node1
+#   tests/lab/drbd-agent.sh pacemaker  the agent as a promotable clone under Pacemaker
+#   tests/lab/drbd-agent.sh down       power off the VMs, remove the namespace
+#
+# Uses the lab's image and plumbing (lib.sh) in its own network namespace (FERRO_LAB_NETNS,
+# default fdrbd), so it does not collide with a run of tests/lab/run.sh.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+export FERRO_LAB_NETNS=${FERRO_LAB_NETNS:-fdrbd}
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+NODES=(node1 node2)
+STATE=${FERRO_LAB_CACHE:-/var/cache/ferro-lab}/drbd-agent.run
+FIXTURES=$ROOT/tests/fixtures/drbd/84
+PASS=0 FAIL=0
+
+ok() { PASS=$((PASS + 1)); echo "PASS $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+# expect RC DESC VM CMD : run CMD on VM, compare its exit code
+expect() {
+  local want=$1 desc=$2 vm=$3 rc=0 out; shift 3
+  out=$(lab_ssh "$vm" "$@" 2>&1) || rc=$?
+  if [[ $rc == "$want" ]]; then ok "$desc (rc $rc)"; else bad "$desc: rc $rc, expected $want"; echo "$out" | tail -15; fi
+}
+on_both() { local vm; for vm in "${NODES[@]}"; do lab_ssh "$vm" "$1"; done; }
+proc_state() { lab_ssh "$1" "sed -n 's/.* cs:\([^ ]*\) ro:\([^ ]*\) ds:\([^ ]*\).*/\1 \2 \3/p' /proc/drbd"; }
+state_is() { [[ $(proc_state "$1") == $2 ]]; }
+
+load_state() {
+  [[ -f $STATE ]] || die "no lab running (tests/lab/drbd-agent.sh up)"
+  # shellcheck disable=SC1090
+  source "$STATE"
+}
+
+cmd_up() {
+  [[ $(id -u) == 0 ]] || die "run as root"
+  local n; n=$(pgrep -c qemu-system || true)
+  ((n < 3)) || die "$n qemu processes running on this 2-core host: wait until fewer than 3 run"
+  lab_image
+  lab_accel
+  LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-drbd-agent
+  mkdir -p "$LAB_RUN/logs"
+  trap lab_cleanup EXIT
+  lab_net_up
+  lab_disks
+  local vm
+  for vm in "${NODES[@]}"; do vm_start "$vm"; done
+  for vm in "${NODES[@]}"; do wait_ssh "$vm"; done
+  printf 'LAB_RUN=%q\nLAB_IMG=%q\nLAB_KEY=%q\nLAB_ACCEL=%q\nLAB_NETNS_MADE=1\n' \
+    "$LAB_RUN" "$LAB_IMG" "$LAB_KEY" "$LAB_ACCEL" > "$STATE"
+  on_both 'drbdadm -- --force create-md r0 >/dev/null 2>&1; mkdir -p /data'
+  trap - EXIT
+  log "lab up: $LAB_RUN (tests/lab/drbd-agent.sh down to stop)"
+}
+
+cmd_down() {
+  load_state
+  rm -f "$STATE"
+  LAB_COLLECT=${LAB_COLLECT:-1}
+  lab_cleanup
+}
+
+# --- capture -----------------------------------------------------------------------------------
+# snap NAME VM... : everything the agent (and the reference) may read, per node.
+snap() {
+  local name=$1 vm; shift
+  mkdir -p "$FIX/$name"
+  for vm in "$@"; do
+    lab_ssh "$vm" 'c() { local f=$1; shift; "$@" > /tmp/snap.out 2>&1; echo "# rc=$?" >> /tmp/snap.out
+                        { echo "# $*"; cat /tmp/snap.out; } > /tmp/snap/$f; }
+      rm -rf /tmp/snap; mkdir /tmp/snap
+      cat /proc/drbd > /tmp/snap/proc_drbd 2>/dev/null || echo "(no /proc/drbd)" > /tmp/snap/proc_drbd
+      c sh-status drbdsetup sh-status r0
+      c events2 drbdsetup events2 --now r0
+      c status drbdsetup status r0 --verbose --statistics
+      c status-json drbdsetup status r0 --json
+      c role drbdadm role r0
+      c cstate drbdadm cstate r0
+      c dstate drbdadm dstate r0
+      cd /tmp/snap && tar cf - .' | tar xf - -C "$FIX/$name" --transform "s,^\./,$vm.,"
+  done
+  log "captured $name"
+}
+
+cmd_capture() {
+  load_state
+  # Into the run directory first: an interrupted capture leaves the fixtures as they were.
+  FIX=$LAB_RUN/fixtures
+  rm -rf "$FIX"; mkdir -p "$FIX"
+  on_both 'drbdadm down r0 2>/dev/null; rmmod drbd 2>/dev/null; true'
+  snap no-module node1
+  lab_ssh node1 'drbdadm --version; cat /sys/module/drbd/version 2>&1; modinfo -F version drbd' \
+    > "$FIX/no-module/node1.versions" 2>&1 || true
+  # Fresh metadata on both: the first connection finds Inconsistent data and a full sync.
+  on_both 'modprobe drbd && drbdadm -- --force create-md r0 >/dev/null 2>&1'
+  lab_ssh node1 'drbdadm --version; cat /sys/module/drbd/version; modinfo -F version drbd;
+    drbdadm sh-dev r0; drbdadm sh-minor r0; drbdadm sh-mod-parms; drbdadm sh-resources' \
+    > "$FIX/versions.node1" 2>&1 || true
+  snap loaded-unconfigured node1
+  lab_ssh node1 'drbdadm new-resource r0 && drbdadm new-minor r0 && drbdadm attach r0'
+  snap attached-standalone node1
+  lab_ssh node1 'drbdadm connect r0'
+  snap wfconnection node1
+  lab_ssh node2 'drbdadm up r0'
+  wait_for "connected" 60 state_is node1 'Connected*' || die "no connection"
+  snap connected-inconsistent node1 node2
+  # Slow the first sync down so that it can be seen in progress.
+  on_both 'drbdadm disk-options --c-plan-ahead=0 --resync-rate=2M r0'
+  lab_ssh node1 'drbdadm primary --force r0'
+  sleep 4
+  snap resync-primary node1 node2
+  on_both 'drbdadm disk-options --c-plan-ahead=0 --resync-rate=200M r0'
+  wait_for "synced" 300 state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' || die "no sync"
+  snap connected-primary node1 node2
+  lab_ssh node1 'mkfs.xfs -q -f /dev/drbd0 && drbdadm secondary r0'
+  snap connected-secondary node1 node2
+  lab_ssh node2 'drbdadm disconnect r0'
+  snap disconnected-secondary node1 node2
+  lab_ssh node2 'drbdadm connect r0'
+  wait_for "reconnected" 60 state_is node2 'Connected*UpToDate/UpToDate' || die "no reconnect"
+  # Promote while connected: a disconnected Secondary with "fencing resource-only" refuses
+  # Primary when its fence-peer handler fails (no cluster here).
+  lab_ssh node1 'drbdadm primary r0'
+  lab_ssh node2 'drbdadm disconnect r0'
+  snap wfconnection-primary node1 node2
+  lab_ssh node2 'drbdadm outdate r0'
+  snap outdated node2
+  lab_ssh node2 'drbdadm connect r0'
+  wait_for "reconnected" 60 state_is node2 'Connected*UpToDate/UpToDate' || true
+  lab_ssh node2 'drbdadm detach r0'
+  snap diskless-secondary node1 node2
+  lab_ssh node2 'drbdadm attach r0'
+  wait_for "reattached" 60 state_is node2 'Connected*UpToDate/UpToDate' || true
+  lab_ssh node1 'drbdadm secondary r0'
+  on_both 'drbdadm down r0'
+  snap down node1
+  rm -rf "$FIXTURES"; mkdir -p "$(dirname "$FIXTURES")"; cp -r "$FIX" "$FIXTURES"
+  log "fixtures in $FIXTURES"
+}
+
+# --- the agent by hand ---------------------------------------------------------------------------
+install_ferro() {
+  local bin=${FERRO_BIN:-}
+  if [[ -z $bin ]]; then
+    # The guests run Debian 12: build on a host with the same (or an older) glibc.
+    (cd "$ROOT" && cargo build --release -q) || die "cargo build failed"
+    bin=${CARGO_TARGET_DIR:-$ROOT/target}/release/ferro-ocf
+  fi
+  local vm
+  for vm in "${NODES[@]}"; do
+    lab_scp_to "$vm" "$bin" /usr/sbin/ferro-ocf
+    lab_ssh "$vm" 'chmod 755 /usr/sbin/ferro-ocf && ferro-ocf install >/dev/null'
+  done
+}
+
+# ra VM ACTION [VAR=VALUE...] : the ferro agent as pacemaker-execd would run it (promotable clone)
+ra() {
+  local vm=$1 action=$2; shift 2
+  echo "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=drbd_r0 \
+    OCF_RESKEY_drbd_resource=r0 OCF_RESKEY_CRM_meta_clone_max=2 OCF_RESKEY_CRM_meta_clone_node_max=1 \
+    OCF_RESKEY_CRM_meta_promoted_max=1 OCF_RESKEY_CRM_meta_promoted_node_max=1 \
+    OCF_RESKEY_CRM_meta_notify=true OCF_RESKEY_CRM_meta_on_node=$vm $* \
+    /usr/lib/ocf/resource.d/ferro/drbd $action"
+}
+
+cmd_agent() {
+  load_state
+  install_ferro
+  on_both 'drbdadm down r0 2>/dev/null; rmmod drbd 2>/dev/null; true'
+  local vm
+  for vm in "${NODES[@]}"; do
+    expect 0 "$vm meta-data" "$vm" "$(ra "$vm" meta-data) >/dev/null"
+    # The module is not loaded: a probe says not running, start loads it.
+    expect 7 "$vm probe, module not loaded" "$vm" "$(ra "$vm" monitor OCF_RESKEY_CRM_meta_interval=0)"
+  done
+  expect 6 "bad meta clone-node-max=2 on start" node1 "$(ra node1 start OCF_RESKEY_CRM_meta_clone_node_max=2)"
+  expect 6 "notify=false on start" node1 "$(ra node1 start OCF_RESKEY_CRM_meta_notify=false)"
+  expect 0 "validate-all" node1 "$(ra node1 validate-all)"
+  expect 5 "resource not in drbd.conf (start)" node1 "$(ra node1 start OCF_RESKEY_drbd_resource=nosuch)"
+  expect 7 "resource not in drbd.conf (probe)" node1 "$(ra node1 monitor OCF_RESKEY_drbd_resource=nosuch OCF_RESKEY_CRM_meta_interval=0)"
+  expect 0 "node1 start (alone: waits wfc_timeout)" node1 "$(ra node1 start)"
+  expect 0 "node1 monitor after start" node1 "$(ra node1 monitor OCF_RESKEY_CRM_meta_interval=20000)"
+  expect 0 "node2 start" node2 "$(ra node2 start)"
+  wait_for "connected" 60 state_is node1 'Connected*UpToDate/UpToDate' || bad "not connected: $(proc_state node1)"
+  expect 0 "node2 monitor, Secondary" node2 "$(ra node2 monitor OCF_RESKEY_CRM_meta_interval=20000)"
+  expect 0 "node1 promote" node1 "$(ra node1 promote)"
+  expect 8 "node1 monitor, Primary" node1 "$(ra node1 monitor OCF_RESKEY_CRM_meta_interval=10000)"
+  expect 8 "node1 probe, Primary" node1 "$(ra node1 monitor OCF_RESKEY_CRM_meta_interval=0)"
+  expect 0 "node1 promote again (idempotent)" node1 "$(ra node1 promote)"
+  lab_ssh node1 'mount /dev/drbd0 /data && echo hello > /data/hello && umount /data'
+  expect 1 "node2 promote while node1 is Primary" node2 "$(ra node2 promote OCF_RESKEY_fail_promote_early_if_peer_primary=true) "
+  expect 0 "node1 demote" node1 "$(ra node1 demote)"
+  expect 0 "node1 monitor, Secondary" node1 "$(ra node1 monitor OCF_RESKEY_CRM_meta_interval=20000)"
+  expect 0 "node2 promote" node2 "$(ra node2 promote)"
+  expect 0 "node2 sees node1's file" node2 'mount /dev/drbd0 /data && grep -q hello /data/hello; rc=$?; umount /data; exit $rc'
+  expect 0 "node2 stop while Primary (demotes first)" node2 "$(ra node2 stop)"
+  expect 7 "node2 monitor after stop" node2 "$(ra node2 monitor OCF_RESKEY_CRM_meta_interval=20000)"
+  expect 0 "node2 stop again (idempotent)" node2 "$(ra node2 stop)"
+  expect 0 "node1 monitor, peer gone (WFConnection)" node1 "$(ra node1 monitor OCF_RESKEY_CRM_meta_interval=20000)"
+  expect 0 "node2 start again, reconnects" node2 "$(ra node2 start)"
+  wait_for "reconnected" 60 state_is node1 'Connected*' || bad "not reconnected: $(proc_state node1)"
+  # A hung drbdsetup (LINBIT/drbd#51) must not hang the agent: a monitor with a 3 s timeout
+  # against a drbdsetup that never returns fails within its deadline.
+  lab_ssh node1 'mkdir -p /tmp/hang && printf "#!/bin/sh\nexec sleep 600\n" > /tmp/hang/drbdsetup &&
+    printf "#!/bin/sh\nexec sleep 600\n" > /tmp/hang/drbdadm && chmod +x /tmp/hang/*'
+  expect 0 "monitor with a hung drbdadm returns within its timeout" node1 \
+    "t=\$(date +%s); $(ra node1 monitor OCF_RESKEY_CRM_meta_interval=20000 OCF_RESKEY_CRM_meta_timeout=3000 PATH=/tmp/hang:/usr/sbin:/usr/bin:/sbin:/bin); rc=\$?; echo rc=\$rc; (( \$(date +%s) - t < 6 ))"
+  for vm in "${NODES[@]}"; do expect 0 "$vm stop" "$vm" "$(ra "$vm" stop)"; done
+  expect 0 "module stays loaded, nothing configured" node1 '! grep -q "^ *0:" /proc/drbd || grep -q "0: cs:Unconfigured" /proc/drbd'
+}
+
+cmd_tester() {
+  load_state
+  install_ferro
+  on_both 'drbdadm down r0 2>/dev/null; true'
+  lab_ssh node2 'drbdadm up r0'
+  # ocf-tester runs start/monitor/promote/demote/notify/stop/reload, probes included. It sets no
+  # clone meta attributes; DRBD 8.4 insists on clone-max <= 2 (as the reference does).
+  expect 0 "ocf-tester ocf:ferro:drbd" node1 \
+    'ocf-tester -v -n drbd_r0 -o drbd_resource=r0 -o ignore_missing_notifications=true -o CRM_meta_clone_max=2 \
+      /usr/lib/ocf/resource.d/ferro/drbd > /tmp/ocf-tester.log 2>&1; rc=$?; tail -3 /tmp/ocf-tester.log; exit $rc'
+  lab_ssh node1 'cat /tmp/ocf-tester.log' > "$LAB_RUN/logs/ocf-tester.log" 2>&1 || true
+  on_both 'drbdadm down r0 2>/dev/null; true'
+}
+
+crm() { lab_ssh node1 "$@"; }
+promoted_on() { crm "crm_resource -r drbd_r0-clone -W 2>/dev/null" | sed -n 's/.*running on: \([^ ]*\) Promoted.*/\1/p;s/.*running on: \([^ ]*\) Master.*/\1/p'; }
+score_of() { crm "crm_attribute -N $1 -n master-drbd_r0 -l reboot -G -q 2>/dev/null"; }
+
+cmd_pacemaker() {
+  load_state
+  install_ferro
+  on_both 'drbdadm down r0 2>/dev/null; true'
+  on_both 'systemctl start corosync pacemaker'
+  wait_for "both nodes online" 240 crm "crm_mon -1 | grep -q 'Online: \[ node1 node2 \]'" || die "no cluster"
+  crm 'set -e; cibadmin --empty > /root/cib.xml; f() { pcs -f /root/cib.xml "$@"; }
+    f property set stonith-enabled=false
+    f resource create drbd_r0 ocf:ferro:drbd drbd_resource=r0 \
+      op monitor interval=15s role=Promoted timeout=20s op monitor interval=17s role=Unpromoted timeout=20s \
+      promotable promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1 notify=true
+    f constraint location drbd_r0-clone rule role=Promoted score=100 "#uname" eq node1
+    pcs cluster cib-push /root/cib.xml --config' > "$LAB_RUN/logs/pcmk-configure.log" 2>&1 ||
+    { cat "$LAB_RUN/logs/pcmk-configure.log"; die "configuration failed"; }
+  if wait_for "promoted on node1" 180 test "$(promoted_on)" = node1; then ok "clone promoted on node1"
+  else bad "clone not promoted: $(crm 'crm_mon -1 -A' 2>&1 | tail -20)"; fi
+  wait_for "scores" 60 test "$(score_of node2)" = 10000 || true
+  local s1 s2; s1=$(score_of node1); s2=$(score_of node2)
+  [[ $s1 == 10000 && $s2 == 10000 ]] && ok "promotion scores 10000/10000" || bad "scores node1=$s1 node2=$s2"
+  state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' && ok "DRBD $(proc_state node1)" ||
+    bad "DRBD on node1: $(proc_state node1)"
+  crm 'pcs node standby node1'
+  if wait_for "promoted on node2" 180 test "$(promoted_on)" = node2; then ok "standby node1: promoted on node2"
+  else bad "no failover: $(crm 'crm_mon -1 -A' 2>&1 | tail -20)"; fi
+  s1=$(score_of node1)
+  [[ -z $s1 ]] && ok "standby node1: its score removed on stop" || bad "node1 score still $s1"
+  state_is node2 'WFConnection Primary/Unknown UpToDate/DUnknown' && ok "DRBD on node2: $(proc_state node2)" ||
+    bad "DRBD on node2: $(proc_state node2)"
+  crm 'pcs node unstandby node1'
+  if wait_for "back on node1" 240 test "$(promoted_on)" = node1; then ok "unstandby: promoted on node1 again"
+  else bad "no failback: $(crm 'crm_mon -1 -A' 2>&1 | tail -20)"; fi
+  wait_for "synced" 120 state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' &&
+    ok "DRBD after failback: $(proc_state node1)" || bad "DRBD after failback: $(proc_state node1)"
+  # A pacemaker-side failure: demote DRBD behind Pacemaker's back; the monitor must see it (rc 0
+  # instead of 8) and Pacemaker must recover.
+  lab_ssh node1 'drbdadm secondary r0'
+  if wait_for "recovered" 120 sh -c "[ \"\$(crm_mon_fail)\" ]" 2>/dev/null; then :; fi
+  wait_for "promoted again" 120 test "$(promoted_on)" = node1 && state_is node1 'Connected Primary/*' &&
+    ok "out-of-band demote detected and recovered" || bad "no recovery after out-of-band demote"
+  crm 'crm_mon -1 -A -f' > "$LAB_RUN/logs/pcmk-final.txt" 2>&1 || true
+  crm 'pcs resource disable drbd_r0-clone --wait=120' >/dev/null 2>&1 || true
+  on_both 'systemctl stop pacemaker corosync' || true
+}
+crm_mon_fail() { crm "crm_mon -1 -f" | grep -i 'fail' || true; }
+
+cmd_all() {
+  cmd_up
+  trap 'cmd_down' EXIT
+  cmd_capture
+  cmd_agent
+  cmd_tester
+  cmd_pacemaker
+  echo "== $PASS passed, $FAIL failed =="
+  ((FAIL == 0))
+}
+
+case ${1:-all} in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  capture) cmd_capture ;;
+  agent | tester | pacemaker) "cmd_$1"; echo "== $PASS passed, $FAIL failed =="; ((FAIL == 0)) ;;
+  all) cmd_all ;;
+  *) sed -n '2,16p' "$0"; exit 2 ;;
+esac
