@@ -176,7 +176,12 @@ on() {
     nsenter -t "$pid" -n -m -- "$@"
 }
 
-node_online() { on "$1" crm_mon -1 --output-as=xml | grep -q "<node name=\"$2\" id=\"[0-9]*\" online=\"true\""; }
+# (Output captured first: with pipefail, grep -q leaving early would fail the pipe.)
+node_online() {
+    local xml
+    xml=$(on "$1" crm_mon -1 --output-as=xml)
+    grep -q "<node name=\"$2\" id=\"[0-9]*\" online=\"true\"" <<<"$xml"
+}
 
 # pids_in_node NODE: every process in the node's mount namespace.
 pids_in_node() {

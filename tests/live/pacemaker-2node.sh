@@ -70,7 +70,7 @@ placed() {
     wait_for "$mnt mounted on $node" 30 on "$node" findmnt -n -O rw "$mnt"
     if [[ -n $other ]]; then
         ! on "$other" findmnt -n "$mnt" >/dev/null || die "$mnt is mounted on $other too"
-        ! ip -n "$other" -br addr show dev eth0 | grep -q "$VIP/" || die "$VIP is on $other too"
+        [[ $(ip -n "$other" -br addr show dev eth0) != *"$VIP/"* ]] || die "$VIP is on $other too"
     fi
     echo "g on $node: $VIP answers, $mnt mounted there only"
 }
@@ -78,7 +78,7 @@ placed() {
 case $AGENTS in ferro) ra=ocf:ferro ;; reference) ra=ocf:heartbeat ;; *) die "AGENTS must be ferro or reference" ;; esac
 require_tools corosync pacemakerd pcs crm_mon ip nsenter losetup mkfs.ext4 findmnt
 for n in "$N1" "$N2" "$SW" "$CLI"; do
-    ! ip netns list | grep -qw "$n" || die "network namespace $n exists: another run? (ip netns del $n)"
+    [[ ! -e /run/netns/$n ]] || die "network namespace $n exists: another run? (ip netns del $n)"
 done
 LIVE_WORK=$(mktemp -d "/tmp/$PREFIX.XXXXXX")
 chmod 755 "$LIVE_WORK"
