@@ -2,7 +2,7 @@
 # A real one-node Pacemaker cluster on this machine, running IPaddr2 and Filesystem:
 # the way to see the agents under Pacemaker without VMs.
 #
-#   tests/live/pacemaker.sh        as root; AGENTS=ferro|reference (ocf:heartbeat:*)
+#   tests/live/pacemaker.sh        as root, after cargo build; AGENTS=reference for ocf:heartbeat:*
 #
 #  1. makes a network namespace for the node (loopback only: corosync binds 127.0.0.1),
 #     one for the service address and one for a client, joined by a veth pair;
@@ -14,16 +14,16 @@
 #     monitor runs at OCF_CHECK_LEVEL=20 (writes and reads a status file);
 #  4. shows `crm_mon -1` with both Started, and checks from outside: the address answers
 #     pings from the client namespace, the filesystem is mounted;
-#  5. removes the address and remounts the filesystem read-only behind the agents'
-#     backs, shows the failed monitors with the agents' exit reasons in crm_mon, and
-#     Pacemaker recovering both;
+#  5. removes the address and makes the status file unwritable (a read-only tmpfs
+#     over its directory) behind the agents' backs, shows the failed monitors with the
+#     agents' exit reasons in crm_mon, and Pacemaker recovering both;
 #  6. stops Pacemaker (which stops the resources) and corosync, and removes everything
 #     it made, also when a step fails.
 # Exit status 0 only if every check passed. KEEP=1 waits for Enter before stopping.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-AGENTS=${AGENTS:-reference}
+AGENTS=${AGENTS:-ferro}
 FSTYPE=${FSTYPE:-ext4}
 PREFIX=${PREFIX:-fcrm-live}
 NODE=$PREFIX-n1
@@ -127,13 +127,13 @@ on "$NODE" findmnt -n "$mnt" || die "$mnt is not mounted"
 log "breaking both resources behind Pacemaker's back"
 ip -n "$SVC" addr del "$VIP/24" dev "$PREFIX-v0"
 echo "removed $VIP from $PREFIX-v0"
-on "$NODE" mount -o remount,ro "$mnt"
-echo "remounted $mnt read-only"
+block_status_file "$NODE" "$mnt"
+echo "mounted a read-only tmpfs on $mnt/.Filesystem_status"
 wait_for "failed monitors recorded" "$TIMEOUT" failed vip fs
 on "$NODE" crm_mon -1 -r --include=failcounts
 exit_reasons
 wait_for "Pacemaker recovered vip and fs" "$TIMEOUT" started vip fs
-wait_for "$mnt mounted read-write again" 30 on "$NODE" findmnt -n -O rw "$mnt"
+wait_for "$mnt mounted again, without the tmpfs" 30 eval "on $NODE findmnt -n -O rw $mnt && ! on $NODE findmnt -n $mnt/.Filesystem_status"
 wait_for "$VIP answers again" 30 ip netns exec "$CLI" ping -c 1 -W 1 "$VIP"
 on "$NODE" crm_mon -1 -r --include=failcounts
 
