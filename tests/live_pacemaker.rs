@@ -107,7 +107,7 @@ fn two_live_nodes_fail_over_with_the_reference_agents() {
         "reference, two nodes",
         "pacemaker-2node.sh",
         "reference",
-        "R",
+        "r2",
     );
 }
 
@@ -117,5 +117,5 @@ fn two_live_nodes_fail_over_with_the_ferro_agents() {
     if !skip_unless(test, TOOLS) || !ferro_implemented(test) {
         return;
     }
-    live("ferro, two nodes", "pacemaker-2node.sh", "ferro", "F");
+    live("ferro, two nodes", "pacemaker-2node.sh", "ferro", "f2");
 }
