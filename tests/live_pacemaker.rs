@@ -43,11 +43,24 @@ fn live(test: &str, script: &str, agents: &str, tag: &str) {
             .env("FERRO_BIN", env!("CARGO_BIN_EXE_ferro-ocf")),
         600,
     );
+    // The steps and findings always; the whole output (crm_mon, logs) when it failed.
+    let shown: String = if out.code == Some(0) {
+        out.stdout
+            .lines()
+            .filter(|l| {
+                l.starts_with("== ")
+                    || l.starts_with("ok: ")
+                    || l.starts_with("failover: ")
+                    || l.contains("_monitor_5000: ")
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    } else {
+        format!("{}{}", out.stdout, out.stderr)
+    };
     say(&format!(
-        "--- {test}: {} AGENTS={agents}\n{}{}",
-        script.display(),
-        out.stdout,
-        out.stderr
+        "--- {test}: {} AGENTS={agents}\n{shown}",
+        script.display()
     ));
     out.check(&script.display().to_string());
     for want in ["Started", "Failed Resource Actions", "== PASS"] {
