@@ -17,8 +17,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const FERRO_DIR: &str = "/usr/lib/ocf/resource.d/ferro";
+/// The agents under test: links to the binary cargo built for this bench (not whatever is
+/// installed), named like the installed ones so argv0 dispatch is the same.
+const FERRO_DIR: &str = "/run/ferro-bench/ferro";
 const REF_DIR: &str = "/usr/lib/ocf/resource.d/heartbeat";
+
+fn link_agents() {
+    let _ = std::fs::remove_dir_all(FERRO_DIR);
+    std::fs::create_dir_all(FERRO_DIR).unwrap();
+    for agent in ["IPaddr2", "Filesystem"] {
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_ferro-ocf"),
+            Path::new(FERRO_DIR).join(agent),
+        )
+        .unwrap();
+    }
+}
 
 /// One measured invocation.
 #[derive(Clone, Copy, Default)]
@@ -83,6 +97,8 @@ impl Call {
     /// Run once, measuring wall, CPU (self + reaped descendants) and peak RSS via wait4.
     fn measure(&self) -> Sample {
         let start = Instant::now();
+        // Reaped by wait4 below, which std's Child cannot do (it has no rusage).
+        #[allow(clippy::zombie_processes)]
         let child = self.command().spawn().expect("spawn agent");
         let mut status = 0;
         let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -233,10 +249,13 @@ struct NetLab;
 
 impl NetLab {
     fn new() -> NetLab {
-        let _ = Command::new("ip").args(["netns", "del", "fbench"]).status();
-        let _ = Command::new("ip")
-            .args(["netns", "del", "fbench-peer"])
-            .status();
+        // Left over from an interrupted run.
+        for ns in ["fbench", "fbench-peer"] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(Stdio::null())
+                .status();
+        }
         sh(&["ip", "netns", "add", "fbench"]);
         sh(&["ip", "netns", "add", "fbench-peer"]);
         sh(&[
@@ -352,7 +371,7 @@ fn ipaddr2_cases(n: usize, rows: &mut Vec<Row>) {
     ));
 }
 
-fn filesystem_cases(n: usize, rows: &mut Vec<Row>) {
+fn filesystem_cases(n: usize, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
     let disks = Disks::new(10, "ext4", "64M");
     let fs = |i: usize| {
         vec![
@@ -387,16 +406,31 @@ fn filesystem_cases(n: usize, rows: &mut Vec<Row>) {
 
     // Stop of ten idle filesystems (resource-agents #1907): mount all ten, time the ten stops.
     let rounds = (n / 10).max(3);
-    let (mut f, mut r) = (Vec::new(), Vec::new());
+    let (mut f, mut r, mut plain) = (Vec::new(), Vec::new(), Vec::new());
+    let mount_all = || {
+        for i in 0..10 {
+            sh(&["mount", "-t", "ext4", &disks.loops[i], &disks.mnt(i)]);
+        }
+    };
     for _ in 0..rounds {
         for (dir, acc) in [(FERRO_DIR, &mut f), (REF_DIR, &mut r)] {
-            for i in 0..10 {
-                sh(&["mount", "-t", "ext4", &disks.loops[i], &disks.mnt(i)]);
-            }
+            mount_all();
             let stops: Vec<Call> = (0..10).map(|i| call(dir, "stop", i)).collect();
             acc.push(measure_seq(&stops));
         }
+        // The floor the issue sets: plain umount(8) of the same ten.
+        mount_all();
+        let t = Instant::now();
+        for i in 0..10 {
+            sh(&["umount", &disks.mnt(i)]);
+        }
+        plain.push(t.elapsed());
     }
+    plain.sort();
+    notes.push(format!(
+        "- Floor for the stop case: plain `umount` of the same ten filesystems took {} ms (median of {rounds}).",
+        ms(plain[plain.len() / 2])
+    ));
     rows.push(Row {
         case: "Filesystem stop of 10 idle filesystems (total)".to_owned(),
         ferro: stats(&f, u32::MAX),
@@ -463,15 +497,13 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .map(PathBuf::from);
     let n = if quick { 10 } else { 100 };
-    assert!(
-        Path::new(FERRO_DIR).join("IPaddr2").exists(),
-        "install the agents first: ferro-ocf install"
-    );
+    link_agents();
 
     let mut rows = Vec::new();
+    let mut notes = Vec::new();
     eprintln!("benchmarking, N={n}");
     ipaddr2_cases(n, &mut rows);
-    filesystem_cases(n, &mut rows);
+    filesystem_cases(n, &mut rows, &mut notes);
 
     let mut doc = String::new();
     let _ = writeln!(
@@ -480,18 +512,29 @@ fn main() {
     );
     let _ = writeln!(
         doc,
-        "Run {} on {} (kernel {}), {} CPUs; resource-agents {}.",
+        "Run {} on {} (kernel {}), {} CPUs, load average {} at the start; resource-agents {}.",
         out(&["date", "-u", "+%Y-%m-%d %H:%M UTC"]),
         out(&["hostname"]),
         out(&["uname", "-r"]),
         out(&["nproc"]),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split(' ')
+            .next()
+            .unwrap_or("?")
+            .to_owned(),
         out(&["dpkg-query", "-W", "-f=${Version}", "resource-agents"])
     );
     let _ = writeln!(doc, "Both agents run the same action on the same live resource, alternately, N times, as Pacemaker runs a recurring monitor (CRM_meta_interval set). `bench/run.sh` regenerates this file.\n");
     let _ = writeln!(doc, "- wall: median; CPU: mean user+sys of the agent and every process it waited for (wait4); procs: processes the invocation created besides itself (counted in a fresh PID namespace); max RSS: largest resident set of the agent or any waited-for child.");
     let _ = writeln!(doc, "- ratio: reference / ferro.\n");
     doc.push_str(&table(&rows));
+    doc.push('\n');
+    for note in &notes {
+        let _ = writeln!(doc, "{note}");
+    }
     print!("{doc}");
+    let _ = std::fs::remove_dir_all(Path::new(FERRO_DIR).parent().unwrap());
     if let Some(f) = out_file {
         std::fs::write(&f, &doc).unwrap();
         eprintln!("wrote {}", f.display());

@@ -41,8 +41,31 @@ fn ip_cmd(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Namespaces of earlier runs that were killed before their Drop ran: `fipt-<pid>-…` of a
+/// process that is gone.
+fn remove_stale_namespaces() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(dir) = std::fs::read_dir("/run/netns") else {
+            return;
+        };
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix("fipt-").and_then(|r| r.split('-').next());
+            if let Some(pid) =
+                pid.filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            {
+                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = Command::new("ip").args(["netns", "del", &name]).output();
+                }
+            }
+        }
+    });
+}
+
 impl Lab {
     fn new(tag: &str) -> Lab {
+        remove_stale_namespaces();
         static N: AtomicU32 = AtomicU32::new(0);
         let id = format!(
             "fipt-{}-{}-{tag}",
@@ -496,6 +519,33 @@ fn bad_input_is_refused_before_anything_changes() {
     assert_eq!(o.code, 6, "{o:?}");
     assert!(o.exit_reason().unwrap().contains("not supported"), "{o:?}");
     assert_eq!(lab.addrs(), before, "bad input changed the interface");
+}
+
+/// start and stop need root, as in the reference (OCF_ERR_PERM); nothing is tried without it.
+#[test]
+fn start_and_stop_need_root() {
+    need_root!("start_and_stop_need_root");
+    use std::os::unix::process::CommandExt;
+    let lab = Lab::new("perm");
+    for action in ["start", "stop"] {
+        let out = Command::new(support::BIN)
+            .args([AGENT, action])
+            .env_clear()
+            .env("OCF_ROOT", support::OCF_ROOT)
+            .env("OCF_RESKEY_ip", "192.0.2.10")
+            .env("OCF_RESKEY_network_namespace", &lab.a)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{action}: {stderr}");
+        assert!(
+            stderr.contains("ocf-exit-reason:You must be root"),
+            "{stderr}"
+        );
+    }
+    assert!(!lab.has("192.0.2.10/24"));
 }
 
 #[test]

@@ -84,33 +84,34 @@ impl super::Agent for IPaddr2 {
                 return Ok(OcfCode::Success);
             }
         };
+        stop_background_announcer(&announcer_pidfile(ctx, &cfg));
         let Some(mut host) = Host::enter(&cfg)? else {
             info!("network namespace is gone: {} cannot be configured", cfg.ip);
             return Ok(OcfCode::Success);
         };
-        stop_background_announcer(&announcer_pidfile(ctx, &cfg));
-        let place = match host.place(&cfg)? {
-            Placed::At(p) => p,
+        let removed = match host.place(&cfg)? {
+            Placed::At(place) => match host.served(&cfg, &place)? {
+                Some(addr) => {
+                    host.remove(&cfg, &place, &addr)?;
+                    true
+                }
+                None => {
+                    info!("{} is not on {}", cfg.ip, place.link.name);
+                    false
+                }
+            },
             Placed::NoSuchNic(nic) => {
                 info!("no interface {nic}: {} is not configured", cfg.ip);
-                return Ok(OcfCode::Success);
+                false
             }
             // Differs from the reference, which reports success here: an interface that went
             // down loses its IPv4 routes but keeps its addresses, so the address may well be
             // there; left behind, it would clash with the node taking over once the link is
             // back. Remove it wherever it is.
-            Placed::NoRoute => {
-                host.remove_anywhere(&cfg)?;
-                return Ok(OcfCode::Success);
-            }
+            Placed::NoRoute => host.remove_anywhere(&cfg)?,
         };
-        if let Some(addr) = host.served(&cfg, &place)? {
-            host.remove(&cfg, &place, &addr)?;
-            if cfg.flush_routes {
-                flush_route_cache(cfg.family);
-            }
-        } else {
-            info!("{} is not on {}", cfg.ip, place.link.name);
+        if removed && cfg.flush_routes {
+            flush_route_cache(cfg.family);
         }
         if let Some(label) = cfg.lvs_ipv6_addrlabel {
             host.addrlabel(&cfg, false, label);
@@ -770,14 +771,15 @@ impl Host {
     /// Stop without a route to tell the interface or prefix: the address on the configured nic
     /// (any interface if none), of the configured prefix length if given; never the copy that
     /// lvs_support keeps on lo.
-    fn remove_anywhere(&mut self, cfg: &Config) -> Result<()> {
+    fn remove_anywhere(&mut self, cfg: &Config) -> Result<bool> {
         let nic = match &cfg.nic {
             Some(n) => match self.nl.link_by_name(n)? {
                 Some(l) => Some(l.index),
-                None => return Ok(()),
+                None => return Ok(false),
             },
             None => None,
         };
+        let mut removed = false;
         let found: Vec<Addr> = self
             .nl
             .addrs(cfg.family, nic)?
@@ -808,8 +810,9 @@ impl Host {
                 link,
             };
             self.remove(cfg, &place, &a)?;
+            removed = true;
         }
-        Ok(())
+        Ok(removed)
     }
 
     /// run_arping: IPv4 duplicate address detection before adding (`arping -D -c 2 -w 3`).

@@ -244,6 +244,35 @@ mod tests {
         assert!(choose_loopback(&routes, &q("10.0.0.1")).is_none());
     }
 
+    /// The kernel's own route dumps (see netlink_captures.txt): a gateway route, a multipath
+    /// route, and two routes for one IPv6 prefix.
+    #[test]
+    fn choice_on_captured_route_dumps() {
+        let routes = |name| crate::sys::netlink::tests::captured_routes(name);
+        let main: Vec<Route> = routes("route4more")
+            .into_iter()
+            .filter(|r| r.table == RT_TABLE_MAIN)
+            .collect();
+        assert_eq!(main.len(), 3, "{main:?}");
+        assert!(main.iter().any(|r| r.gateway.is_some()));
+        assert!(main.iter().any(|r| r.multipath));
+        assert_eq!(choose(&main, &q("192.0.2.77")).unwrap().dst_len, 24);
+        assert!(
+            choose(&main, &q("198.51.100.7")).is_none(),
+            "through a gateway"
+        );
+        assert!(choose(&main, &q("203.0.113.7")).is_none(), "multipath");
+        let v6: Vec<Route> = routes("route6more")
+            .into_iter()
+            .filter(|r| r.table == RT_TABLE_MAIN)
+            .collect();
+        let r = choose(&v6, &q("2001:db8::77")).unwrap();
+        assert_eq!((r.dst_len, r.priority, r.protocol), (64, 256, 2));
+        let mut ra = q("2001:db8::77");
+        ra.proto = Some(9);
+        assert_eq!(choose(&v6, &ra).unwrap().priority, 1024);
+    }
+
     #[test]
     fn prefixes_and_broadcasts() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();

@@ -901,8 +901,16 @@ fn setsockopt_int(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The routes of a captured dump, for other modules' tests.
+    pub(crate) fn captured_routes(name: &str) -> Vec<Route> {
+        payloads(name, RTM_NEWROUTE)
+            .iter()
+            .filter_map(|p| decode_route(p).unwrap())
+            .collect()
+    }
 
     /// The reply streams in netlink_captures.txt, by section name.
     fn capture(name: &str) -> Vec<u8> {

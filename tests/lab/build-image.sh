@@ -49,13 +49,17 @@ mmdebstrap --variant=apt --mode=root --include="$inc" \
         systemctl disable \$u 2>/dev/null || true
       done
       systemctl mask systemd-networkd-wait-online.service
+      # With this SysV script present, ocf:heartbeat:nfsserver (4.12) drives the NFS server through
+      # it, never stops nfsdcld, and then cannot unmount /var/lib/nfs (nfs_shared_infodir): every
+      # stop fails and the node is fenced. Without it the agent uses its systemd mode, which works.
+      dpkg-divert --local --rename --add /etc/init.d/nfs-kernel-server
       ls /boot'" \
-  bookworm "$tmp/root" "$MIRROR"
+  bookworm "$tmp/root" "$MIRROR" >&2
 
 cp "$tmp"/root/boot/vmlinuz-* "$tmp/out/vmlinuz"
 cp "$tmp"/root/boot/initrd.img-* "$tmp/out/initrd.img"
 echo "build-image: mkfs.ext4 -d" >&2
-mkfs.ext4 -q -F -L labroot -d "$tmp/root" "$tmp/out/root.ext4" 3G
+mkfs.ext4 -q -F -L labroot -d "$tmp/root" "$tmp/out/root.ext4" 3G >&2
 chmod 644 "$tmp/out/vmlinuz" "$tmp/out/initrd.img"
 rm -rf "$tmp/root"
 touch "$tmp/out/done"

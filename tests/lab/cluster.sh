@@ -24,7 +24,7 @@ drbd_is() {  # drbd_is VM PATTERN
 
 drbd_init() {
   local t=$SECONDS
-  on_nodes 'modprobe drbd && drbdadm -- --force create-md r0 >/dev/null 2>&1 && drbdadm up r0 && mkdir -p /data'
+  on_nodes 'modprobe drbd; drbdadm down r0 >/dev/null 2>&1; drbdadm -- --force create-md r0 >/dev/null 2>&1 && drbdadm up r0 && mkdir -p /data'
   wait_for "DRBD connected" 60 drbd_is node1 'Connected*' ||
     { drbd_state node1; die "DRBD did not connect"; }
   lab_ssh node1 'drbdadm primary --force r0 && mkfs.xfs -q -f /dev/drbd0'
@@ -44,22 +44,34 @@ cluster_start() {
 }
 
 # cluster_configure FAILBACK : (re)write the whole configuration from the pcs script, push it.
+# pcs costs seconds per call in a TCG guest, so the generated configuration is cached by the
+# script's content and its inputs.
 cluster_configure() {
-  local failback=$1 script=$HERE/ha-nfs.pcs.sh overrides="" a
+  local failback=$1 script=$HERE/ha-nfs.pcs.sh overrides="" a key cib
   [[ -f $HERE/../../crm-examples/ha-nfs.pcs.sh ]] && script=$HERE/../../crm-examples/ha-nfs.pcs.sh
-  lab_scp_to node1 "$script" /root/ha-nfs.pcs.sh
   for a in "${!AGENT_OF[@]}"; do overrides+="AGENT_$a=${AGENT_OF[$a]} "; done
-  lab_ssh node1 "set -e; rm -f /root/cib.xml; cibadmin --empty > /root/cib.xml
-    env AGENTS=$AGENTS CIB=/root/cib.xml NODE1=node1 NODE2=node2 DRBD_RESOURCE=r0 DEVICE=/dev/drbd0 \
-      DIRECTORY=/data FSTYPE=xfs CLIENTSPEC=192.168.48.0/24 VIP=$LAB_VIP CIDR=24 FAILBACK=$failback \
-      $overrides bash /root/ha-nfs.pcs.sh
-    for n in node1 node2; do
-      pcs -f /root/cib.xml stonith create fence_\$n fence_lab plug=\$n pcmk_host_list=\$n \
-        op monitor interval=60s
-      pcs -f /root/cib.xml constraint location fence_\$n avoids \$n
-    done
-    pcs cluster cib-push /root/cib.xml --config" > "$LAB_RUN/logs/configure-$failback.log" 2>&1 ||
-    { cat "$LAB_RUN/logs/configure-$failback.log" >&2; die "cluster configuration failed"; }
+  key=$( { cat "$script"; declare -f cluster_configure; echo "$AGENTS $failback $overrides"; } | sha256sum | cut -c1-16)
+  cib=$LAB_CACHE/cib/$key.xml
+  if [[ ! -f $cib ]]; then
+    lab_scp_to node1 "$script" /root/ha-nfs.pcs.sh
+    lab_ssh node1 "set -e; rm -f /root/cib.xml; cibadmin --empty > /root/cib.xml
+      env AGENTS=$AGENTS CIB=/root/cib.xml NODE1=node1 NODE2=node2 DRBD_RESOURCE=r0 DEVICE=/dev/drbd0 \
+        DIRECTORY=/data FSTYPE=xfs CLIENTSPEC=192.168.48.0/24 VIP=$LAB_VIP CIDR=24 FAILBACK=$failback \
+        $overrides bash /root/ha-nfs.pcs.sh
+      # Lab fencing: fence_lab asks the host to kill the node's qemu process.
+      for n in node1 node2; do
+        pcs -f /root/cib.xml stonith create fence_\$n fence_lab plug=\$n pcmk_host_list=\$n \
+          op monitor interval=60s
+        pcs -f /root/cib.xml constraint location fence_\$n avoids \$n
+      done" > "$LAB_RUN/logs/configure-$failback.log" 2>&1 ||
+      { cat "$LAB_RUN/logs/configure-$failback.log" >&2; die "cluster configuration failed"; }
+    mkdir -p "$LAB_CACHE/cib"
+    lab_ssh node1 'cat /root/cib.xml' > "$cib.tmp" && mv "$cib.tmp" "$cib"
+  fi
+  cp "$cib" "$LAB_RUN/logs/cib-$failback.xml"
+  lab_scp_to node1 "$cib" /root/cib.xml
+  lab_ssh node1 'pcs cluster cib-push /root/cib.xml --config' >> "$LAB_RUN/logs/configure-$failback.log" 2>&1 ||
+    die "pcs cluster cib-push failed"
   log "configuration pushed ($(basename "$(dirname "$script")")/ha-nfs.pcs.sh, FAILBACK=$failback)"
 }
 
@@ -68,7 +80,7 @@ service_node() {
   local vm n
   for vm in "${NODES[@]}"; do
     vm_pid "$vm" >/dev/null || continue
-    n=$(timeout 20 lab_ssh "$vm" "crm_resource -r vip -W -Q 2>/dev/null | head -1") || continue
+    n=$(SSH_T=20 lab_ssh "$vm" "crm_resource -r vip -W -Q 2>/dev/null | head -1") || continue
     [[ -n $n ]] && { echo "$n"; return; }
   done
 }
@@ -98,13 +110,13 @@ lab_build_ferro() {
 lab_install_ferro() {
   local vm a rc choice=""
   for vm in "${NODES[@]}"; do
-    lab_scp_to "$vm" "$FERRO_BIN" /usr/sbin/ferro-ocf
-    lab_ssh "$vm" 'chmod 755 /usr/sbin/ferro-ocf
-      if ferro-ocf install --help >/dev/null 2>&1; then ferro-ocf install
-      else mkdir -p /usr/lib/ocf/resource.d/ferro
+    lab_scp_to "$vm" "$FERRO_BIN" /root/ferro-ocf
+    lab_ssh "$vm" 'chmod 755 /root/ferro-ocf
+      if /root/ferro-ocf install --help >/dev/null 2>&1; then /root/ferro-ocf install
+      else install -m 755 /root/ferro-ocf /usr/sbin/ferro-ocf; mkdir -p /usr/lib/ocf/resource.d/ferro
         for a in drbd Filesystem nfsserver exportfs IPaddr2; do
           ln -sf /usr/sbin/ferro-ocf /usr/lib/ocf/resource.d/ferro/$a; done
-      fi'
+      fi' > "$LAB_RUN/logs/ferro-install-$vm.log" 2>&1 || die "ferro-ocf install failed on $vm"
   done
   for a in "${AGENT_NAMES[@]}"; do
     rc=0

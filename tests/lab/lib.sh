@@ -101,10 +101,18 @@ vm_kill() {
 SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
           -o ConnectTimeout=5 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o BatchMode=yes)
 
-# lab_ssh VM CMD...  (CMD is run by the guest's shell)
+# lab_ssh VM CMD...  (CMD is run by the guest's shell; SSH_T=seconds bounds it, default 900)
 lab_ssh() {
-  local vm=$1; shift
-  ip netns exec "$LAB_NS" ssh -i "$LAB_KEY" "${SSH_OPTS[@]}" "root@${LAB_IP[$vm]}" "$@"
+  local vm=$1 rc=0; shift
+  timeout "${SSH_T:-900}" ip netns exec "$LAB_NS" ssh -i "$LAB_KEY" "${SSH_OPTS[@]}" "root@${LAB_IP[$vm]}" "$@" || rc=$?
+  if ((rc == 137)); then
+    # SIGKILLed on the host (not by us: timeout sends TERM), e.g. a neighbour's `fuser -km`
+    # on a shared filesystem. Once more; the guest side did or did not run, commands are idempotent.
+    log "ssh to $vm was SIGKILLed on the host; retrying once"
+    rc=0
+    timeout "${SSH_T:-900}" ip netns exec "$LAB_NS" ssh -i "$LAB_KEY" "${SSH_OPTS[@]}" "root@${LAB_IP[$vm]}" "$@" || rc=$?
+  fi
+  return $rc
 }
 lab_scp_to() {  # lab_scp_to VM SRC DST
   ip netns exec "$LAB_NS" scp -q -i "$LAB_KEY" "${SSH_OPTS[@]}" "$2" "root@${LAB_IP[$1]}:$3"
@@ -139,12 +147,12 @@ lab_collect_logs() {
   local vm
   for vm in node1 node2 client; do
     vm_pid "$vm" >/dev/null || continue
-    timeout 60 lab_ssh "$vm" 'journalctl -b --no-pager -o short-precise; echo ==== dmesg; dmesg' \
+    SSH_T=60 lab_ssh "$vm" 'journalctl -b --no-pager -o short-precise; echo ==== dmesg; dmesg' \
       > "$LAB_RUN/logs/$vm.journal" 2>/dev/null || true
     [[ $vm == node* ]] || continue
-    timeout 60 lab_ssh "$vm" 'cat /var/log/pacemaker/pacemaker.log 2>/dev/null' \
+    SSH_T=60 lab_ssh "$vm" 'cat /var/log/pacemaker/pacemaker.log 2>/dev/null' \
       > "$LAB_RUN/logs/$vm.pacemaker.log" 2>/dev/null || true
-    timeout 30 lab_ssh "$vm" 'crm_mon -1 -A -f 2>&1; cat /proc/drbd' \
+    SSH_T=30 lab_ssh "$vm" 'crm_mon -1 -A -f 2>&1; cat /proc/drbd' \
       > "$LAB_RUN/logs/$vm.status" 2>/dev/null || true
   done
 }
@@ -153,6 +161,11 @@ lab_cleanup() {
   local rc=$? vm
   trap - EXIT INT TERM
   if [[ -n ${LAB_RUN:-} && -d ${LAB_RUN:-/nonexistent} ]]; then
+    if [[ ${FERRO_LAB_HOLD:-0} == 1 ]]; then
+      touch "$LAB_RUN/hold"
+      log "FERRO_LAB_HOLD: VMs left running until $LAB_RUN/hold is removed (tests/lab/ssh.sh VM CMD)"
+      while [[ -e $LAB_RUN/hold ]]; do sleep 2; done
+    fi
     [[ ${LAB_COLLECT:-1} == 1 ]] && lab_collect_logs
     for vm in node1 node2 client; do vm_kill "$vm"; done
     [[ ${FERRO_LAB_KEEP:-0} == 1 ]] || rm -f "$LAB_RUN"/*.raw "$LAB_RUN"/*.ext4

@@ -45,8 +45,9 @@ flock -n 9 || die "another lab run holds $LAB_CACHE/lab.lock"
 [[ $AGENTS == ferro ]] && lab_build_ferro
 lab_image
 lab_accel
-LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$AGENTS$( ((SMOKE)) && echo -smoke)
+LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$AGENTS$( ((SMOKE)) && echo -smoke || true)
 mkdir -p "$LAB_RUN/logs"
+echo "$LAB_KEY" > "$LAB_CACHE/key-$LAB_NS"   # for ssh.sh
 trap lab_cleanup EXIT
 trap 'exit 130' INT TERM
 log "run dir $LAB_RUN, image $LAB_IMG, accel $LAB_ACCEL"

@@ -400,7 +400,13 @@ fn captured_states_give_the_references_codes_and_scores() {
         ($state:literal, $node:literal, $code:expr, $score:expr) => {
             (
                 concat!($state, "/", $node),
-                include_str!(concat!("../../../tests/fixtures/drbd/84/", $state, "/", $node, ".proc_drbd")),
+                include_str!(concat!(
+                    "../../../tests/fixtures/drbd/84/",
+                    $state,
+                    "/",
+                    $node,
+                    ".proc_drbd"
+                )),
                 $code,
                 $score,
             )
@@ -410,16 +416,46 @@ fn captured_states_give_the_references_codes_and_scores() {
         case!("down", "node1", OcfCode::NotRunning, Remove),
         case!("attached-standalone", "node1", OcfCode::Success, Remove),
         case!("connected-inconsistent", "node1", OcfCode::Success, Remove),
-        case!("resync-primary", "node1", OcfCode::RunningPromoted, Set(10000)),
+        case!(
+            "resync-primary",
+            "node1",
+            OcfCode::RunningPromoted,
+            Set(10000)
+        ),
         case!("resync-primary", "node2", OcfCode::Success, Set(10)),
-        case!("connected-primary", "node1", OcfCode::RunningPromoted, Set(10000)),
+        case!(
+            "connected-primary",
+            "node1",
+            OcfCode::RunningPromoted,
+            Set(10000)
+        ),
         case!("connected-primary", "node2", OcfCode::Success, Set(10000)),
         case!("connected-secondary", "node1", OcfCode::Success, Set(10000)),
-        case!("disconnected-secondary", "node1", OcfCode::Success, Set(1000)),
-        case!("disconnected-secondary", "node2", OcfCode::Success, Set(1000)),
-        case!("wfconnection-primary", "node1", OcfCode::RunningPromoted, Set(10000)),
+        case!(
+            "disconnected-secondary",
+            "node1",
+            OcfCode::Success,
+            Set(1000)
+        ),
+        case!(
+            "disconnected-secondary",
+            "node2",
+            OcfCode::Success,
+            Set(1000)
+        ),
+        case!(
+            "wfconnection-primary",
+            "node1",
+            OcfCode::RunningPromoted,
+            Set(10000)
+        ),
         case!("wfconnection-primary", "node2", OcfCode::Success, Remove),
-        case!("diskless-secondary", "node1", OcfCode::RunningPromoted, Set(10000)),
+        case!(
+            "diskless-secondary",
+            "node1",
+            OcfCode::RunningPromoted,
+            Set(10000)
+        ),
         case!("diskless-secondary", "node2", OcfCode::Success, Set(10)),
     ] {
         let st = crate::sys::drbd::parse_proc_drbd(text, &[0]);

@@ -7,10 +7,22 @@ use super::*;
 
 macro_rules! fixture {
     ($state:literal, $file:literal) => {
-        include_str!(concat!("../../../tests/fixtures/drbd/84/", $state, "/", $file))
+        include_str!(concat!(
+            "../../../tests/fixtures/drbd/84/",
+            $state,
+            "/",
+            $file
+        ))
     };
     ($state:literal, $node:literal, $source:literal) => {
-        include_str!(concat!("../../../tests/fixtures/drbd/84/", $state, "/", $node, ".", $source))
+        include_str!(concat!(
+            "../../../tests/fixtures/drbd/84/",
+            $state,
+            "/",
+            $node,
+            ".",
+            $source
+        ))
     };
 }
 
@@ -58,7 +70,10 @@ fn no_module_and_unconfigured_are_not_running() {
 
 #[test]
 fn standalone_and_waiting_for_the_peer() {
-    for st in [state84!("attached-standalone", "node1"), state84!("wfconnection", "node1")] {
+    for st in [
+        state84!("attached-standalone", "node1"),
+        state84!("wfconnection", "node1"),
+    ] {
         assert!(st.is_running());
         assert_eq!(st.role, Role::Secondary);
         assert_eq!(st.devices[0].disk, "Inconsistent");
@@ -73,7 +88,10 @@ fn standalone_and_waiting_for_the_peer() {
 
 #[test]
 fn connected_inconsistent() {
-    for st in [state84!("connected-inconsistent", "node1"), state84!("connected-inconsistent", "node2")] {
+    for st in [
+        state84!("connected-inconsistent", "node1"),
+        state84!("connected-inconsistent", "node2"),
+    ] {
         let s = st.summary();
         assert_eq!(st.role, Role::Secondary);
         assert!(!s.pdsk_any_unknown && !s.pdsk_all_up_to_date && !s.disk_all_consistent);
@@ -114,13 +132,21 @@ fn connected_primary_and_secondaries() {
             ..Summary::default()
         }
     );
-    assert_eq!(p.describe(), "Primary, disk UpToDate, peer Connected Secondary UpToDate");
+    assert_eq!(
+        p.describe(),
+        "Primary, disk UpToDate, peer Connected Secondary UpToDate"
+    );
     let s = state84!("connected-primary", "node2");
     assert_eq!(s.role, Role::Secondary);
     assert!(s.summary().some_peer_primary);
-    for node in [state84!("connected-secondary", "node1"), state84!("connected-secondary", "node2")] {
+    for node in [
+        state84!("connected-secondary", "node1"),
+        state84!("connected-secondary", "node2"),
+    ] {
         let s = node.summary();
-        assert!(!s.primary && !s.some_peer_primary && s.disk_all_up_to_date && s.pdsk_all_up_to_date);
+        assert!(
+            !s.primary && !s.some_peer_primary && s.disk_all_up_to_date && s.pdsk_all_up_to_date
+        );
     }
 }
 
@@ -131,7 +157,9 @@ fn disconnected() {
         state84!("disconnected-secondary", "node2"),
     ] {
         let s = st.summary();
-        assert!(!s.primary && s.disk_all_up_to_date && s.pdsk_any_unknown && !s.pdsk_all_up_to_date);
+        assert!(
+            !s.primary && s.disk_all_up_to_date && s.pdsk_any_unknown && !s.pdsk_all_up_to_date
+        );
     }
     // The Secondary disconnected from a Primary was outdated (fencing resource-only), and the
     // Primary remembers that: the peer's disk state is known (Outdated), not DUnknown.
@@ -207,8 +235,14 @@ fn drbd9_peers_clients_and_quorum() {
 
     let lost = V9_THREE_NODES
         .replace("quorum:yes", "quorum:no")
-        .replace("conn-name:node2 connection:Connected role:Primary", "conn-name:node2 connection:Connecting role:Unknown")
-        .replace("replication:Established peer-disk:UpToDate", "replication:Off peer-disk:DUnknown");
+        .replace(
+            "conn-name:node2 connection:Connected role:Primary",
+            "conn-name:node2 connection:Connecting role:Unknown",
+        )
+        .replace(
+            "replication:Established peer-disk:UpToDate",
+            "replication:Off peer-disk:DUnknown",
+        );
     let s = events2::parse(&lost, "r0").summary();
     assert!(!s.have_quorum && s.pdsk_any_unknown && !s.some_peer_primary);
 
