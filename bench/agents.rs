@@ -97,6 +97,8 @@ impl Call {
     /// Run once, measuring wall, CPU (self + reaped descendants) and peak RSS via wait4.
     fn measure(&self) -> Sample {
         let start = Instant::now();
+        // Reaped by wait4 below, which std's Child cannot do (it has no rusage).
+        #[allow(clippy::zombie_processes)]
         let child = self.command().spawn().expect("spawn agent");
         let mut status = 0;
         let mut ru: libc::rusage = unsafe { std::mem::zeroed() };

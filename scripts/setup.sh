@@ -11,6 +11,7 @@ PACKAGES=(
     pacemaker pacemaker-cli-utils corosync pcs crmsh resource-agents drbd-utils
     # what the agents drive and the tests use
     iproute2 util-linux kmod procps psmisc e2fsprogs xfsprogs nfs-kernel-server arping libxml2-utils
+    strace iputils-ping
     # building
     gcc pkg-config ca-certificates
 )

@@ -137,6 +137,17 @@ impl Lab {
     /// crm_simulate: applies the events, simulates the transition, saves the result.
     /// Returns the transition summary.
     fn simulate(&self, input: &Path, output: &str, events: &[&str]) -> (PathBuf, String) {
+        let (path, summary, _) = self.simulate_full(input, output, events);
+        (path, summary)
+    }
+
+    /// simulate(), also returning the actions as crm_simulate executed them, in order.
+    fn simulate_full(
+        &self,
+        input: &Path,
+        output: &str,
+        events: &[&str],
+    ) -> (PathBuf, String, String) {
         let out_path = self.path(output);
         let out = run(
             self.agents
@@ -157,8 +168,15 @@ impl Lab {
             .unwrap_or("")
             .trim()
             .to_string();
+        let executed = text
+            .split("Executing Cluster Transition:")
+            .nth(1)
+            .and_then(|s| s.split("Revised Cluster Status:").next())
+            .unwrap_or("")
+            .trim()
+            .to_string();
         eprintln!("crm_simulate {events:?}:\n{summary}\n");
-        (out_path, summary)
+        (out_path, summary, executed)
     }
 
     /// Sets the promotion score the drbd agent would set (crm_attribute -p).
@@ -557,6 +575,63 @@ fn without_failback_resources_stay_on_the_node_that_took_over() {
     let cib = lab.pcs_cib("nofb.xml", &[("FAILBACK", "no")]);
     node_loss_and_return(&lab, &cib, "nofb", false);
     nfsserver_failures(&lab, &cib, "nofb", false);
+}
+
+/// With fencing on (the script's default) and a fence device per node, as a production
+/// cluster and the VM lab have: a Primary that crashes is fenced before DRBD is promoted
+/// on the other node, and only then does the group start there.
+#[test]
+fn with_fencing_a_crashed_primary_is_fenced_before_the_failover() {
+    let Some(lab) = Lab::new("pcs-fencing") else {
+        return;
+    };
+    let cib = lab.pcs_cib("fencing.xml", &[("STONITH", "yes")]);
+    for n in [NODE1, NODE2] {
+        // Any stonith agent: the scheduler only needs a device that can fence the node.
+        let device = format!(
+            "<primitive id=\"fence_{n}\" class=\"stonith\" type=\"fence_legacy\">\
+             <instance_attributes id=\"fence_{n}-ia\"><nvpair id=\"fence_{n}-ia-hosts\" \
+             name=\"pcmk_host_list\" value=\"{n}\"/></instance_attributes></primitive>"
+        );
+        let avoid = format!("<rsc_location id=\"loc_fence_{n}\" rsc=\"fence_{n}\" node=\"{n}\" score=\"-INFINITY\"/>");
+        for (section, xml) in [("resources", device), ("constraints", avoid)] {
+            run(
+                lab.agents
+                    .cmd("cibadmin")
+                    .env("CIB_file", &cib)
+                    .args(["-C", "-o", section, "-X", &xml]),
+                30,
+            )
+            .check("cibadmin -C");
+        }
+    }
+    let s1 = lab.started(&cib, "fe");
+    lab.placement(&s1)
+        .assert_all_on(NODE1, Some(NODE2), "both nodes up, fencing on");
+
+    let (s2, summary, executed) = lab.simulate_full(&s1, "fe-2.xml", &["-f", NODE1]);
+    assert!(
+        summary.contains(&format!("Fence (reboot) {NODE1}")),
+        "node1 is fenced: {summary}"
+    );
+    // Index of the first executed action whose line has all these words.
+    let pos = |words: &[&str]| {
+        executed
+            .lines()
+            .position(|l| words.iter().all(|w| l.split_whitespace().any(|x| x == *w)))
+            .unwrap_or_else(|| panic!("{words:?} not executed:\n{executed}"))
+    };
+    let fenced = pos(&["Fencing", NODE1]);
+    assert!(
+        fenced < pos(&["drbd_r0", "promote", "on", NODE2]),
+        "{executed}"
+    );
+    assert!(
+        fenced < pos(&["fs_data", "start", "on", NODE2]),
+        "{executed}"
+    );
+    lab.placement(&s2)
+        .assert_all_on(NODE2, None, "node1 crashed and fenced");
 }
 
 #[test]

@@ -157,7 +157,12 @@ impl Drop for Lab {
                 Signal::SIGKILL,
             );
             let _ = c.kill();
-            let _ = c.wait();
+            for _ in 0..100 {
+                if c.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
         // Lazily unmount everything under the dir, deepest first, until nothing is left.
         for _ in 0..10 {
@@ -628,6 +633,11 @@ fn another_device_on_the_mount_point() {
     assert_eq!(r.monitor(0).code, ERR_GENERIC);
     assert_eq!(r.stop(), OK, "stop leaves the other device alone");
     assert_eq!(mounted(&mp).unwrap().source, theirs.as_str());
+    if reference_usable("another_device_on_the_mount_point") {
+        // resource-agents 4.12 only looks at the mount point: "already mounted", running.
+        assert_eq!(r.reference("start", &[]).code, OK);
+        assert_eq!(r.reference("monitor", &[]).code, OK);
+    }
 }
 
 #[test]
@@ -975,7 +985,13 @@ fn run_watched(
         nix::unistd::Pid::from_raw(child.id() as i32),
         Signal::SIGKILL,
     );
-    let _ = child.wait();
+    // A process stuck in uninterruptible I/O dies only when the I/O returns: do not wait on it.
+    for _ in 0..50 {
+        if child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     None
 }
 
@@ -1503,4 +1519,195 @@ fn start_waits_for_a_device_to_appear() {
     assert!(mounted(&mp).is_some());
     assert_eq!(r.monitor(0).code, OK);
     assert_eq!(r.stop(), OK);
+}
+
+/// A FUSE mount whose server never answers: every request waits forever. Closing the
+/// returned /dev/fuse file aborts the connection.
+fn hung_fuse_mount(mp: &str) -> Option<std::fs::File> {
+    let fuse = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .ok()?;
+    let data = format!(
+        "fd={},rootmode=40000,user_id=0,group_id=0",
+        std::os::fd::AsRawFd::as_raw_fd(&fuse)
+    );
+    nix::mount::mount(
+        Some("ffs-hung"),
+        Path::new(mp),
+        Some("fuse.ffshung"),
+        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+        Some(data.as_str()),
+    )
+    .ok()?;
+    Some(fuse)
+}
+
+/// A FUSE server that answers INIT (and ACCESS, with ENOSYS: "no access checks") and then
+/// nothing ever again: processes can enter the filesystem, and every later request (stat,
+/// read, …) hangs, as on a hard NFS mount whose server died. Runs until the mount is gone.
+fn half_dead_fuse_server(fuse: std::fs::File) -> std::thread::JoinHandle<()> {
+    use std::io::{Read, Write};
+    std::thread::spawn(move || {
+        let mut f = fuse;
+        let mut buf = vec![0u8; 1 << 20];
+        while let Ok(n) = f.read(&mut buf) {
+            if n < 40 {
+                continue;
+            }
+            let opcode = u32::from_ne_bytes(buf[4..8].try_into().unwrap());
+            let unique = u64::from_ne_bytes(buf[8..16].try_into().unwrap());
+            let reply = |error: i32, body: &[u8]| {
+                let mut out = Vec::with_capacity(16 + body.len());
+                out.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
+                out.extend_from_slice(&error.to_ne_bytes());
+                out.extend_from_slice(&unique.to_ne_bytes());
+                out.extend_from_slice(body);
+                out
+            };
+            let out = match opcode {
+                26 => {
+                    // fuse_init_out: major 7, minor 31, max_readahead, flags 0, …, max_write
+                    let mut init = vec![0u8; 64];
+                    init[0..4].copy_from_slice(&7u32.to_ne_bytes());
+                    init[4..8].copy_from_slice(&31u32.to_ne_bytes());
+                    init[8..12].copy_from_slice(&buf[48..52]);
+                    init[20..24].copy_from_slice(&4096u32.to_ne_bytes());
+                    init[24..28].copy_from_slice(&1u32.to_ne_bytes());
+                    reply(0, &init)
+                }
+                34 => reply(-nix::libc::ENOSYS, &[]),
+                // FUSE_INTERRUPT: a waiter was signalled; let it go (with EINTR), so a
+                // killed process can die. Nothing else is ever answered.
+                36 => {
+                    let interrupted = u64::from_ne_bytes(buf[40..48].try_into().unwrap());
+                    let mut out = Vec::with_capacity(16);
+                    out.extend_from_slice(&16u32.to_ne_bytes());
+                    out.extend_from_slice(&(-nix::libc::EINTR).to_ne_bytes());
+                    out.extend_from_slice(&interrupted.to_ne_bytes());
+                    out
+                }
+                _ => continue,
+            };
+            let _ = f.write_all(&out);
+        }
+    })
+}
+
+/// Stop of a busy filesystem whose server is gone: finding the processes that use it must
+/// not wait for the server. The reference's fuser stats every process's files and hangs
+/// until Pacemaker's timeout; ours reads mount ids without asking the filesystem.
+#[test]
+fn busy_stop_of_a_hung_filesystem_does_not_hang() {
+    let Some(mut lab) = Lab::new("hungbusy") else {
+        return;
+    };
+    let mp = lab.mkdir("m");
+    let outside = lab.mkdir("outside");
+    let r = Res::new("ffs-hung", &mp, "fuse.ffshung");
+    let timeout = [("OCF_RESKEY_CRM_meta_timeout", "10000")];
+    let mut implementations = vec![(support::BIN, vec!["Filesystem", "stop"])];
+    if reference_usable("busy_stop_of_a_hung_filesystem") {
+        implementations.push((REFERENCE, vec!["stop"]));
+    }
+    for (program, args) in implementations {
+        let Some(fuse) = hung_fuse_mount(&mp) else {
+            skip("busy_stop_of_a_hung_filesystem", "cannot mount FUSE");
+            return;
+        };
+        let server = half_dead_fuse_server(fuse);
+        let mut c = Command::new("sh");
+        c.current_dir(&outside)
+            .args(["-c", r#"cd "$1" && exec sleep 1000"#, "user", &mp]);
+        let user = lab.spawn(c);
+        lab.settle();
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{user}/cwd")).unwrap(),
+            Path::new(&mp),
+            "the user is inside the filesystem"
+        );
+        let watchdog = if program == REFERENCE { 12 } else { 25 };
+        let stop = run_watched(program, &args, &r, &timeout, watchdog);
+        if program == support::BIN {
+            assert_eq!(stop, Some(OK), "ferro stops it in time");
+            assert!(lab.dead(user));
+            assert!(mounted(&mp).is_none());
+        } else {
+            assert_eq!(stop, None, "the reference hangs");
+            let _ = nix::mount::umount2(Path::new(&mp), nix::mount::MntFlags::MNT_DETACH);
+        }
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(user), Signal::SIGKILL);
+        server.join().unwrap();
+    }
+}
+
+/// The cluster stack is never signalled, whatever it holds: stop fails instead (and the
+/// node is fenced, which is the cluster's decision, not the agent's).
+#[test]
+fn the_cluster_stack_is_never_signalled() {
+    let Some(mut lab) = Lab::new("stack") else {
+        return;
+    };
+    let dev = lab.disk("s", "ext4", None);
+    let mp = lab.mkdir("m");
+    let bin = lab.mkdir("bin");
+    let r = Res::new(&dev, &mp, "ext4");
+    assert_eq!(r.start(), OK);
+    // A process whose name is corosync's (comm comes from the executable's file name).
+    std::fs::copy("/bin/sleep", format!("{bin}/corosync")).unwrap();
+    let mut c = Command::new(format!("{bin}/corosync"));
+    c.arg("1000").current_dir(&mp);
+    let stack = lab.spawn(c);
+    for _ in 0..500 {
+        if std::fs::read_to_string(format!("/proc/{stack}/comm"))
+            .is_ok_and(|c| c.trim() == "corosync")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = r.run("stop", &[("OCF_RESKEY_CRM_meta_timeout", "3000")]);
+    assert_eq!(out.code, ERR_GENERIC);
+    let reason = out.exit_reason().unwrap();
+    assert!(
+        reason.contains("cluster stack") && reason.contains("corosync"),
+        "{reason}"
+    );
+    assert!(lab.alive(stack), "corosync was left alone");
+    assert!(mounted(&mp).is_some());
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(stack), Signal::SIGKILL);
+    assert!(lab.dead(stack));
+    assert_eq!(r.stop(), OK);
+}
+
+/// The NFS code paths without an NFS server: a tmpfs mounted with an NFS-style source stands
+/// in for the mount an NFS resource made (the agent goes by its parameters and the mount
+/// point). Depth 10 is a no-op, depth 20 writes with O_SYNC only, and a busy stop unmounts in
+/// a bounded child, with MNT_FORCE in the kill phase.
+#[test]
+fn nfs_resource_monitor_and_busy_stop() {
+    let Some(mut lab) = Lab::new("nfs") else {
+        return;
+    };
+    let mp = lab.mkdir("m");
+    nix::mount::mount(
+        Some("nfs1.example.com:/export/data"),
+        mp.as_str(),
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=16m"),
+    )
+    .unwrap();
+    let r = Res::new("nfs1.example.com:/export/data", &mp, "nfs4");
+    assert_eq!(r.probe(), OK);
+    assert_eq!(r.monitor(10).code, OK);
+    assert_eq!(r.monitor(20).code, OK);
+    let holder = lab.sleeper_in(&mp);
+    lab.settle();
+    let out = r.run("stop", &[("OCF_RESKEY_CRM_meta_timeout", "20000")]);
+    assert_eq!(out.code, OK);
+    assert!(lab.dead(holder));
+    assert!(mounted(&mp).is_none());
+    assert_eq!(r.probe(), NOT_RUNNING);
 }

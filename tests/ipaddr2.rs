@@ -521,6 +521,33 @@ fn bad_input_is_refused_before_anything_changes() {
     assert_eq!(lab.addrs(), before, "bad input changed the interface");
 }
 
+/// start and stop need root, as in the reference (OCF_ERR_PERM); nothing is tried without it.
+#[test]
+fn start_and_stop_need_root() {
+    need_root!("start_and_stop_need_root");
+    use std::os::unix::process::CommandExt;
+    let lab = Lab::new("perm");
+    for action in ["start", "stop"] {
+        let out = Command::new(support::BIN)
+            .args([AGENT, action])
+            .env_clear()
+            .env("OCF_ROOT", support::OCF_ROOT)
+            .env("OCF_RESKEY_ip", "192.0.2.10")
+            .env("OCF_RESKEY_network_namespace", &lab.a)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{action}: {stderr}");
+        assert!(
+            stderr.contains("ocf-exit-reason:You must be root"),
+            "{stderr}"
+        );
+    }
+    assert!(!lab.has("192.0.2.10/24"));
+}
+
 #[test]
 fn missing_namespace_or_interface_on_this_node() {
     need_root!("missing_namespace_or_interface_on_this_node");

@@ -11,7 +11,10 @@
 //! - another device on the mount point is OCF_ERR_GENERIC on start and monitor (the reference
 //!   says OCF_ERR_CONFIGURED, which bans the resource from every node for a local condition;
 //!   resource-agents 4.12 even reports it as running);
-//! - depth 20 on a mount configured read-only reads instead of failing to write the status file.
+//! - depth 20 on a mount configured read-only reads instead of failing to write the status file;
+//! - users of the mount in other mount namespaces are found (propagated copies) and private
+//!   copies there are unmounted too, so the device is really free after stop (#1426);
+//! - stop with parameters start would refuse succeeds, unless the mount point is mounted.
 
 use crate::agents::Agent;
 use crate::ocf::env::{is_false, is_true};
@@ -938,6 +941,7 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
     let protected = procs::ancestors();
     let term = budget.portion(0.5);
     let mut last_holders = String::new();
+    let mut spared_holders = String::new();
     for (signals, phase, force) in [
         (&cfg.term_signals, term, false),
         (&cfg.kill_signals, *budget, force),
@@ -960,7 +964,10 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
             }
             let mut signalled = false;
             if cfg.kill {
-                let holders = procs::holders(&ids, &devs, &protected, &phase)?;
+                let (holders, spared) = procs::holders_and_spared(&ids, &devs, &protected, &phase)?;
+                if !spared.is_empty() {
+                    spared_holders = procs::describe(&spared);
+                }
                 if holders.is_empty() {
                     tracing::info!("No processes on {} were signalled.", target.display());
                 } else {
@@ -997,7 +1004,9 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
             }
         }
     }
-    let held = if last_holders.is_empty() {
+    let held = if !spared_holders.is_empty() {
+        format!("used by the cluster stack, which is never signalled: {spared_holders}")
+    } else if last_holders.is_empty() {
         if cfg.kill {
             "no process found using it".to_owned()
         } else {

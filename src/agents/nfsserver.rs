@@ -485,7 +485,8 @@ impl Nfsserver {
     }
 
     fn stop_init(&self, ctx: &Ctx, script: &Path, cfg: &Config) -> Result<()> {
-        let out = self.init_script(cfg, script, "stop", &ctx.deadline)?;
+        let d = &ctx.deadline;
+        let out = self.init_script(cfg, script, "stop", d)?;
         if !out.success() {
             ocf_bail!(
                 ErrGeneric,
@@ -494,6 +495,25 @@ impl Nfsserver {
                 out.describe(),
                 out.last_line()
             );
+        }
+        // Debian's script stops nfsd by signalling its threads, which 6.x kernels ignore: the
+        // server would keep running after a successful stop. `rpc.nfsd 0` is what systemd's
+        // nfs-server.service runs.
+        let settled = d
+            .within(Duration::from_secs(2))
+            .poll(Duration::from_millis(200), || {
+                matches!(nfs::nfsd_threads(), Ok(None) | Ok(Some(0))).then_some(())
+            });
+        if settled.is_none() {
+            info!(
+                "nfsd still runs after {} stop: rpc.nfsd 0",
+                script.display()
+            );
+            let out = command::run("rpc.nfsd", &["0"], d)?;
+            if !out.success() {
+                warn!("rpc.nfsd 0: {}", out.last_line());
+            }
+            wait_threads_zero(d)?;
         }
         Ok(())
     }
@@ -788,6 +808,7 @@ fn unbind_tree(cfg: &Config, d: &Deadline) -> Result<()> {
 }
 
 const SCOPE_ENV: &str = "/run/sysconfig/nfs-server-scope";
+const SCOPE_END: &str = "# END OF DROP-IN FOR NFS SERVER SCOPE";
 const SCOPE_DROPIN: &str =
     "/run/systemd/system/nfs-server.service.d/51-resource-agents-unshare-uts.conf";
 
@@ -795,6 +816,13 @@ const SCOPE_DROPIN: &str =
 /// namespace named after the scope. The scope (checked to be host name characters) reaches
 /// the shell as an argument, never as script text.
 fn scope_dropin(scope: &str, d: &Deadline) -> Result<()> {
+    mkdirs(Path::new(SCOPE_ENV).parent().unwrap())?;
+    fs::write(SCOPE_ENV, format!("NFS_SERVER_SCOPE={scope}\n"))
+        .with_context(|| format!("writing {SCOPE_ENV}"))?;
+    // Ours already: ExecStart now shows the wrapped command, which must not be wrapped again.
+    if fs::read_to_string(SCOPE_DROPIN).is_ok_and(|t| t.contains(SCOPE_END)) {
+        return Ok(());
+    }
     let out = command::run_ok(
         "systemctl",
         &["show", "-p", "ExecStart", "--value", "nfs-server.service"],
@@ -810,18 +838,23 @@ fn scope_dropin(scope: &str, d: &Deadline) -> Result<()> {
         .filter(|s| !s.is_empty())
         .unwrap_or("/usr/sbin/rpc.nfsd")
         .to_owned();
-    let text = format!(
-        "[Service]\nEnvironmentFile={SCOPE_ENV}\n# reset list of exec start, then re-populate with unshared uts namespace\nExecStart=\nExecStart=/usr/bin/unshare --uts /bin/sh -c 'hostname \"$1\" && shift && exec \"$@\"' nfsd-scope $NFS_SERVER_SCOPE {argv}\n# END OF DROP-IN FOR NFS SERVER SCOPE\n"
-    );
-    mkdirs(Path::new(SCOPE_ENV).parent().unwrap())?;
-    fs::write(SCOPE_ENV, format!("NFS_SERVER_SCOPE={scope}\n"))
-        .with_context(|| format!("writing {SCOPE_ENV}"))?;
-    if fs::read_to_string(SCOPE_DROPIN).ok().as_deref() != Some(text.as_str()) {
-        mkdirs(Path::new(SCOPE_DROPIN).parent().unwrap())?;
-        fs::write(SCOPE_DROPIN, &text).with_context(|| format!("writing {SCOPE_DROPIN}"))?;
-        command::run_ok("systemctl", &["daemon-reload"], d)?;
-    }
+    let text = scope_dropin_text(&argv);
+    mkdirs(Path::new(SCOPE_DROPIN).parent().unwrap())?;
+    fs::write(SCOPE_DROPIN, &text).with_context(|| format!("writing {SCOPE_DROPIN}"))?;
+    command::run_ok("systemctl", &["daemon-reload"], d)?;
     Ok(())
+}
+
+/// The drop-in wrapping nfs-server's ExecStart `argv`. `$$` is a literal `$` for systemd: the
+/// shell's own "$1"/"$@"; `$NFS_SERVER_SCOPE` is expanded by systemd into one argument.
+fn scope_dropin_text(argv: &str) -> String {
+    format!(
+        "[Service]\nEnvironmentFile={SCOPE_ENV}\n\
+         # reset list of exec start, then re-populate with unshared uts namespace\n\
+         ExecStart=\n\
+         ExecStart=/usr/bin/unshare --uts /bin/sh -c 'hostname \"$$1\" && shift && exec \"$$@\"' \
+         nfsd-scope $NFS_SERVER_SCOPE {argv}\n{SCOPE_END}\n"
+    )
 }
 
 fn remove_scope_dropin(d: &Deadline) -> Result<()> {
@@ -1027,5 +1060,16 @@ mod tests {
             Nfsserver.units(&c, "rpc-statd.service", false),
             ["nfs-mountd.service", "nfs-idmapd.service"]
         );
+    }
+
+    #[test]
+    fn scope_dropin_keeps_the_scope_out_of_the_script() {
+        let t = scope_dropin_text("/usr/sbin/rpc.nfsd");
+        assert!(t.contains(
+            "ExecStart=\nExecStart=/usr/bin/unshare --uts /bin/sh -c 'hostname \"$$1\" && shift && \
+             exec \"$$@\"' nfsd-scope $NFS_SERVER_SCOPE /usr/sbin/rpc.nfsd\n"
+        ), "{t}");
+        assert!(t.starts_with("[Service]\nEnvironmentFile=/run/sysconfig/nfs-server-scope\n"));
+        assert!(t.trim_end().ends_with(SCOPE_END));
     }
 }

@@ -90,7 +90,7 @@ impl OcfEnv {
 
     /// A monitor with no interval is a probe: Pacemaker asks whether the resource runs here.
     pub fn is_probe(&self) -> bool {
-        self.interval().is_none_or(|d| d.is_zero())
+        self.interval().map_or(true, |d| d.is_zero())
     }
 
     /// OCF_CHECK_LEVEL (monitor depth). Unset means 0.

@@ -21,6 +21,14 @@ impl Params {
     /// configuration error. Parameters the metadata does not know are ignored (Pacemaker passes
     /// what the admin wrote; the reference agents ignore unknown ones too).
     pub fn resolve(md: &Metadata, env: &OcfEnv) -> Result<Params> {
+        Params::resolve_with(md, env, true)
+    }
+
+    /// As [`Params::resolve`]; with `enforce_required` false a missing required parameter is
+    /// left empty for the agent to judge. The runner does that for stop: a resource that was
+    /// never configured well enough to start is not running, and a failed stop gets the node
+    /// fenced.
+    pub fn resolve_with(md: &Metadata, env: &OcfEnv, enforce_required: bool) -> Result<Params> {
         let mut p = Params::default();
         for spec in &md.params {
             let given = env.reskey(&spec.name);
@@ -28,7 +36,7 @@ impl Params {
                 p.explicit.push(spec.name.clone());
             }
             let value = given.or(spec.default.as_deref()).unwrap_or("");
-            if spec.required && value.trim().is_empty() {
+            if enforce_required && spec.required && value.trim().is_empty() {
                 ocf_bail!(ErrConfigured, "required parameter {} is not set", spec.name);
             }
             match spec.kind {
@@ -153,6 +161,12 @@ mod tests {
         let e = Params::resolve(&md(), &env(&[])).unwrap_err();
         assert_eq!(code_of(&e), OcfCode::ErrConfigured);
         assert!(e.to_string().contains("ip"), "{e}");
+    }
+
+    #[test]
+    fn missing_required_is_left_to_the_agent_when_not_enforced() {
+        let p = Params::resolve_with(&md(), &env(&[]), false).unwrap();
+        assert_eq!(p.opt("ip"), None);
     }
 
     #[test]

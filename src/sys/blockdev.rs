@@ -10,7 +10,6 @@ use nix::sys::stat::Mode;
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// How the `device` parameter names the source.
@@ -258,11 +257,6 @@ pub fn flush_buffers(dev: &Path) {
         // SAFETY: BLKFLSBUF takes no argument.
         let _ = unsafe { blkflsbuf(fd.as_raw_fd()) };
     }
-}
-
-/// For messages: a path with non-UTF-8 bytes shown lossily.
-pub fn show(p: &Path) -> String {
-    String::from_utf8_lossy(p.as_os_str().as_bytes()).into_owned()
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ pub fn run_ok<S: AsRef<OsStr>>(program: &str, args: &[S], deadline: &Deadline) -
 pub fn command<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Command {
     let mut cmd = Command::new(program);
     cmd.args(args).stdin(Stdio::null()).process_group(0);
-    if std::env::var_os("PATH").is_none_or(|p| p.is_empty()) {
+    if std::env::var_os("PATH").map_or(true, |p| p.is_empty()) {
         cmd.env("PATH", DEFAULT_PATH);
     }
     cmd

@@ -10,11 +10,11 @@
 
 use anyhow::{bail, Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::AsFd;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 const MOUNTINFO: &str = "/proc/self/mountinfo";
@@ -90,10 +90,6 @@ impl MountTable {
     pub fn at(&self, path: &Path) -> Option<&Mount> {
         // Later entries are mounted later; a stacked mount is a child of the one below.
         self.mounts.iter().rev().find(|m| m.mount_point == path)
-    }
-
-    pub fn by_id(&self, id: u64) -> Option<&Mount> {
-        self.mounts.iter().find(|m| m.id == id)
     }
 
     /// Mounts whose mount point is strictly below `path`, deepest first (the unmount order).
@@ -208,18 +204,6 @@ pub fn unescape(s: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The escaped form the kernel prints, for messages that must match what admins see.
-pub fn escape(s: &OsStr) -> String {
-    let mut out = String::new();
-    for &b in s.as_bytes() {
-        match b {
-            b' ' | b'\t' | b'\n' | b'\\' => out.push_str(&format!("\\{b:03o}")),
-            _ => out.push(b as char),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,7 +263,6 @@ mod tests {
         let nfs3 = t.at(Path::new("/mnt/nfs3")).unwrap();
         assert_eq!(nfs3.source, "192.168.1.5:/export/old stuff");
         assert_eq!(unescape(br"a\134b\012c\0"), b"a\\b\nc\\0");
-        assert_eq!(escape(OsStr::new("/a b\\")), r"/a\040b\134");
     }
 
     #[test]

@@ -147,10 +147,22 @@ pub fn holders(
     protected: &HashSet<i32>,
     deadline: &Deadline,
 ) -> Result<Vec<Holder>> {
-    let mut found = Vec::new();
+    holders_and_spared(ids, devs, protected, deadline).map(|(users, _)| users)
+}
+
+/// [`holders`], and apart from them those of the cluster stack, which are never signalled.
+pub fn holders_and_spared(
+    ids: &HashSet<u64>,
+    devs: &HashSet<(u32, u32)>,
+    protected: &HashSet<i32>,
+    deadline: &Deadline,
+) -> Result<(Vec<Holder>, Vec<Holder>)> {
+    let (mut found, mut spared) = (Vec::new(), Vec::new());
     for entry in fs::read_dir("/proc")?.flatten() {
         if deadline.expired() {
-            bail!("no time left to look for processes using the filesystem");
+            // What was found is still worth signalling; the caller decides what time is left.
+            tracing::warn!("the search for processes using the filesystem ran out of time");
+            break;
         }
         let Some(pid) = entry
             .file_name()
@@ -165,20 +177,21 @@ pub fn holders(
         let Some(how) = holds(pid, ids, devs) else {
             continue;
         };
+        // Kernel threads have no user memory and cannot be signalled away.
+        if stat_ppid(pid) == Some(2) || pid == 2 {
+            continue;
+        }
         let comm = comm(pid);
         if is_cluster_stack(&comm) {
             tracing::warn!(
                 "{comm} [{pid}] uses the filesystem ({how}); not signalling the cluster stack"
             );
-            continue;
-        }
-        // Kernel threads have no user memory and cannot be signalled away.
-        if stat_ppid(pid) == Some(2) || pid == 2 {
+            spared.push(Holder { pid, comm, how });
             continue;
         }
         found.push(Holder { pid, comm, how });
     }
-    Ok(found)
+    Ok((found, spared))
 }
 
 /// The mount ids, in other mount namespaces, of the copies of a mount that an unmount here

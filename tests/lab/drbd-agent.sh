@@ -225,21 +225,33 @@ cmd_tester() {
   lab_ssh node2 'drbdadm up r0'
   # ocf-tester runs start/monitor/promote/demote/notify/stop/reload, probes included. It sets no
   # clone meta attributes; DRBD 8.4 insists on clone-max <= 2 (as the reference does).
-  expect 0 "ocf-tester ocf:ferro:drbd" node1 \
+  # The guest image has no xmllint, so ocf-tester's DTD check fails with 127 there; the DTD
+  # check runs on the host (tests/metadata.rs). Every other failure counts.
+  expect 0 "ocf-tester ocf:ferro:drbd (all but the DTD check, which needs xmllint)" node1 \
     'ocf-tester -v -n drbd_r0 -o drbd_resource=r0 -o ignore_missing_notifications=true -o CRM_meta_clone_max=2 \
-      /usr/lib/ocf/resource.d/ferro/drbd > /tmp/ocf-tester.log 2>&1; rc=$?; tail -3 /tmp/ocf-tester.log; exit $rc'
+      /usr/lib/ocf/resource.d/ferro/drbd > /tmp/ocf-tester.log 2>&1; rc=$?
+     grep -E "^\* rc=|passed all tests|Tests failed" /tmp/ocf-tester.log
+     f=$(grep "^\* rc=" /tmp/ocf-tester.log | grep -vc "rc=127: Your agent produces meta-data")
+     [ $rc = 0 ] || { ! command -v xmllint >/dev/null && [ "$f" = 0 ]; }'
   lab_ssh node1 'cat /tmp/ocf-tester.log' > "$LAB_RUN/logs/ocf-tester.log" 2>&1 || true
   on_both 'drbdadm down r0 2>/dev/null; true'
 }
 
-crm() { lab_ssh node1 "$@"; }
+# On a loaded host the guests' sshd may miss a banner deadline: one retry (idempotent commands).
+crm() { lab_ssh node1 "$@" || { sleep 2; lab_ssh node1 "$@"; }; }
 promoted_on() { crm "crm_resource -r drbd_r0-clone -W 2>/dev/null" | sed -n 's/.*running on: \([^ ]*\) Promoted.*/\1/p;s/.*running on: \([^ ]*\) Master.*/\1/p'; }
+promoted_is() { [[ $(promoted_on) == "$1" ]]; }
 score_of() { crm "crm_attribute -N $1 -n master-drbd_r0 -l reboot -G -q 2>/dev/null"; }
+score_is() { [[ $(score_of "$1") == "$2" ]]; }
 
 cmd_pacemaker() {
   load_state
   install_ferro
-  on_both 'drbdadm down r0 2>/dev/null; true'
+  # A fresh cluster: no CIB (standby, scores, failures) left from an earlier run.
+  on_both 'systemctl stop pacemaker corosync; rm -f /var/lib/pacemaker/cib/*; drbdadm down r0 2>/dev/null; true'
+  # Images built before the lab's corosync.conf fix put "node { ring0_addr: ..." on one line,
+  # which corosync 3 rejects; split such lines (a no-op on a fixed image).
+  on_both "sed -i -e 's/^\( *node {\) *\(ring0_addr.*\)/\1\n    \2/' -e 's/^\( *nodeid: [0-9]*\) *}/\1\n  }/' /etc/corosync/corosync.conf"
   on_both 'systemctl start corosync pacemaker'
   wait_for "both nodes online" 240 crm "crm_mon -1 | grep -q 'Online: \[ node1 node2 \]'" || die "no cluster"
   crm 'set -e; cibadmin --empty > /root/cib.xml; f() { pcs -f /root/cib.xml "$@"; }
@@ -250,36 +262,43 @@ cmd_pacemaker() {
     f constraint location drbd_r0-clone rule role=Promoted score=100 "#uname" eq node1
     pcs cluster cib-push /root/cib.xml --config' > "$LAB_RUN/logs/pcmk-configure.log" 2>&1 ||
     { cat "$LAB_RUN/logs/pcmk-configure.log"; die "configuration failed"; }
-  if wait_for "promoted on node1" 180 test "$(promoted_on)" = node1; then ok "clone promoted on node1"
+  if wait_for "promoted on node1" 180 promoted_is node1; then ok "clone promoted on node1"
   else bad "clone not promoted: $(crm 'crm_mon -1 -A' 2>&1 | tail -20)"; fi
-  wait_for "scores" 60 test "$(score_of node2)" = 10000 || true
+  wait_for "scores" 60 score_is node2 10000 || true
   local s1 s2; s1=$(score_of node1); s2=$(score_of node2)
   [[ $s1 == 10000 && $s2 == 10000 ]] && ok "promotion scores 10000/10000" || bad "scores node1=$s1 node2=$s2"
   state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' && ok "DRBD $(proc_state node1)" ||
     bad "DRBD on node1: $(proc_state node1)"
   crm 'pcs node standby node1'
-  if wait_for "promoted on node2" 180 test "$(promoted_on)" = node2; then ok "standby node1: promoted on node2"
+  if wait_for "promoted on node2" 180 promoted_is node2; then ok "standby node1: promoted on node2"
   else bad "no failover: $(crm 'crm_mon -1 -A' 2>&1 | tail -20)"; fi
   s1=$(score_of node1)
   [[ -z $s1 ]] && ok "standby node1: its score removed on stop" || bad "node1 score still $s1"
-  state_is node2 'WFConnection Primary/Unknown UpToDate/DUnknown' && ok "DRBD on node2: $(proc_state node2)" ||
+  state_is node2 'WFConnection Primary/Unknown UpToDate/*' && ok "DRBD on node2: $(proc_state node2)" ||
     bad "DRBD on node2: $(proc_state node2)"
   crm 'pcs node unstandby node1'
-  if wait_for "back on node1" 240 test "$(promoted_on)" = node1; then ok "unstandby: promoted on node1 again"
+  if wait_for "back on node1" 240 promoted_is node1; then ok "unstandby: promoted on node1 again"
   else bad "no failback: $(crm 'crm_mon -1 -A' 2>&1 | tail -20)"; fi
   wait_for "synced" 120 state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' &&
     ok "DRBD after failback: $(proc_state node1)" || bad "DRBD after failback: $(proc_state node1)"
-  # A pacemaker-side failure: demote DRBD behind Pacemaker's back; the monitor must see it (rc 0
-  # instead of 8) and Pacemaker must recover.
+  # DRBD demoted behind Pacemaker's back: the Promoted monitor must see it (0 instead of 8)
+  # and Pacemaker must recover the instance and promote it again.
   lab_ssh node1 'drbdadm secondary r0'
-  if wait_for "recovered" 120 sh -c "[ \"\$(crm_mon_fail)\" ]" 2>/dev/null; then :; fi
-  wait_for "promoted again" 120 test "$(promoted_on)" = node1 && state_is node1 'Connected Primary/*' &&
-    ok "out-of-band demote detected and recovered" || bad "no recovery after out-of-band demote"
+  if wait_for "monitor failure recorded" 120 crm "crm_mon -1 -f | grep -q 'drbd_r0.*fail-count'"; then
+    ok "out-of-band demote detected by the monitor"
+  else bad "out-of-band demote not detected"; fi
+  wait_for "promoted again" 180 promoted_is node1 && state_is node1 'Connected Primary/*' &&
+    ok "recovered: promoted on node1 again" || bad "no recovery after out-of-band demote"
   crm 'crm_mon -1 -A -f' > "$LAB_RUN/logs/pcmk-final.txt" 2>&1 || true
+  local vm
+  for vm in "${NODES[@]}"; do
+    lab_ssh "$vm" 'journalctl -b --no-pager -t drbd -o short-precise' > "$LAB_RUN/logs/$vm.agent.log" 2>&1 || true
+  done
   crm 'pcs resource disable drbd_r0-clone --wait=120' >/dev/null 2>&1 || true
+  state_is node1 'x' || { lab_ssh node1 'grep -q "^ *0: cs:" /proc/drbd' && bad "still configured after disable" ||
+    ok "disabled: DRBD down on node1"; }
   on_both 'systemctl stop pacemaker corosync' || true
 }
-crm_mon_fail() { crm "crm_mon -1 -f" | grep -i 'fail' || true; }
 
 cmd_all() {
   cmd_up

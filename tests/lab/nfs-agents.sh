@@ -66,6 +66,11 @@ vm_down() {
 ferro_install() {
   lab_scp_to "$VM" "$FERRO_BIN" /usr/sbin/ferro-ocf
   lab_ssh "$VM" 'chmod 755 /usr/sbin/ferro-ocf && ferro-ocf install >/dev/null'
+  # ocf-tester validates meta-data with xmllint, which the image lacks (libxml2 it has): the
+  # host's Debian 12 build of it runs there.
+  if ! lab_ssh "$VM" 'command -v xmllint' >/dev/null && [[ -x /usr/bin/xmllint ]]; then
+    lab_scp_to "$VM" /usr/bin/xmllint /usr/local/bin/xmllint
+  fi
 }
 
 # Real state files for the parsers' tests: the export table of the kernel and of exportfs(8),
@@ -112,7 +117,10 @@ case ${1:-test} in
     vm_up
     ferro_install
     lab_scp_to "$VM" "$HERE/nfs-agents.guest.sh" /root/nfs-agents.guest.sh
-    lab_ssh "$VM" 'bash /root/nfs-agents.guest.sh' | tee "$LAB_RUN/logs/results.txt"
+    rc=0
+    SSH_T=3000 lab_ssh "$VM" 'bash /root/nfs-agents.guest.sh' | tee "$LAB_RUN/logs/results.txt" || rc=$?
+    lab_ssh "$VM" 'cat /root/agents.log' > "$LAB_RUN/logs/agents.log" 2>/dev/null || true
+    exit "$rc"
     ;;
   *) sed -n '2,14p' "$0"; exit 2 ;;
 esac

@@ -87,6 +87,14 @@ node_start() {
 node_boot() {
     local dir=$1 agents=$2 d
     mount --make-rprivate /
+    # A /run of its own (corosync locks /run/corosync.pid, agents keep state there),
+    # with the host's named network namespaces still reachable in /run/netns.
+    mkdir -p "$dir/netns-stage"
+    mount --rbind /run/netns "$dir/netns-stage"
+    mount -t tmpfs -o mode=755 fcrm-run /run
+    mkdir -p /run/netns /run/lock
+    mount --rbind "$dir/netns-stage" /run/netns
+    umount -l "$dir/netns-stage"
     for d in /etc/corosync /var/lib/corosync /var/lib/pacemaker /var/log/pacemaker \
         /var/log/corosync /run/crm; do
         mkdir -p "$d" "$dir/fs$d"
@@ -99,6 +107,7 @@ node_boot() {
     cp "$dir/corosync.conf" /etc/corosync/corosync.conf
     # A first CIB with a short dc-deadtime: the default (20 s) is how long a node that
     # starts waits for an existing DC before it elects itself.
+    rm -f /var/lib/pacemaker/cib/*   # a node that boots again gets the CIB from its peer
     cibadmin --empty > /var/lib/pacemaker/cib/cib.xml
     CIB_file=/var/lib/pacemaker/cib/cib.xml crm_attribute -t crm_config -n dc-deadtime -v 2s
     chown hacluster:haclient /var/lib/pacemaker/cib/cib.xml
@@ -108,7 +117,7 @@ node_boot() {
     setsid corosync -f > "$dir/corosync.out" 2>&1 < /dev/null &
     echo $! > "$dir/corosync.pid"
     local t=0
-    until corosync-cfgtool -s >/dev/null 2>&1; do
+    until corosync-cmapctl -g totem.cluster_name >/dev/null 2>&1; do
         ((t++ < 30)) || { echo "corosync did not start: $(cat "$dir/corosync.out")" >&2; exit 1; }
         sleep 1
     done
@@ -150,6 +159,15 @@ show_logs() {
     grep -E 'output \[|error|warning' "$f" | tail -40
 }
 
+# block_status_file NODE MNT: the Filesystem monitor at OCF_CHECK_LEVEL=20 writes
+# MNT/.Filesystem_status/<node>; a read-only tmpfs mounted over that directory makes
+# the write fail ("Failed to write status file", the same for both agent sets). Stop
+# unmounts it with the filesystem (submounts go first), so recovery clears it.
+block_status_file() {
+    on "$1" mkdir -p "$2/.Filesystem_status"
+    on "$1" mount -t tmpfs -o ro,size=1M fcrm-ro "$2/.Filesystem_status"
+}
+
 # on NODE COMMAND...: runs COMMAND in the node's network and mount namespaces.
 on() {
     local node=$1 pid
@@ -158,7 +176,12 @@ on() {
     nsenter -t "$pid" -n -m -- "$@"
 }
 
-node_online() { on "$1" crm_mon -1 --output-as=xml | grep -q "<node name=\"$2\" id=\"[0-9]*\" online=\"true\""; }
+# (Output captured first: with pipefail, grep -q leaving early would fail the pipe.)
+node_online() {
+    local xml
+    xml=$(on "$1" crm_mon -1 --output-as=xml)
+    grep -q "<node name=\"$2\" id=\"[0-9]*\" online=\"true\"" <<<"$xml"
+}
 
 # pids_in_node NODE: every process in the node's mount namespace.
 pids_in_node() {

@@ -2,7 +2,7 @@
 # A real one-node Pacemaker cluster on this machine, running IPaddr2 and Filesystem:
 # the way to see the agents under Pacemaker without VMs.
 #
-#   tests/live/pacemaker.sh        as root; AGENTS=ferro|reference (ocf:heartbeat:*)
+#   tests/live/pacemaker.sh        as root, after cargo build; AGENTS=reference for ocf:heartbeat:*
 #
 #  1. makes a network namespace for the node (loopback only: corosync binds 127.0.0.1),
 #     one for the service address and one for a client, joined by a veth pair;
@@ -14,16 +14,19 @@
 #     monitor runs at OCF_CHECK_LEVEL=20 (writes and reads a status file);
 #  4. shows `crm_mon -1` with both Started, and checks from outside: the address answers
 #     pings from the client namespace, the filesystem is mounted;
-#  5. removes the address and remounts the filesystem read-only behind the agents'
-#     backs, shows the failed monitors with the agents' exit reasons in crm_mon, and
-#     Pacemaker recovering both;
-#  6. stops Pacemaker (which stops the resources) and corosync, and removes everything
+#  5. removes the address and makes the status file unwritable (a read-only tmpfs
+#     over its directory) behind the agents' backs, shows the failed monitors with the
+#     agents' exit reasons in crm_mon, and Pacemaker recovering both;
+#  6. pushes the HA NFS configuration of crm-examples/ha-nfs.pcs.sh to the running
+#     cluster (its live path: one cib-push of the difference) in maintenance mode, so
+#     nothing of it starts here, shows it, and deletes it again;
+#  7. stops Pacemaker (which stops the resources) and corosync, and removes everything
 #     it made, also when a step fails.
 # Exit status 0 only if every check passed. KEEP=1 waits for Enter before stopping.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-AGENTS=${AGENTS:-reference}
+AGENTS=${AGENTS:-ferro}
 FSTYPE=${FSTYPE:-ext4}
 PREFIX=${PREFIX:-fcrm-live}
 NODE=$PREFIX-n1
@@ -78,7 +81,7 @@ exit_reasons() {
 case $AGENTS in ferro) ra=ocf:ferro ;; reference) ra=ocf:heartbeat ;; *) die "AGENTS must be ferro or reference" ;; esac
 require_tools corosync pacemakerd pcs crm_mon ip nsenter losetup "mkfs.$FSTYPE" findmnt
 for n in "$NODE" "$SVC" "$CLI"; do
-    ! ip netns list | grep -qw "$n" || die "network namespace $n exists: another run? (ip netns del $n)"
+    [[ ! -e /run/netns/$n ]] || die "network namespace $n exists: another run? (ip netns del $n)"
 done
 LIVE_WORK=$(mktemp -d "/tmp/$PREFIX.XXXXXX")
 chmod 755 "$LIVE_WORK"
@@ -111,11 +114,11 @@ wait_for "node $NODE online" "$TIMEOUT" node_online "$NODE" "$NODE"
 
 log "configuring with pcs"
 on "$NODE" pcs property set stonith-enabled=false
-on "$NODE" pcs resource create vip "$ra:IPaddr2" ip="$VIP" cidr_netmask=24 nic="$PREFIX-v0" \
+on "$NODE" pcs resource create live_vip "$ra:IPaddr2" ip="$VIP" cidr_netmask=24 nic="$PREFIX-v0" \
     network_namespace="$SVC" op monitor interval=5s timeout=20s
-on "$NODE" pcs resource create fs "$ra:Filesystem" device="$loop" directory="$mnt" \
+on "$NODE" pcs resource create live_fs "$ra:Filesystem" device="$loop" directory="$mnt" \
     fstype="$FSTYPE" op monitor interval=5s timeout=40s OCF_CHECK_LEVEL=20
-wait_for "vip and fs Started" "$TIMEOUT" started vip fs
+wait_for "live_vip and live_fs Started" "$TIMEOUT" started live_vip live_fs
 on "$NODE" crm_mon -1 -r
 
 log "checking the resources from outside Pacemaker"
@@ -127,15 +130,30 @@ on "$NODE" findmnt -n "$mnt" || die "$mnt is not mounted"
 log "breaking both resources behind Pacemaker's back"
 ip -n "$SVC" addr del "$VIP/24" dev "$PREFIX-v0"
 echo "removed $VIP from $PREFIX-v0"
-on "$NODE" mount -o remount,ro "$mnt"
-echo "remounted $mnt read-only"
-wait_for "failed monitors recorded" "$TIMEOUT" failed vip fs
+block_status_file "$NODE" "$mnt"
+echo "mounted a read-only tmpfs on $mnt/.Filesystem_status"
+wait_for "failed monitors recorded" "$TIMEOUT" failed live_vip live_fs
 on "$NODE" crm_mon -1 -r --include=failcounts
 exit_reasons
-wait_for "Pacemaker recovered vip and fs" "$TIMEOUT" started vip fs
-wait_for "$mnt mounted read-write again" 30 on "$NODE" findmnt -n -O rw "$mnt"
+wait_for "Pacemaker recovered live_vip and live_fs" "$TIMEOUT" started live_vip live_fs
+wait_for "$mnt mounted again, without the tmpfs" 30 eval "on $NODE findmnt -n -O rw $mnt && ! on $NODE findmnt -n $mnt/.Filesystem_status"
 wait_for "$VIP answers again" 30 ip netns exec "$CLI" ping -c 1 -W 1 "$VIP"
 on "$NODE" crm_mon -1 -r --include=failcounts
+
+log "crm-examples/ha-nfs.pcs.sh on the running cluster, in maintenance mode"
+on "$NODE" pcs property set maintenance-mode=true
+on "$NODE" env AGENTS="$AGENTS" NODE1="$NODE" NODE2="$PREFIX-n2" STONITH=no \
+    bash "$LIVE_ROOT/crm-examples/ha-nfs.pcs.sh" >/dev/null
+on "$NODE" crm_mon -1 -r
+config=$(on "$NODE" cibadmin -Q -o configuration)
+for id in drbd_r0-clone g_nfs col_nfs_on_drbd_promoted ord_drbd_promote_then_nfs loc_drbd_promoted_prefers_node1; do
+    grep -q "id=\"$id\"" <<<"$config" || die "$id is not in the cluster's CIB"
+done
+echo "pushed: drbd_r0-clone, g_nfs and their constraints are in the cluster's CIB"
+on "$NODE" pcs resource delete g_nfs --force >/dev/null
+on "$NODE" pcs resource delete drbd_r0-clone --force >/dev/null
+on "$NODE" pcs property set maintenance-mode=false
+wait_for "live_vip and live_fs still Started" "$TIMEOUT" started live_vip live_fs
 
 if [[ ${KEEP:-0} == 1 ]]; then
     log "KEEP=1: the cluster runs (nsenter -t $(cat "$(node_dir "$NODE")/corosync.pid") -n -m crm_mon). Enter stops it."
