@@ -143,7 +143,7 @@ exp_failback() {
 # Without the preference (resource-stickiness outweighs it) the returning node stays Secondary.
 exp_stay() {
   ensure_healthy || { record stay FAIL "cluster not healthy before"; return 1; }
-  cluster_configure no
+  ( cluster_configure no ) || { record stay FAIL "reconfiguration (FAILBACK=no) failed"; return 1; }
   local p o tf t v=PASS notes
   p=$(service_node); o=$(other "$p")
   writer_start stay
@@ -159,7 +159,7 @@ exp_stay() {
   else v=FAIL; notes+="; service moved to $(service_node)"; fi
   writer_finish "$tf" || v=FAIL
   echo "  $FIG"
-  cluster_configure yes
+  ( cluster_configure yes ) || { v=FAIL; notes+="; reconfiguration (FAILBACK=yes) failed"; }
   record stay $v "$notes"
 }
 
@@ -188,8 +188,12 @@ exp_nfs_fail() {
   p=$(service_node); o=$(other "$p")
   writer_start nfsfail
   tf=$(client_time); t=$SECONDS
-  # rpc.nfsd replaced by /bin/false: the NFS server can no longer start on $p.
-  lab_ssh "$p" 'mount --bind /bin/false /usr/sbin/rpc.nfsd && systemctl stop nfs-server'
+  # rpc.nfsd replaced by a wrapper that fails unless asked to stop the threads ("rpc.nfsd 0"):
+  # the NFS server can no longer start on $p, but it can still be stopped, so the group
+  # should move without the node being fenced for a failed stop.
+  lab_ssh "$p" 'cp /usr/sbin/rpc.nfsd /run/rpc.nfsd.real
+    printf "#!/bin/sh\ncase \" \$* \" in *\" 0 \"*) exec /run/rpc.nfsd.real \"\$@\" ;; esac\nexit 1\n" > /run/rpc.nfsd.fail
+    chmod 755 /run/rpc.nfsd.fail && mount --bind /run/rpc.nfsd.fail /usr/sbin/rpc.nfsd && systemctl stop nfs-server'
   wait_for "service on $o" 300 service_on "$o" || v=FAIL
   writer_flowing 300 || v=FAIL
   notes="nfs-server stopped and unstartable on $p: group on $o after $((SECONDS - t))s"

@@ -99,7 +99,7 @@ vm_kill() {
 }
 
 SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
-          -o ConnectTimeout=5 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o BatchMode=yes)
+          -o ConnectTimeout=30 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o BatchMode=yes)
 
 # lab_ssh VM CMD...  (CMD is run by the guest's shell; SSH_T=seconds bounds it, default 900)
 lab_ssh() {
