@@ -29,17 +29,18 @@ writer_finish() {
   LOST=$(sed -n 's/.* lost=\([0-9]*\).*/\1/p' <<<"$FIG")
   STALL=$(sed -n 's/.*longest_stall=\([0-9.]*\).*/\1/p' <<<"$FIG")
   RESTORED=$(sed -n 's/.*restored_after=\([0-9.]*\).*/\1/p' <<<"$FIG")
-  lab_ssh client "cp /root/$W.ack /root/$W.writer.log /tmp/ 2>/dev/null; true"
-  [[ $LOST == 0 ]]
+  CERR=$(sed -n 's/.* client_errors=\([0-9]*\).*/\1/p' <<<"$FIG")
+  [[ $LOST == 0 && ${CERR:-0} == 0 ]]
 }
 
 record() {  # record EXP VERDICT NOTES
-  local row
+  local row notes=$3
+  [[ ${CERR:-0} == 0 ]] || notes+="; client saw ${CERR} write/fsync errors"
   row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%F)" "$KERNEL" "$AGENTS" "$1" "$2" \
-        "${LOST:-?}" "${STALL:-?}" "${RESTORED:-?}" "$3")
+        "${LOST:-?}" "${STALL:-?}" "${RESTORED:-?}" "$notes")
   [[ -s $RESULTS ]] || printf 'date\tkernel\tagents\texperiment\tverdict\tlost\tstall_s\trestored_s\tnotes\n' > "$RESULTS"
   echo "$row" >> "$RESULTS"
-  echo "RESULT $1: $2 — lost=${LOST:-?} longest_stall=${STALL:-?}s fault_to_restored=${RESTORED:-?}s — $3"
+  echo "RESULT $1: $2 — lost=${LOST:-?} client_errors=${CERR:-0} longest_stall=${STALL:-?}s fault_to_restored=${RESTORED:-?}s — $notes"
   [[ $2 == PASS ]]
 }
 
