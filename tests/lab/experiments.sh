@@ -5,7 +5,7 @@
 client_time() { lab_ssh client 'date +%s.%N'; }
 
 writer_start() {  # writer_start NAME
-  W=$1
+  W=$1 CERR=0
   lab_ssh client "rm -f /root/$W.ack /root/$W.stop /mnt/data/$W.dat
     setsid nohup python3 /root/writer.py write /mnt/data/$W.dat /root/$W.ack /root/$W.stop \
       >/root/$W.writer.log 2>&1 </dev/null &"
