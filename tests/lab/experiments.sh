@@ -26,7 +26,7 @@ writer_finish() {
   lab_ssh client "touch /root/$W.stop"
   wait_for "writer exit" 180 writer_stopped || { FIG="writer hung"; LOST=?; STALL=?; RESTORED=?; return 1; }
   FIG=$(lab_ssh client "timeout 60 python3 /root/writer.py verify /mnt/data/$W.dat /root/$W.ack $1") || true
-  LOST=$(sed -n 's/.*lost=\([0-9]*\).*/\1/p' <<<"$FIG")
+  LOST=$(sed -n 's/.* lost=\([0-9]*\).*/\1/p' <<<"$FIG")
   STALL=$(sed -n 's/.*longest_stall=\([0-9.]*\).*/\1/p' <<<"$FIG")
   RESTORED=$(sed -n 's/.*restored_after=\([0-9.]*\).*/\1/p' <<<"$FIG")
   lab_ssh client "cp /root/$W.ack /root/$W.writer.log /tmp/ 2>/dev/null; true"

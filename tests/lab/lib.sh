@@ -175,3 +175,14 @@ lab_cleanup() {
   [[ -n ${LAB_RUN:-} ]] && log "logs in $LAB_RUN/logs"
   exit "$rc"
 }
+
+# The host side needs these Debian packages; install what is missing (CI may be a new machine).
+lab_host_packages() {
+  local p missing=()
+  for p in mmdebstrap qemu-system-x86 openssh-client e2fsprogs iproute2 python3; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  log "installing ${missing[*]}"
+  apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+}
