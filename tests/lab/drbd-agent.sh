@@ -157,8 +157,10 @@ install_ferro() {
   fi
   local vm
   for vm in "${NODES[@]}"; do
-    lab_scp_to "$vm" "$bin" /usr/sbin/ferro-ocf
-    lab_ssh "$vm" 'chmod 755 /usr/sbin/ferro-ocf && ferro-ocf install >/dev/null'
+    # Copy, then rename over the old binary: Pacemaker may be running it ("Text file busy").
+    lab_scp_to "$vm" "$bin" /usr/sbin/ferro-ocf.new
+    lab_ssh "$vm" 'chmod 755 /usr/sbin/ferro-ocf.new && mv -f /usr/sbin/ferro-ocf.new /usr/sbin/ferro-ocf &&
+      ferro-ocf install >/dev/null'
   done
 }
 
