@@ -243,7 +243,8 @@ cmd_tester() {
 crm() { lab_ssh node1 "$@" || { sleep 2; lab_ssh node1 "$@"; }; }
 promoted_on() { crm "crm_resource -r drbd_r0-clone -W 2>/dev/null" | sed -n 's/.*running on: \([^ ]*\) Promoted.*/\1/p;s/.*running on: \([^ ]*\) Master.*/\1/p'; }
 promoted_is() { [[ $(promoted_on) == "$1" ]]; }
-score_of() { crm "crm_attribute -N $1 -n master-drbd_r0 -l reboot -G -q 2>/dev/null"; }
+# Empty when there is none (crm_attribute then exits 105, which must not end the script).
+score_of() { crm "crm_attribute -N $1 -n master-drbd_r0 -l reboot -G -q 2>/dev/null || true"; }
 score_is() { [[ $(score_of "$1") == "$2" ]]; }
 
 cmd_pacemaker() {
