@@ -916,37 +916,15 @@ fn ocf_tester_passes() {
     }
     let dev = lab.disk("t", "ext4", None);
     let mp = lab.mkdir("m");
-    // ocf-tester runs meta-data as nobody: the agent's folder must be world-readable.
-    let bin = lab.mkdir("agent");
-    std::fs::set_permissions(
-        &lab.dir,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    std::os::unix::fs::symlink(support::BIN, format!("{bin}/Filesystem")).unwrap();
-    let out = Command::new("ocf-tester")
-        .args([
-            "-n",
-            "ffs-tester",
-            "-o",
-            &format!("device={dev}"),
-            "-o",
-            &format!("directory={mp}"),
-            "-o",
-            "fstype=ext4",
-        ])
-        .arg(format!("{bin}/Filesystem"))
-        .env("OCF_ROOT", "/usr/lib/ocf")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::ocf_tester(
+        &lab.dir.join("agent"),
+        "Filesystem",
+        &[("device", &dev), ("directory", &mp), ("fstype", "ext4")],
+        &[],
     );
+    let text = format!("{}{}", out.stdout, out.stderr);
     eprintln!("{text}");
-    assert!(out.status.success(), "ocf-tester failed:\n{text}");
+    assert_eq!(out.code, 0, "ocf-tester failed:\n{text}");
     assert!(mounted(&mp).is_none(), "ocf-tester ends stopped");
 }
 

@@ -918,38 +918,17 @@ fn ocf_tester_passes() {
         return;
     }
     let lab = Lab::new("tester");
-    // ocf-tester runs the agent as nobody too: a world-readable folder with the agent link.
-    let dir = lab.rsc_tmp.join("agents");
-    std::fs::create_dir_all(&dir).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    for d in [&lab.rsc_tmp, &dir] {
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    std::os::unix::fs::symlink(support::BIN, dir.join(AGENT)).unwrap();
+    let rsc_tmp = lab.rsc_tmp.to_str().unwrap();
     for (ip, mask) in [("192.0.2.99", "24"), ("2001:db8::99", "64")] {
-        let out = Command::new("ocf-tester")
-            .args([
-                "-n",
-                "t",
-                "-o",
-                &format!("ip={ip}"),
-                "-o",
-                "nic=fipt0",
-                "-o",
-                &format!("cidr_netmask={mask}"),
-            ])
-            .args(["-o", &format!("network_namespace={}", lab.a)])
-            .arg(dir.join(AGENT))
-            .env("HA_RSCTMP", &lab.rsc_tmp)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let out = support::ocf_tester(
+            &lab.rsc_tmp.join("agents"),
+            AGENT,
+            &[("ip", ip), ("nic", "fipt0"), ("cidr_netmask", mask), ("network_namespace", &lab.a)],
+            &[("HA_RSCTMP", rsc_tmp)],
         );
+        let text = format!("{}{}", out.stdout, out.stderr);
         assert!(
-            out.status.success() && text.contains("passed all tests"),
+            out.code == 0 && text.contains("passed all tests"),
             "{ip}: {text}"
         );
     }

@@ -838,13 +838,23 @@ fn scope_dropin(scope: &str, d: &Deadline) -> Result<()> {
         .filter(|s| !s.is_empty())
         .unwrap_or("/usr/sbin/rpc.nfsd")
         .to_owned();
-    let text = format!(
-        "[Service]\nEnvironmentFile={SCOPE_ENV}\n# reset list of exec start, then re-populate with unshared uts namespace\nExecStart=\nExecStart=/usr/bin/unshare --uts /bin/sh -c 'hostname \"$$1\" && shift && exec \"$$@\"' nfsd-scope $NFS_SERVER_SCOPE {argv}\n{SCOPE_END}\n"
-    );
+    let text = scope_dropin_text(&argv);
     mkdirs(Path::new(SCOPE_DROPIN).parent().unwrap())?;
     fs::write(SCOPE_DROPIN, &text).with_context(|| format!("writing {SCOPE_DROPIN}"))?;
     command::run_ok("systemctl", &["daemon-reload"], d)?;
     Ok(())
+}
+
+/// The drop-in wrapping nfs-server's ExecStart `argv`. `$$` is a literal `$` for systemd: the
+/// shell's own "$1"/"$@"; `$NFS_SERVER_SCOPE` is expanded by systemd into one argument.
+fn scope_dropin_text(argv: &str) -> String {
+    format!(
+        "[Service]\nEnvironmentFile={SCOPE_ENV}\n\
+         # reset list of exec start, then re-populate with unshared uts namespace\n\
+         ExecStart=\n\
+         ExecStart=/usr/bin/unshare --uts /bin/sh -c 'hostname \"$$1\" && shift && exec \"$$@\"' \
+         nfsd-scope $NFS_SERVER_SCOPE {argv}\n{SCOPE_END}\n"
+    )
 }
 
 fn remove_scope_dropin(d: &Deadline) -> Result<()> {
@@ -1050,5 +1060,16 @@ mod tests {
             Nfsserver.units(&c, "rpc-statd.service", false),
             ["nfs-mountd.service", "nfs-idmapd.service"]
         );
+    }
+
+    #[test]
+    fn scope_dropin_keeps_the_scope_out_of_the_script() {
+        let t = scope_dropin_text("/usr/sbin/rpc.nfsd");
+        assert!(t.contains(
+            "ExecStart=\nExecStart=/usr/bin/unshare --uts /bin/sh -c 'hostname \"$$1\" && shift && \
+             exec \"$$@\"' nfsd-scope $NFS_SERVER_SCOPE /usr/sbin/rpc.nfsd\n"
+        ), "{t}");
+        assert!(t.starts_with("[Service]\nEnvironmentFile=/run/sysconfig/nfs-server-scope\n"));
+        assert!(t.trim_end().ends_with(SCOPE_END));
     }
 }

@@ -50,7 +50,7 @@ cluster_configure() {
   local failback=$1 script=$HERE/ha-nfs.pcs.sh overrides="" a key cib
   [[ -f $HERE/../../crm-examples/ha-nfs.pcs.sh ]] && script=$HERE/../../crm-examples/ha-nfs.pcs.sh
   for a in "${!AGENT_OF[@]}"; do overrides+="AGENT_$a=${AGENT_OF[$a]} "; done
-  key=$( { cat "$script"; declare -f cluster_configure; echo "$AGENTS $failback $overrides"; } | sha256sum | cut -c1-16)
+  key=$( { cat "$script"; echo "$AGENTS $failback $overrides"; } | sha256sum | cut -c1-16)
   cib=$LAB_CACHE/cib/$key.xml
   if [[ ! -f $cib ]]; then
     lab_scp_to node1 "$script" /root/ha-nfs.pcs.sh
@@ -69,7 +69,8 @@ cluster_configure() {
     lab_ssh node1 'cat /root/cib.xml' > "$cib.tmp" && mv "$cib.tmp" "$cib"
   fi
   cp "$cib" "$LAB_RUN/logs/cib-$failback.xml"
-  lab_scp_to node1 "$cib" /root/cib.xml
+  python3 "$LAB_DIR/scale-timeouts.py" "$LAB_RUN/logs/cib-$failback.xml" "${FERRO_LAB_TIMEOUT_SCALE:-4}" >&2
+  lab_scp_to node1 "$LAB_RUN/logs/cib-$failback.xml" /root/cib.xml
   lab_ssh node1 'pcs cluster cib-push /root/cib.xml --config' >> "$LAB_RUN/logs/configure-$failback.log" 2>&1 ||
     die "pcs cluster cib-push failed"
   log "configuration pushed ($(basename "$(dirname "$script")")/ha-nfs.pcs.sh, FAILBACK=$failback)"
@@ -100,7 +101,7 @@ client_mount() {
 lab_build_ferro() {
   log "cargo build --release (ferro-ocf)"
   local root; root=$(cd "$HERE/../.." && pwd)
-  (cd "$root" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target} cargo build --release -q) ||
+  (cd "$root" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target} nice -n 10 cargo build --release -q) ||
     die "cargo build failed"
   FERRO_BIN=${CARGO_TARGET_DIR:-$root/target}/release/ferro-ocf
 }

@@ -5,7 +5,7 @@
 client_time() { lab_ssh client 'date +%s.%N'; }
 
 writer_start() {  # writer_start NAME
-  W=$1
+  W=$1 CERR=0
   lab_ssh client "rm -f /root/$W.ack /root/$W.stop /mnt/data/$W.dat
     setsid nohup python3 /root/writer.py write /mnt/data/$W.dat /root/$W.ack /root/$W.stop \
       >/root/$W.writer.log 2>&1 </dev/null &"
@@ -26,20 +26,21 @@ writer_finish() {
   lab_ssh client "touch /root/$W.stop"
   wait_for "writer exit" 180 writer_stopped || { FIG="writer hung"; LOST=?; STALL=?; RESTORED=?; return 1; }
   FIG=$(lab_ssh client "timeout 60 python3 /root/writer.py verify /mnt/data/$W.dat /root/$W.ack $1") || true
-  LOST=$(sed -n 's/.*lost=\([0-9]*\).*/\1/p' <<<"$FIG")
+  LOST=$(sed -n 's/.* lost=\([0-9]*\).*/\1/p' <<<"$FIG")
   STALL=$(sed -n 's/.*longest_stall=\([0-9.]*\).*/\1/p' <<<"$FIG")
   RESTORED=$(sed -n 's/.*restored_after=\([0-9.]*\).*/\1/p' <<<"$FIG")
-  lab_ssh client "cp /root/$W.ack /root/$W.writer.log /tmp/ 2>/dev/null; true"
-  [[ $LOST == 0 ]]
+  CERR=$(sed -n 's/.* client_errors=\([0-9]*\).*/\1/p' <<<"$FIG")
+  [[ $LOST == 0 && ${CERR:-0} == 0 ]]
 }
 
 record() {  # record EXP VERDICT NOTES
-  local row
+  local row notes=$3
+  [[ ${CERR:-0} == 0 ]] || notes+="; client saw ${CERR} write/fsync errors"
   row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%F)" "$KERNEL" "$AGENTS" "$1" "$2" \
-        "${LOST:-?}" "${STALL:-?}" "${RESTORED:-?}" "$3")
+        "${LOST:-?}" "${STALL:-?}" "${RESTORED:-?}" "$notes")
   [[ -s $RESULTS ]] || printf 'date\tkernel\tagents\texperiment\tverdict\tlost\tstall_s\trestored_s\tnotes\n' > "$RESULTS"
   echo "$row" >> "$RESULTS"
-  echo "RESULT $1: $2 — lost=${LOST:-?} longest_stall=${STALL:-?}s fault_to_restored=${RESTORED:-?}s — $3"
+  echo "RESULT $1: $2 — lost=${LOST:-?} client_errors=${CERR:-0} longest_stall=${STALL:-?}s fault_to_restored=${RESTORED:-?}s — $notes"
   [[ $2 == PASS ]]
 }
 
@@ -143,7 +144,7 @@ exp_failback() {
 # Without the preference (resource-stickiness outweighs it) the returning node stays Secondary.
 exp_stay() {
   ensure_healthy || { record stay FAIL "cluster not healthy before"; return 1; }
-  cluster_configure no
+  ( cluster_configure no ) || { record stay FAIL "reconfiguration (FAILBACK=no) failed"; return 1; }
   local p o tf t v=PASS notes
   p=$(service_node); o=$(other "$p")
   writer_start stay
@@ -159,7 +160,7 @@ exp_stay() {
   else v=FAIL; notes+="; service moved to $(service_node)"; fi
   writer_finish "$tf" || v=FAIL
   echo "  $FIG"
-  cluster_configure yes
+  ( cluster_configure yes ) || { v=FAIL; notes+="; reconfiguration (FAILBACK=yes) failed"; }
   record stay $v "$notes"
 }
 
@@ -188,8 +189,12 @@ exp_nfs_fail() {
   p=$(service_node); o=$(other "$p")
   writer_start nfsfail
   tf=$(client_time); t=$SECONDS
-  # rpc.nfsd replaced by /bin/false: the NFS server can no longer start on $p.
-  lab_ssh "$p" 'mount --bind /bin/false /usr/sbin/rpc.nfsd && systemctl stop nfs-server'
+  # rpc.nfsd replaced by a wrapper that fails unless asked to stop the threads ("rpc.nfsd 0"):
+  # the NFS server can no longer start on $p, but it can still be stopped, so the group
+  # should move without the node being fenced for a failed stop.
+  lab_ssh "$p" 'cp /usr/sbin/rpc.nfsd /run/rpc.nfsd.real
+    printf "#!/bin/sh\ncase \" \$* \" in *\" 0 \"*) exec /run/rpc.nfsd.real \"\$@\" ;; esac\nexit 1\n" > /run/rpc.nfsd.fail
+    chmod 755 /run/rpc.nfsd.fail && mount --bind /run/rpc.nfsd.fail /usr/sbin/rpc.nfsd && systemctl stop nfs-server'
   wait_for "service on $o" 300 service_on "$o" || v=FAIL
   writer_flowing 300 || v=FAIL
   notes="nfs-server stopped and unstartable on $p: group on $o after $((SECONDS - t))s"

@@ -99,7 +99,7 @@ vm_kill() {
 }
 
 SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
-          -o ConnectTimeout=5 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o BatchMode=yes)
+          -o ConnectTimeout=30 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o BatchMode=yes)
 
 # lab_ssh VM CMD...  (CMD is run by the guest's shell; SSH_T=seconds bounds it, default 900)
 lab_ssh() {
@@ -174,4 +174,15 @@ lab_cleanup() {
   [[ -n ${LAB_NETNS_MADE:-} ]] && ip netns del "$LAB_NS" 2>/dev/null
   [[ -n ${LAB_RUN:-} ]] && log "logs in $LAB_RUN/logs"
   exit "$rc"
+}
+
+# The host side needs these Debian packages; install what is missing (CI may be a new machine).
+lab_host_packages() {
+  local p missing=()
+  for p in mmdebstrap qemu-system-x86 openssh-client e2fsprogs iproute2 python3; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  log "installing ${missing[*]}"
+  apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 }

@@ -142,6 +142,15 @@ check "ferro exportfs stop" 0 "$(rc $FERRO/exportfs stop "${E[@]}")"
 exportfs -ua; systemctl stop nfs-server
 ok "umount /srv/exp after stop" "umount /srv/exp && mount /dev/vdb /srv/exp"
 systemctl start nfs-server
+# wait_for_leasetime_on_stop: nfsd's lease time (10 s in the lab) + 2 s, cut at the stop timeout.
+INST=lease
+L=(clientspec='*' directory=/srv/exp/b fsid=30 wait_for_leasetime_on_stop=true)
+check "ferro exportfs start (lease wait)" 0 "$(rc $FERRO/exportfs start "${L[@]}")"
+timed T rc $FERRO/exportfs stop "${L[@]}" >/tmp/rc
+check "ferro exportfs stop waits the NFSv4 lease time ($(cat /proc/fs/nfsd/nfsv4leasetime)s + 2)" 0 "$(cat /tmp/rc)" "${T}s"
+rc $FERRO/exportfs start "${L[@]}" >/dev/null
+TIMEOUT_MS=6000 timed T rc $FERRO/exportfs stop "${L[@]}" >/tmp/rc
+check "ferro exportfs stop lease wait cut at a 6s stop timeout" 0 "$(cat /tmp/rc)" "${T}s"
 V6=(clientspec='[fd00:48::]/64' directory=/srv/exp/c fsid=3a1f5e3c-2b9d-4c6e-8f00-112233445566)
 INST=exp6
 check "ferro exportfs start IPv6 clientspec in brackets, UUID fsid" 0 "$(rc $FERRO/exportfs start "${V6[@]}")"
@@ -164,7 +173,7 @@ touch /run/resource-agents/many
 for a in ferro heartbeat; do
   timed T bash -c "for i in \$(seq 1 60); do env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin OCF_ROOT=$OCF_ROOT OCF_RESOURCE_INSTANCE=many HA_RSCTMP=/run/resource-agents OCF_RESKEY_CRM_meta_interval=10000 OCF_RESKEY_clientspec=$NET OCF_RESKEY_directory=/srv/exp/many/d\$i OCF_RESKEY_fsid=\$((100 + i)) OCF_RESKEY_rmtab_backup=none $OCF_ROOT/resource.d/$a/exportfs monitor >/dev/null 2>&1 || exit 1; done"
   r=$?
-  [[ $a == ferro ]] && check "ferro exportfs 60 monitors of 60 exports" 0 $r "${T}s" || note "heartbeat exportfs 60 monitors of 60 exports rc $r, ${T}s"
+  [[ $a == ferro ]] && check "ferro exportfs 60 monitors of 60 exports (one round)" 0 $r "${T}s" || note "heartbeat exportfs 60 monitors of 60 exports (one round) rc $r, ${T}s"
 done
 exportfs -ua
 reset_nfs

@@ -7,7 +7,8 @@
 # EXPERIMENTs (default: all, in this order):
 #   standby kill-primary failback stay nfs-restart nfs-fail netcut-drbd netcut-full
 # --smoke: boot the two nodes, bring DRBD up and check it connects and syncs; no cluster.
-# Environment: FERRO_LAB_CACHE (image cache, default /var/cache/ferro-lab), FERRO_LAB_ACCEL
+# Environment: FERRO_LAB_CACHE (image cache, default /var/cache/ferro-lab), FERRO_LAB_NETNS
+# (default flab; two runs at once need two names), FERRO_LAB_ACCEL
 # (e.g. "tcg,tb-size=256" or "kvm -cpu host"; default: probed once, cached), FERRO_LAB_KEEP=1.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -39,8 +40,9 @@ done
 for t in qemu-system-x86_64 ssh python3 ip; do command -v $t >/dev/null || die "$t missing"; done
 
 mkdir -p "$LAB_CACHE"
-exec 9>"$LAB_CACHE/lab.lock"
-flock -n 9 || die "another lab run holds $LAB_CACHE/lab.lock"
+exec 9>"$LAB_CACHE/lab-$LAB_NS.lock"
+flock -n 9 || die "another lab run holds $LAB_CACHE/lab-$LAB_NS.lock (FERRO_LAB_NETNS=<name> for a second one)"
+lab_host_packages
 
 [[ $AGENTS == ferro ]] && lab_build_ferro
 lab_image

@@ -18,8 +18,20 @@ def write(path, acklog, stopfile):
         while not os.path.exists(stopfile):
             seq += 1
             rec = ("%010d %17.6f\n" % (seq, time.time())).encode()
-            os.write(fd, rec)
-            os.fsync(fd)
+            try:
+                os.write(fd, rec)
+                os.fsync(fd)
+            except OSError as e:
+                # A client-visible error: not acknowledged, counted, and the writer goes on
+                # (as an application that retries would) with the next number.
+                log.write("E %d %.6f %s\n" % (seq, time.time(), e.strerror))
+                time.sleep(1)
+                try:
+                    os.close(fd)
+                    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                except OSError:
+                    pass
+                continue
             log.write("%d %.6f\n" % (seq, time.time()))
             time.sleep(0.05)
     os.close(fd)
@@ -27,11 +39,13 @@ def write(path, acklog, stopfile):
 
 def verify(path, acklog, t_fault):
     t_fault = float(t_fault)
-    acked = []
+    acked, errors = [], []
     with open(acklog) as f:
         for line in f:
             parts = line.split()
-            if len(parts) == 2:
+            if parts and parts[0] == "E":
+                errors.append(" ".join(parts[3:]))
+            elif len(parts) == 2:
                 acked.append((int(parts[0]), float(parts[1])))
     present = set()
     bad = 0
@@ -53,9 +67,10 @@ def verify(path, acklog, t_fault):
         gap, t1 = max(after)
         if gap > 1.0:
             restored = t1 - t_fault
-    print("acked=%d lost=%d garbage_lines=%d longest_stall=%.1f restored_after=%.1f first_lost=%s"
-          % (len(acked), len(lost), bad, longest, restored, lost[0] if lost else "-"))
-    return 1 if lost else 0
+    print("acked=%d lost=%d client_errors=%d garbage_lines=%d longest_stall=%.1f restored_after=%.1f first_lost=%s%s"
+          % (len(acked), len(lost), len(errors), bad, longest, restored, lost[0] if lost else "-",
+             " first_error=" + errors[0].replace(" ", "_") if errors else ""))
+    return 1 if lost or errors else 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 
 LIVE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LIVE_ROOT=$(cd "$LIVE_DIR/../.." && pwd)
+. "$LIVE_ROOT/tests/pcmk/overlay.sh"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
 log() { printf '\n== %s\n' "$*"; }
@@ -129,25 +130,12 @@ node_boot() {
 # This build's agents as ocf:ferro:* in the node's mount namespace: installed into a
 # private root, linked from a tmpfs over resource.d that also holds the real providers.
 overlay_ferro() {
-    local dir=$1 bin rd=/usr/lib/ocf/resource.d p name
+    local dir=$1 bin
     bin=${FERRO_BIN:-$LIVE_ROOT/target/release/ferro-ocf}
     [[ -x $bin ]] || bin=$LIVE_ROOT/target/debug/ferro-ocf
     [[ -x $bin ]] || { echo "no ferro-ocf binary: cargo build first, or FERRO_BIN=" >&2; exit 1; }
     "$bin" install --root "$dir/root" >/dev/null
-    mkdir -p "$dir/rd-stage"
-    mount --bind "$rd" "$dir/rd-stage"
-    mount -t tmpfs -o mode=755 fcrm-rd "$rd"
-    for p in "$dir/rd-stage"/*; do
-        name=${p##*/}
-        [[ -d $p && $name != ferro ]] || continue
-        mkdir "$rd/$name"
-        mount --bind "$p" "$rd/$name"
-    done
-    mkdir -m 755 "$rd/ferro"
-    for p in "$dir/root$rd/ferro"/*; do
-        ln -s "$(realpath "$p")" "$rd/ferro/${p##*/}"
-    done
-    umount "$dir/rd-stage"
+    overlay_agents "$dir/root/usr/lib/ocf/resource.d/ferro"
 }
 
 # show_logs NODE: what the agents and the scheduler said, for a failed run.

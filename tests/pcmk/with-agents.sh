@@ -11,25 +11,7 @@ if [[ -z ${FERRO_AGENTS_NS:-} ]]; then
     export FERRO_AGENTS_NS=1
     exec unshare --mount --propagation private -- "$0" "$dir" "$@"
 fi
-rd=/usr/lib/ocf/resource.d
-stage=$(mktemp -d /tmp/fcrm-rd.XXXXXX)
-# Keep the real providers reachable, put an empty tmpfs over resource.d (the ferro
-# directory need not exist on the host), then bind the providers and DIR into it.
-mount --bind "$rd" "$stage"
-mount -t tmpfs -o mode=755 fcrm-rd "$rd"
-for p in "$stage"/*; do
-    name=${p##*/}
-    [[ -d $p && $name != ferro ]] || continue
-    mkdir "$rd/$name"
-    mount --bind "$p" "$rd/$name"
-done
-# Links to the resolved agents: install's links are relative to its root. The agent
-# still sees argv0 = /usr/lib/ocf/resource.d/ferro/<Agent>, which picks the agent.
-mkdir -m 755 "$rd/ferro"
-for a in "$dir"/*; do
-    ln -s "$(realpath "$a")" "$rd/ferro/${a##*/}"
-done
-umount "$stage"
-rmdir "$stage"
+. "$(dirname "$0")/overlay.sh"
+overlay_agents "$dir"
 unset FERRO_AGENTS_NS
 exec "$@"

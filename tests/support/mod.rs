@@ -84,3 +84,28 @@ pub fn installed_agent(agent: &str) -> PathBuf {
     });
     Path::new(OCF_ROOT).join("resource.d/ferro").join(agent)
 }
+
+/// Run resource-agents' `ocf-tester` on this build as `agent`, from a link in `dir`.
+/// ocf-tester runs some actions as nobody, so `dir` and its parent are made world-readable.
+pub fn ocf_tester(dir: &Path, agent: &str, params: &[(&str, &str)], env: &[(&str, &str)]) -> Outcome {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    for d in [dir, dir.parent().unwrap()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let link = dir.join(agent);
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let mut cmd = Command::new("ocf-tester");
+    cmd.args(["-n", &format!("ferro-{agent}")]).env("OCF_ROOT", OCF_ROOT);
+    for (k, v) in params {
+        cmd.args(["-o", &format!("{k}={v}")]);
+    }
+    cmd.arg(&link).envs(env.iter().copied());
+    let out = cmd.output().expect("run ocf-tester");
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
