@@ -292,7 +292,8 @@ cmd_pacemaker() {
   if wait_for "monitor failure recorded" 120 crm "crm_mon -1 -f | grep -q 'drbd_r0.*fail-count'"; then
     ok "out-of-band demote detected by the monitor"
   else bad "out-of-band demote not detected"; fi
-  wait_for "promoted again" 180 promoted_is node1 && state_is node1 'Connected Primary/*' &&
+  wait_for "promoted again" 180 promoted_is node1 &&
+    wait_for "node1 Primary again" 60 state_is node1 'Connected Primary/*' &&
     ok "recovered: promoted on node1 again" || bad "no recovery after out-of-band demote"
   crm 'crm_mon -1 -A -f' > "$LAB_RUN/logs/pcmk-final.txt" 2>&1 || true
   local vm
