@@ -1,13 +1,14 @@
 #!/bin/bash
 # ocf:ferro:drbd against real DRBD (8.4 kernel module, drbd-utils 9) in the two lab node VMs.
 #
-#   tests/lab/drbd-agent.sh [all]      up, capture, agent, ocf-tester, pacemaker, down
+#   tests/lab/drbd-agent.sh [all]      up, capture, agent, ocf-tester, pacemaker, timing, down
 #   tests/lab/drbd-agent.sh up         boot node1/node2, create DRBD metadata; VMs keep running
 #   tests/lab/drbd-agent.sh capture    record kernel/drbdsetup output of every interesting state
 #                                      into tests/fixtures/drbd/84/ (the parsers' unit tests)
 #   tests/lab/drbd-agent.sh agent      start/monitor/promote/demote/stop by hand, both nodes
 #   tests/lab/drbd-agent.sh tester     ocf-tester on node1
 #   tests/lab/drbd-agent.sh pacemaker  the agent as a promotable clone under Pacemaker
+#   tests/lab/drbd-agent.sh timing     wall time of monitors, ferro and the reference agent
 #   tests/lab/drbd-agent.sh down       power off the VMs, remove the namespace
 #
 # Uses the lab's image and plumbing (lib.sh) in its own network namespace (FERRO_LAB_NETNS,
@@ -157,8 +158,10 @@ install_ferro() {
   fi
   local vm
   for vm in "${NODES[@]}"; do
-    lab_scp_to "$vm" "$bin" /usr/sbin/ferro-ocf
-    lab_ssh "$vm" 'chmod 755 /usr/sbin/ferro-ocf && ferro-ocf install >/dev/null'
+    # Copy, then rename over the old binary: Pacemaker may be running it ("Text file busy").
+    lab_scp_to "$vm" "$bin" /usr/sbin/ferro-ocf.new
+    lab_ssh "$vm" 'chmod 755 /usr/sbin/ferro-ocf.new && mv -f /usr/sbin/ferro-ocf.new /usr/sbin/ferro-ocf &&
+      ferro-ocf install >/dev/null'
   done
 }
 
@@ -241,7 +244,8 @@ cmd_tester() {
 crm() { lab_ssh node1 "$@" || { sleep 2; lab_ssh node1 "$@"; }; }
 promoted_on() { crm "crm_resource -r drbd_r0-clone -W 2>/dev/null" | sed -n 's/.*running on: \([^ ]*\) Promoted.*/\1/p;s/.*running on: \([^ ]*\) Master.*/\1/p'; }
 promoted_is() { [[ $(promoted_on) == "$1" ]]; }
-score_of() { crm "crm_attribute -N $1 -n master-drbd_r0 -l reboot -G -q 2>/dev/null"; }
+# Empty when there is none (crm_attribute then exits 105, which must not end the script).
+score_of() { crm "crm_attribute -N $1 -n master-drbd_r0 -l reboot -G -q 2>/dev/null || true"; }
 score_is() { [[ $(score_of "$1") == "$2" ]]; }
 
 cmd_pacemaker() {
@@ -267,15 +271,16 @@ cmd_pacemaker() {
   wait_for "scores" 60 score_is node2 10000 || true
   local s1 s2; s1=$(score_of node1); s2=$(score_of node2)
   [[ $s1 == 10000 && $s2 == 10000 ]] && ok "promotion scores 10000/10000" || bad "scores node1=$s1 node2=$s2"
-  state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' && ok "DRBD $(proc_state node1)" ||
-    bad "DRBD on node1: $(proc_state node1)"
+  wait_for "node1 Primary" 60 state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' &&
+    ok "DRBD $(proc_state node1)" || bad "DRBD on node1: $(proc_state node1)"
   crm 'pcs node standby node1'
   if wait_for "promoted on node2" 180 promoted_is node2; then ok "standby node1: promoted on node2"
   else bad "no failover: $(crm 'crm_mon -1 -A' 2>&1 | tail -20)"; fi
   s1=$(score_of node1)
   [[ -z $s1 ]] && ok "standby node1: its score removed on stop" || bad "node1 score still $s1"
-  state_is node2 'WFConnection Primary/Unknown UpToDate/*' && ok "DRBD on node2: $(proc_state node2)" ||
-    bad "DRBD on node2: $(proc_state node2)"
+  # crm_resource reports the role as soon as the promote is pending (record-pending).
+  wait_for "node2 Primary" 60 state_is node2 'WFConnection Primary/Unknown UpToDate/*' &&
+    ok "DRBD on node2: $(proc_state node2)" || bad "DRBD on node2: $(proc_state node2)"
   crm 'pcs node unstandby node1'
   if wait_for "back on node1" 240 promoted_is node1; then ok "unstandby: promoted on node1 again"
   else bad "no failback: $(crm 'crm_mon -1 -A' 2>&1 | tail -20)"; fi
@@ -287,7 +292,8 @@ cmd_pacemaker() {
   if wait_for "monitor failure recorded" 120 crm "crm_mon -1 -f | grep -q 'drbd_r0.*fail-count'"; then
     ok "out-of-band demote detected by the monitor"
   else bad "out-of-band demote not detected"; fi
-  wait_for "promoted again" 180 promoted_is node1 && state_is node1 'Connected Primary/*' &&
+  wait_for "promoted again" 180 promoted_is node1 &&
+    wait_for "node1 Primary again" 60 state_is node1 'Connected Primary/*' &&
     ok "recovered: promoted on node1 again" || bad "no recovery after out-of-band demote"
   crm 'crm_mon -1 -A -f' > "$LAB_RUN/logs/pcmk-final.txt" 2>&1 || true
   local vm
@@ -300,6 +306,27 @@ cmd_pacemaker() {
   on_both 'systemctl stop pacemaker corosync' || true
 }
 
+# --- cost of a monitor --------------------------------------------------------------------------
+# Wall time of N monitors of a connected Secondary and Primary, ferro and the reference agent,
+# each run as pacemaker-execd would (reference numbers for docs/lab-agents.md; no assertion).
+cmd_timing() {
+  load_state
+  install_ferro
+  on_both 'systemctl stop pacemaker corosync 2>/dev/null; drbdadm down r0 2>/dev/null; modprobe drbd; drbdadm up r0'
+  wait_for "connected" 60 state_is node1 'Connected*UpToDate/UpToDate' || die "not connected"
+  lab_ssh node1 'drbdadm primary r0'
+  local vm agent n=20
+  for vm in node1 node2; do
+    for agent in /usr/lib/ocf/resource.d/ferro/drbd /usr/lib/ocf/resource.d/linbit/drbd; do
+      lab_ssh "$vm" "cmd=\"$(ra "$vm" monitor OCF_RESKEY_CRM_meta_interval=20000 | sed "s#/usr/lib/ocf/resource.d/ferro/drbd#$agent#")\"
+        t0=\$(date +%s%N); for i in \$(seq $n); do eval \"\$cmd\" >/dev/null 2>&1; rc=\$?; done; t1=\$(date +%s%N)
+        echo \"$vm $agent monitor rc=\$rc: \$(( (t1 - t0) / $n / 1000000 )) ms per call ($n calls)\""
+    done
+  done
+  lab_ssh node1 'drbdadm secondary r0'
+  on_both 'drbdadm down r0'
+}
+
 cmd_all() {
   cmd_up
   trap 'cmd_down' EXIT
@@ -307,6 +334,7 @@ cmd_all() {
   cmd_agent
   cmd_tester
   cmd_pacemaker
+  cmd_timing
   echo "== $PASS passed, $FAIL failed =="
   ((FAIL == 0))
 }
@@ -315,7 +343,7 @@ case ${1:-all} in
   up) cmd_up ;;
   down) cmd_down ;;
   capture) cmd_capture ;;
-  agent | tester | pacemaker) "cmd_$1"; echo "== $PASS passed, $FAIL failed =="; ((FAIL == 0)) ;;
+  agent | tester | pacemaker | timing) "cmd_$1"; echo "== $PASS passed, $FAIL failed =="; ((FAIL == 0)) ;;
   all) cmd_all ;;
-  *) sed -n '2,16p' "$0"; exit 2 ;;
+  *) sed -n '2,17p' "$0"; exit 2 ;;
 esac

@@ -125,28 +125,19 @@ impl ResourceState {
         s
     }
 
-    /// "Primary, disk UpToDate, peer node2 Connected Secondary UpToDate", for logs and reasons.
+    /// "Primary, disk UpToDate, connection Connected, peer node2 Secondary UpToDate", for logs
+    /// and reasons.
     pub fn describe(&self) -> String {
         if !self.is_running() {
             return "not configured in the kernel".to_owned();
         }
-        let role = if self.role == Role::Primary {
-            "Primary"
-        } else {
-            "Secondary"
-        };
+        let role = if self.role == Role::Primary { "Primary" } else { "Secondary" };
         let disks: Vec<&str> = self.devices.iter().map(|d| d.disk.as_str()).collect();
         let mut s = format!("{role}, disk {}", disks.join("/"));
         for p in &self.peers {
             let pd: Vec<&str> = p.disks.iter().map(|d| d.disk.as_str()).collect();
-            let name = if p.name.is_empty() { "" } else { " " };
-            s += &format!(
-                ", peer{name}{} {} {} {}",
-                p.name,
-                p.connection,
-                p.role,
-                pd.join("/")
-            );
+            let name = if p.name.is_empty() || p.name == "peer" { String::new() } else { format!(" {}", p.name) };
+            s += &format!(", connection {}, peer{name} {} {}", p.connection, p.role, pd.join("/"));
         }
         s
     }

@@ -134,7 +134,7 @@ fn connected_primary_and_secondaries() {
     );
     assert_eq!(
         p.describe(),
-        "Primary, disk UpToDate, peer Connected Secondary UpToDate"
+        "Primary, disk UpToDate, connection Connected, peer Secondary UpToDate"
     );
     let s = state84!("connected-primary", "node2");
     assert_eq!(s.role, Role::Secondary);
