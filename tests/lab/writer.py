@@ -19,22 +19,26 @@ def write(path, acklog, stopfile):
             seq += 1
             rec = ("%010d %17.6f\n" % (seq, time.time())).encode()
             try:
+                if fd < 0:
+                    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
                 os.write(fd, rec)
                 os.fsync(fd)
             except OSError as e:
                 # A client-visible error: not acknowledged, counted, and the writer goes on
-                # (as an application that retries would) with the next number.
+                # (as an application that retries would) with the next number, on a new fd.
                 log.write("E %d %.6f %s\n" % (seq, time.time(), e.strerror))
                 time.sleep(1)
-                try:
-                    os.close(fd)
-                    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-                except OSError:
-                    pass
+                if fd >= 0:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                fd = -1
                 continue
             log.write("%d %.6f\n" % (seq, time.time()))
             time.sleep(0.05)
-    os.close(fd)
+    if fd >= 0:
+        os.close(fd)
 
 
 def verify(path, acklog, t_fault):
