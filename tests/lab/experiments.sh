@@ -50,7 +50,11 @@ node_boot() {  # bring a powered-off node back and into the cluster
   lab_ssh "$1" 'systemctl start corosync pacemaker'
 }
 split_brain_seen() { lab_ssh "$1" "dmesg | grep -i 'split-brain'" 2>/dev/null; }
-fence_constraint() { lab_ssh "$1" "cibadmin -Q -o constraints | grep -o 'drbd-fence-by-handler[^\"]*' | head -1"; }
+fence_constraint() {  # prints the handler's constraint id; fails when there is none
+  local c
+  c=$(lab_ssh "$1" "cibadmin -Q -o constraints | grep -o 'drbd-fence-by-handler[^\"]*' | head -1")
+  [[ -n $c ]] && echo "$c"
+}
 no_fence_constraint() { [[ -z $(fence_constraint "$1") ]]; }
 service_on() { [[ $(service_node) == "$1" ]]; }
 online_both() { lab_ssh node1 "crm_mon -1 | grep -q 'Online: \[ node1 node2 \]'"; }
@@ -228,9 +232,11 @@ exp_netcut_drbd() {
   writer_start netcutdrbd
   tf=$(client_time); t=$SECONDS
   nft_cut "$p" "${LAB_IP[$o]}" 7789
+  wait_for "DRBD disconnected on $p" 120 drbd_is "$p" 'WFConnection*' || v=FAIL
+  notes="DRBD link cut: $p $(drbd_state "$p") after $((SECONDS - t))s"
   wait_for "fence constraint" 120 fence_constraint "$p" || v=FAIL
   c=$(fence_constraint "$p")
-  notes="DRBD link cut: constraint ${c:-NONE} after $((SECONDS - t))s"
+  notes+="; constraint ${c:-NONE} after $((SECONDS - t))s"
   st=$(drbd_state "$o"); notes+="; $o: $st"
   if lab_ssh "$o" 'drbdadm primary r0' 2>/dev/null; then
     v=FAIL; notes+="; $o COULD become Primary"; lab_ssh "$o" 'drbdadm secondary r0'
