@@ -923,7 +923,12 @@ fn ocf_tester_passes() {
         let out = support::ocf_tester(
             &lab.rsc_tmp.join("agents"),
             AGENT,
-            &[("ip", ip), ("nic", "fipt0"), ("cidr_netmask", mask), ("network_namespace", &lab.a)],
+            &[
+                ("ip", ip),
+                ("nic", "fipt0"),
+                ("cidr_netmask", mask),
+                ("network_namespace", &lab.a),
+            ],
             &[("HA_RSCTMP", rsc_tmp)],
         );
         let text = format!("{}{}", out.stdout, out.stderr);

@@ -36,7 +36,9 @@ fn implemented(agent: &str, params: &[(&str, &str)]) -> bool {
 static ONE_CLUSTER_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn live(test: &str, script: &str, agents: &str, tag: &str) {
-    let _turn = ONE_CLUSTER_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_CLUSTER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let script = pcmk::manifest_dir().join("tests/live").join(script);
     // Short and unique: interface names are at most 15 characters.
     let prefix = format!("fc{tag}{}", std::process::id() % 100_000);

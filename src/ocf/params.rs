@@ -14,6 +14,8 @@ use std::str::FromStr;
 pub struct Params {
     values: BTreeMap<String, String>,
     explicit: Vec<String>,
+    /// Resolved for stop: typed getters warn and fall back instead of failing.
+    lenient: bool,
 }
 
 impl Params {
@@ -24,37 +26,50 @@ impl Params {
         Params::resolve_with(md, env, true)
     }
 
-    /// As [`Params::resolve`]; with `enforce_required` false a missing required parameter is
-    /// left empty for the agent to judge. The runner does that for stop: a resource that was
-    /// never configured well enough to start is not running, and a failed stop gets the node
-    /// fenced.
-    pub fn resolve_with(md: &Metadata, env: &OcfEnv, enforce_required: bool) -> Result<Params> {
-        let mut p = Params::default();
+    /// As [`Params::resolve`]; with `strict` false (the runner does that for stop) nothing
+    /// is refused: a missing required parameter is left empty for the agent to judge, and a
+    /// value of the wrong type falls back to the default, with a warning, as ocf_is_true
+    /// treats a typo as false. A resource that was never configured well enough to start is
+    /// not running, and a failed stop gets the node fenced.
+    pub fn resolve_with(md: &Metadata, env: &OcfEnv, strict: bool) -> Result<Params> {
+        let mut p = Params {
+            lenient: !strict,
+            ..Params::default()
+        };
         for spec in &md.params {
             let given = env.reskey(&spec.name);
             if given.is_some() {
                 p.explicit.push(spec.name.clone());
             }
-            let value = given.or(spec.default.as_deref()).unwrap_or("");
-            if enforce_required && spec.required && value.trim().is_empty() {
+            let default = spec.default.as_deref().unwrap_or("");
+            let mut value = given.unwrap_or(default);
+            if strict && spec.required && value.trim().is_empty() {
                 ocf_bail!(ErrConfigured, "required parameter {} is not set", spec.name);
             }
-            match spec.kind {
-                ParamType::Boolean if !value.is_empty() && !is_true(value) && !is_false(value) => {
+            let wrong_type = !value.is_empty()
+                && match spec.kind {
+                    ParamType::Boolean => !is_true(value) && !is_false(value),
+                    ParamType::Integer => value.trim().parse::<i64>().is_err(),
+                    ParamType::String => false,
+                };
+            if wrong_type {
+                let expected = if spec.kind == ParamType::Boolean {
+                    "a boolean (use true or false)"
+                } else {
+                    "an integer"
+                };
+                if strict {
                     ocf_bail!(
                         ErrConfigured,
-                        "parameter {}: {value:?} is not a boolean (use true or false)",
+                        "parameter {}: {value:?} is not {expected}",
                         spec.name
-                    )
+                    );
                 }
-                ParamType::Integer if !value.is_empty() && value.trim().parse::<i64>().is_err() => {
-                    ocf_bail!(
-                        ErrConfigured,
-                        "parameter {}: {value:?} is not an integer",
-                        spec.name
-                    )
-                }
-                _ => {}
+                tracing::warn!(
+                    "parameter {}: {value:?} is not {expected}; using {default:?}",
+                    spec.name
+                );
+                value = default;
             }
             p.values.insert(spec.name.clone(), value.to_owned());
         }
@@ -68,7 +83,11 @@ impl Params {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
         let explicit = values.keys().cloned().collect();
-        Params { values, explicit }
+        Params {
+            values,
+            explicit,
+            lenient: false,
+        }
     }
 
     /// The value (the default when unset; "" when neither). Asking for a name the metadata does
@@ -98,6 +117,9 @@ impl Params {
             Ok(true)
         } else if is_false(v) {
             Ok(false)
+        } else if self.lenient {
+            tracing::warn!("parameter {name}: {v:?} is not a boolean; taken as false");
+            Ok(false)
         } else {
             ocf_bail!(
                 ErrConfigured,
@@ -112,6 +134,10 @@ impl Params {
             None => Ok(None),
             Some(v) => match v.parse() {
                 Ok(n) => Ok(Some(n)),
+                Err(_) if self.lenient => {
+                    tracing::warn!("parameter {name}: {v:?} is not a valid number; ignored");
+                    Ok(None)
+                }
                 Err(_) => ocf_bail!(
                     ErrConfigured,
                     "parameter {name}: {v:?} is not a valid number"
@@ -164,9 +190,24 @@ mod tests {
     }
 
     #[test]
-    fn missing_required_is_left_to_the_agent_when_not_enforced() {
-        let p = Params::resolve_with(&md(), &env(&[]), false).unwrap();
+    fn lenient_resolution_refuses_nothing() {
+        let p = Params::resolve_with(
+            &md(),
+            &env(&[("nodad", "ture"), ("arp_count", "five")]),
+            false,
+        )
+        .unwrap();
         assert_eq!(p.opt("ip"), None);
+        assert!(!p.bool("nodad").unwrap());
+        assert_eq!(p.num::<u32>("arp_count").unwrap(), Some(5));
+        // Typed getters on values the metadata types as strings are lenient too.
+        let p = Params {
+            values: [("nic".to_owned(), "yess".to_owned())].into(),
+            explicit: vec![],
+            lenient: true,
+        };
+        assert!(!p.bool("nic").unwrap());
+        assert_eq!(p.num::<u32>("nic").unwrap(), None);
     }
 
     #[test]

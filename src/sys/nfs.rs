@@ -58,29 +58,10 @@ impl Export {
     }
 }
 
-/// `\040` → space, `\\` → `\`: undo exportfs' and the kernel's octal escapes.
+/// `\040` → space, `\\` → `\`: undo exportfs' and the kernel's octal escapes (the same
+/// escapes as in mountinfo).
 pub fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') as u32 * 64
-                + (b[i + 2] - b'0') as u32 * 8
-                + (b[i + 3] - b'0') as u32;
-            if v <= 0xff {
-                out.push(v as u8);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&super::mountinfo::unescape(s.as_bytes())).into_owned()
 }
 
 /// One `path<TAB>client(options)` line (etab and the kernel cache share the shape).

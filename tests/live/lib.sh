@@ -175,6 +175,8 @@ node_online() {
 pids_in_node() {
     local ns p
     ns=$(cat "$(node_dir "$1")/mntns" 2>/dev/null) || return 0
+    # Never the host's: an empty or wrong record must not make "power loss" kill the machine.
+    [[ $ns == mnt:* && $ns != "$(readlink /proc/1/ns/mnt)" && $ns != "$(readlink /proc/$$/ns/mnt)" ]] || return 0
     for p in /proc/[0-9]*; do
         [[ $(readlink "$p/ns/mnt" 2>/dev/null) == "$ns" ]] && echo "${p#/proc/}"
     done

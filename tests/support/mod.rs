@@ -87,7 +87,12 @@ pub fn installed_agent(agent: &str) -> PathBuf {
 
 /// Run resource-agents' `ocf-tester` on this build as `agent`, from a link in `dir`.
 /// ocf-tester runs some actions as nobody, so `dir` and its parent are made world-readable.
-pub fn ocf_tester(dir: &Path, agent: &str, params: &[(&str, &str)], env: &[(&str, &str)]) -> Outcome {
+pub fn ocf_tester(
+    dir: &Path,
+    agent: &str,
+    params: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> Outcome {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir).unwrap();
     for d in [dir, dir.parent().unwrap()] {
@@ -97,7 +102,8 @@ pub fn ocf_tester(dir: &Path, agent: &str, params: &[(&str, &str)], env: &[(&str
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(BIN, &link).unwrap();
     let mut cmd = Command::new("ocf-tester");
-    cmd.args(["-n", &format!("ferro-{agent}")]).env("OCF_ROOT", OCF_ROOT);
+    cmd.args(["-n", &format!("ferro-{agent}")])
+        .env("OCF_ROOT", OCF_ROOT);
     for (k, v) in params {
         cmd.args(["-o", &format!("{k}={v}")]);
     }

@@ -131,13 +131,26 @@ impl ResourceState {
         if !self.is_running() {
             return "not configured in the kernel".to_owned();
         }
-        let role = if self.role == Role::Primary { "Primary" } else { "Secondary" };
+        let role = if self.role == Role::Primary {
+            "Primary"
+        } else {
+            "Secondary"
+        };
         let disks: Vec<&str> = self.devices.iter().map(|d| d.disk.as_str()).collect();
         let mut s = format!("{role}, disk {}", disks.join("/"));
         for p in &self.peers {
             let pd: Vec<&str> = p.disks.iter().map(|d| d.disk.as_str()).collect();
-            let name = if p.name.is_empty() || p.name == "peer" { String::new() } else { format!(" {}", p.name) };
-            s += &format!(", connection {}, peer{name} {} {}", p.connection, p.role, pd.join("/"));
+            let name = if p.name.is_empty() || p.name == "peer" {
+                String::new()
+            } else {
+                format!(" {}", p.name)
+            };
+            s += &format!(
+                ", connection {}, peer{name} {} {}",
+                p.connection,
+                p.role,
+                pd.join("/")
+            );
         }
         s
     }
