@@ -243,11 +243,9 @@ pub fn pipefs_directory() -> String {
 
 /// The pids of processes whose command name (/proc/PID/comm) is `comm`.
 pub fn pids_by_comm(comm: &str) -> Vec<i32> {
-    let Ok(rd) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+    super::procs::all_pids()
+        .into_iter()
+        .flatten()
         .filter(|pid| {
             fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == comm)
         })

@@ -158,19 +158,12 @@ pub fn holders_and_spared(
     deadline: &Deadline,
 ) -> Result<(Vec<Holder>, Vec<Holder>)> {
     let (mut found, mut spared) = (Vec::new(), Vec::new());
-    for entry in fs::read_dir("/proc")?.flatten() {
+    for pid in all_pids()? {
         if deadline.expired() {
             // What was found is still worth signalling; the caller decides what time is left.
             tracing::warn!("the search for processes using the filesystem ran out of time");
             break;
         }
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
         if protected.contains(&pid) {
             continue;
         }
@@ -203,17 +196,10 @@ pub fn propagated_copies(group: u64, dev: (u32, u32), deadline: &Deadline) -> Ha
     let own = fs::read_link("/proc/self/ns/mnt").ok();
     let mut seen = HashSet::new();
     let mut tables = Vec::new();
-    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+    for pid in all_pids().into_iter().flatten() {
         if deadline.expired() {
             break;
         }
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
         let Ok(ns) = fs::read_link(format!("/proc/{pid}/ns/mnt")) else {
             continue;
         };
@@ -252,17 +238,10 @@ pub fn namespaces_with(dev: (u32, u32), deadline: &Deadline) -> Vec<(i32, MountT
     let own = fs::read_link("/proc/self/ns/mnt").ok();
     let mut seen = HashSet::new();
     let mut found = Vec::new();
-    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+    for pid in all_pids().into_iter().flatten() {
         if deadline.expired() {
             break;
         }
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
         let Ok(ns) = fs::read_link(format!("/proc/{pid}/ns/mnt")) else {
             continue;
         };
@@ -342,6 +321,13 @@ pub fn describe(holders: &[Holder]) -> String {
         .map(|h| format!("{} [{}] ({})", h.comm, h.pid, h.how))
         .collect();
     set.into_iter().collect::<Vec<_>>().join(", ")
+}
+
+/// Every process's pid, read lazily from /proc.
+pub fn all_pids() -> std::io::Result<impl Iterator<Item = i32>> {
+    Ok(fs::read_dir("/proc")?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()))
 }
 
 #[cfg(test)]
