@@ -195,10 +195,16 @@ exp_nfs_fail() {
   tf=$(client_time); t=$SECONDS
   # rpc.nfsd replaced by a wrapper that fails unless asked to stop the threads ("rpc.nfsd 0"):
   # the NFS server can no longer start on $p, but it can still be stopped, so the group
-  # should move without the node being fenced for a failed stop.
-  lab_ssh "$p" 'cp /usr/sbin/rpc.nfsd /run/rpc.nfsd.real
-    printf "#!/bin/sh\ncase \" \$* \" in *\" 0 \"*) exec /run/rpc.nfsd.real \"\$@\" ;; esac\nexit 1\n" > /run/rpc.nfsd.fail
-    chmod 755 /run/rpc.nfsd.fail && mount --bind /run/rpc.nfsd.fail /usr/sbin/rpc.nfsd && systemctl stop nfs-server'
+  # should move without the node being fenced for a failed stop. Both files live on the root
+  # filesystem: /run is noexec (initramfs-tools mounts it so), and a bind mount keeps its
+  # source's flags, so a wrapper there fails with 126 even for "rpc.nfsd 0" - the stop then
+  # leaves nfsd serving without exports (EACCES on the client) and the node is fenced.
+  # The probe "rpc.nfsd 8" must give the wrapper's 1, not exec's 126, before the fault counts.
+  lab_ssh "$p" 'cp /usr/sbin/rpc.nfsd /usr/local/sbin/rpc.nfsd.real
+    printf "#!/bin/sh\ncase \" \$* \" in *\" 0 \"*) exec /usr/local/sbin/rpc.nfsd.real \"\$@\" ;; esac\nexit 1\n" > /usr/local/sbin/rpc.nfsd.fail
+    chmod 755 /usr/local/sbin/rpc.nfsd.fail && mount --bind /usr/local/sbin/rpc.nfsd.fail /usr/sbin/rpc.nfsd
+    /usr/sbin/rpc.nfsd 8; rc=$?; [ $rc = 1 ] || { echo "rpc.nfsd wrapper: exit $rc, not 1" >&2; umount /usr/sbin/rpc.nfsd; exit 1; }
+    systemctl stop nfs-server' || { writer_finish "$tf"; record nfs-fail FAIL "fault injection failed"; return 1; }
   wait_for "service on $o" 300 service_on "$o" || v=FAIL
   writer_flowing 300 || v=FAIL
   notes="nfs-server stopped and unstartable on $p: group on $o after $((SECONDS - t))s"
@@ -261,7 +267,7 @@ exp_netcut_full() {
   ensure_healthy || { record netcut-full FAIL "cluster not healthy before"; return 1; }
   local p o tf t v=PASS notes
   p=$(service_node); o=$(other "$p")
-  : > "$LAB_RUN/fence.log.mark"; local before; before=$(wc -l < "$LAB_RUN/fence.log" 2>/dev/null || echo 0)
+  local before; before=$(wc -l < "$LAB_RUN/fence.log" 2>/dev/null || echo 0)
   writer_start netcutfull
   tf=$(client_time); t=$SECONDS
   nft_cut "$p" "${LAB_IP[$o]}"
