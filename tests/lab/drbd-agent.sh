@@ -165,15 +165,6 @@ install_ferro() {
   done
 }
 
-# ra VM ACTION [VAR=VALUE...] : the ferro agent as pacemaker-execd would run it (promotable clone)
-ra() {
-  local vm=$1 action=$2; shift 2
-  echo "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=drbd_r0 \
-    OCF_RESKEY_drbd_resource=r0 OCF_RESKEY_CRM_meta_clone_max=2 OCF_RESKEY_CRM_meta_clone_node_max=1 \
-    OCF_RESKEY_CRM_meta_promoted_max=1 OCF_RESKEY_CRM_meta_promoted_node_max=1 \
-    OCF_RESKEY_CRM_meta_notify=true OCF_RESKEY_CRM_meta_on_node=$vm $* \
-    /usr/lib/ocf/resource.d/ferro/drbd $action"
-}
 
 cmd_agent() {
   load_state
@@ -181,43 +172,43 @@ cmd_agent() {
   on_both 'drbdadm down r0 2>/dev/null; rmmod drbd 2>/dev/null; true'
   local vm
   for vm in "${NODES[@]}"; do
-    expect 0 "$vm meta-data" "$vm" "$(ra "$vm" meta-data) >/dev/null"
+    expect 0 "$vm meta-data" "$vm" "$(drbd_agent_cmd "$vm" meta-data) >/dev/null"
     # The module is not loaded: a probe says not running, start loads it.
-    expect 7 "$vm probe, module not loaded" "$vm" "$(ra "$vm" monitor OCF_RESKEY_CRM_meta_interval=0)"
+    expect 7 "$vm probe, module not loaded" "$vm" "$(drbd_agent_cmd "$vm" monitor OCF_RESKEY_CRM_meta_interval=0)"
   done
-  expect 6 "bad meta clone-node-max=2 on start" node1 "$(ra node1 start OCF_RESKEY_CRM_meta_clone_node_max=2)"
-  expect 6 "notify=false on start" node1 "$(ra node1 start OCF_RESKEY_CRM_meta_notify=false)"
-  expect 0 "validate-all" node1 "$(ra node1 validate-all)"
-  expect 5 "resource not in drbd.conf (start)" node1 "$(ra node1 start OCF_RESKEY_drbd_resource=nosuch)"
-  expect 7 "resource not in drbd.conf (probe)" node1 "$(ra node1 monitor OCF_RESKEY_drbd_resource=nosuch OCF_RESKEY_CRM_meta_interval=0)"
-  expect 0 "node1 start (alone: waits wfc_timeout)" node1 "$(ra node1 start)"
-  expect 0 "node1 monitor after start" node1 "$(ra node1 monitor OCF_RESKEY_CRM_meta_interval=20000)"
-  expect 0 "node2 start" node2 "$(ra node2 start)"
+  expect 6 "bad meta clone-node-max=2 on start" node1 "$(drbd_agent_cmd node1 start OCF_RESKEY_CRM_meta_clone_node_max=2)"
+  expect 6 "notify=false on start" node1 "$(drbd_agent_cmd node1 start OCF_RESKEY_CRM_meta_notify=false)"
+  expect 0 "validate-all" node1 "$(drbd_agent_cmd node1 validate-all)"
+  expect 5 "resource not in drbd.conf (start)" node1 "$(drbd_agent_cmd node1 start OCF_RESKEY_drbd_resource=nosuch)"
+  expect 7 "resource not in drbd.conf (probe)" node1 "$(drbd_agent_cmd node1 monitor OCF_RESKEY_drbd_resource=nosuch OCF_RESKEY_CRM_meta_interval=0)"
+  expect 0 "node1 start (alone: waits wfc_timeout)" node1 "$(drbd_agent_cmd node1 start)"
+  expect 0 "node1 monitor after start" node1 "$(drbd_agent_cmd node1 monitor OCF_RESKEY_CRM_meta_interval=20000)"
+  expect 0 "node2 start" node2 "$(drbd_agent_cmd node2 start)"
   wait_for "connected" 60 state_is node1 'Connected*UpToDate/UpToDate' || bad "not connected: $(proc_state node1)"
-  expect 0 "node2 monitor, Secondary" node2 "$(ra node2 monitor OCF_RESKEY_CRM_meta_interval=20000)"
-  expect 0 "node1 promote" node1 "$(ra node1 promote)"
-  expect 8 "node1 monitor, Primary" node1 "$(ra node1 monitor OCF_RESKEY_CRM_meta_interval=10000)"
-  expect 8 "node1 probe, Primary" node1 "$(ra node1 monitor OCF_RESKEY_CRM_meta_interval=0)"
-  expect 0 "node1 promote again (idempotent)" node1 "$(ra node1 promote)"
+  expect 0 "node2 monitor, Secondary" node2 "$(drbd_agent_cmd node2 monitor OCF_RESKEY_CRM_meta_interval=20000)"
+  expect 0 "node1 promote" node1 "$(drbd_agent_cmd node1 promote)"
+  expect 8 "node1 monitor, Primary" node1 "$(drbd_agent_cmd node1 monitor OCF_RESKEY_CRM_meta_interval=10000)"
+  expect 8 "node1 probe, Primary" node1 "$(drbd_agent_cmd node1 monitor OCF_RESKEY_CRM_meta_interval=0)"
+  expect 0 "node1 promote again (idempotent)" node1 "$(drbd_agent_cmd node1 promote)"
   lab_ssh node1 'mount /dev/drbd0 /data && echo hello > /data/hello && umount /data'
-  expect 1 "node2 promote while node1 is Primary" node2 "$(ra node2 promote OCF_RESKEY_fail_promote_early_if_peer_primary=true) "
-  expect 0 "node1 demote" node1 "$(ra node1 demote)"
-  expect 0 "node1 monitor, Secondary" node1 "$(ra node1 monitor OCF_RESKEY_CRM_meta_interval=20000)"
-  expect 0 "node2 promote" node2 "$(ra node2 promote)"
+  expect 1 "node2 promote while node1 is Primary" node2 "$(drbd_agent_cmd node2 promote OCF_RESKEY_fail_promote_early_if_peer_primary=true) "
+  expect 0 "node1 demote" node1 "$(drbd_agent_cmd node1 demote)"
+  expect 0 "node1 monitor, Secondary" node1 "$(drbd_agent_cmd node1 monitor OCF_RESKEY_CRM_meta_interval=20000)"
+  expect 0 "node2 promote" node2 "$(drbd_agent_cmd node2 promote)"
   expect 0 "node2 sees node1's file" node2 'mount /dev/drbd0 /data && grep -q hello /data/hello; rc=$?; umount /data; exit $rc'
-  expect 0 "node2 stop while Primary (demotes first)" node2 "$(ra node2 stop)"
-  expect 7 "node2 monitor after stop" node2 "$(ra node2 monitor OCF_RESKEY_CRM_meta_interval=20000)"
-  expect 0 "node2 stop again (idempotent)" node2 "$(ra node2 stop)"
-  expect 0 "node1 monitor, peer gone (WFConnection)" node1 "$(ra node1 monitor OCF_RESKEY_CRM_meta_interval=20000)"
-  expect 0 "node2 start again, reconnects" node2 "$(ra node2 start)"
+  expect 0 "node2 stop while Primary (demotes first)" node2 "$(drbd_agent_cmd node2 stop)"
+  expect 7 "node2 monitor after stop" node2 "$(drbd_agent_cmd node2 monitor OCF_RESKEY_CRM_meta_interval=20000)"
+  expect 0 "node2 stop again (idempotent)" node2 "$(drbd_agent_cmd node2 stop)"
+  expect 0 "node1 monitor, peer gone (WFConnection)" node1 "$(drbd_agent_cmd node1 monitor OCF_RESKEY_CRM_meta_interval=20000)"
+  expect 0 "node2 start again, reconnects" node2 "$(drbd_agent_cmd node2 start)"
   wait_for "reconnected" 60 state_is node1 'Connected*' || bad "not reconnected: $(proc_state node1)"
   # A hung drbdsetup (LINBIT/drbd#51) must not hang the agent: a monitor with a 3 s timeout
   # against a drbdsetup that never returns fails within its deadline.
   lab_ssh node1 'mkdir -p /tmp/hang && printf "#!/bin/sh\nexec sleep 600\n" > /tmp/hang/drbdsetup &&
     printf "#!/bin/sh\nexec sleep 600\n" > /tmp/hang/drbdadm && chmod +x /tmp/hang/*'
   expect 0 "monitor with a hung drbdadm returns within its timeout" node1 \
-    "t=\$(date +%s); $(ra node1 monitor OCF_RESKEY_CRM_meta_interval=20000 OCF_RESKEY_CRM_meta_timeout=3000 PATH=/tmp/hang:/usr/sbin:/usr/bin:/sbin:/bin); rc=\$?; echo rc=\$rc; (( \$(date +%s) - t < 6 ))"
-  for vm in "${NODES[@]}"; do expect 0 "$vm stop" "$vm" "$(ra "$vm" stop)"; done
+    "t=\$(date +%s); $(drbd_agent_cmd node1 monitor OCF_RESKEY_CRM_meta_interval=20000 OCF_RESKEY_CRM_meta_timeout=3000 PATH=/tmp/hang:/usr/sbin:/usr/bin:/sbin:/bin); rc=\$?; echo rc=\$rc; (( \$(date +%s) - t < 6 ))"
+  for vm in "${NODES[@]}"; do expect 0 "$vm stop" "$vm" "$(drbd_agent_cmd "$vm" stop)"; done
   expect 0 "module stays loaded, nothing configured" node1 '! grep -q "^ *0:" /proc/drbd || grep -q "0: cs:Unconfigured" /proc/drbd'
 }
 
@@ -318,7 +309,7 @@ cmd_timing() {
   local vm agent n=20
   for vm in node1 node2; do
     for agent in /usr/lib/ocf/resource.d/ferro/drbd /usr/lib/ocf/resource.d/linbit/drbd; do
-      lab_ssh "$vm" "cmd=\"$(ra "$vm" monitor OCF_RESKEY_CRM_meta_interval=20000 | sed "s#/usr/lib/ocf/resource.d/ferro/drbd#$agent#")\"
+      lab_ssh "$vm" "cmd=\"$(drbd_agent_cmd "$vm" monitor OCF_RESKEY_CRM_meta_interval=20000 | sed "s#/usr/lib/ocf/resource.d/ferro/drbd#$agent#")\"
         t0=\$(date +%s%N); for i in \$(seq $n); do eval \"\$cmd\" >/dev/null 2>&1; rc=\$?; done; t1=\$(date +%s%N)
         echo \"$vm $agent monitor rc=\$rc: \$(( (t1 - t0) / $n / 1000000 )) ms per call ($n calls)\""
     done

@@ -65,7 +65,18 @@ KERNEL=$(lab_ssh node1 uname -r)
 drbd_init
 if ((SMOKE)); then
   lab_ssh node1 cat /proc/drbd
-  echo "SMOKE PASS: 2 nodes booted ($KERNEL, ${LAB_ACCEL%% *}), DRBD r0 connected and UpToDate/UpToDate, $((SECONDS - T0))s"
+  what="DRBD r0 connected and UpToDate/UpToDate"
+  if [[ $AGENTS == ferro ]]; then
+    # The agent reads the real kernel's state: Primary is "promoted" (8), Secondary "running" (0).
+    lab_install_ferro
+    for want in node1:8 node2:0; do
+      vm=${want%:*} rc=0
+      lab_ssh "$vm" "$(drbd_agent_cmd "$vm" monitor OCF_RESKEY_CRM_meta_interval=20000)" || rc=$?
+      [[ $rc == "${want#*:}" ]] || die "ocf:ferro:drbd monitor on $vm: $rc, expected ${want#*:}"
+    done
+    what+=", ocf:ferro:drbd monitor 8 on the Primary and 0 on the Secondary"
+  fi
+  echo "SMOKE PASS: 2 nodes booted ($KERNEL, ${LAB_ACCEL%% *}), $what, $((SECONDS - T0))s"
   exit 0
 fi
 
