@@ -187,15 +187,11 @@ pub fn holders_and_spared(
     Ok((found, spared))
 }
 
-/// The mount ids, in other mount namespaces, of the copies of a mount that an unmount here
-/// propagates to (its peers `shared:N` and slaves `master:N`, transitively, with what is
-/// mounted below them). The kernel refuses the unmount while any of those is busy, so their
-/// users hold ours too, although no process in this namespace does (resource-agents #1426:
-/// a VM in its own mount namespace; fuser -m only catches it through the device number).
-pub fn propagated_copies(group: u64, dev: (u32, u32), deadline: &Deadline) -> HashSet<u64> {
+/// The mount table of every other mount namespace, each read through one of its processes.
+fn other_namespaces(deadline: &Deadline) -> Vec<(i32, MountTable)> {
     let own = fs::read_link("/proc/self/ns/mnt").ok();
     let mut seen = HashSet::new();
-    let mut tables = Vec::new();
+    let mut found = Vec::new();
     for pid in all_pids().into_iter().flatten() {
         if deadline.expired() {
             break;
@@ -203,20 +199,34 @@ pub fn propagated_copies(group: u64, dev: (u32, u32), deadline: &Deadline) -> Ha
         let Ok(ns) = fs::read_link(format!("/proc/{pid}/ns/mnt")) else {
             continue;
         };
-        if Some(&ns) == own.as_ref() || !seen.insert(ns) {
+        if Some(&ns) == own.as_ref() || seen.contains(&ns) {
             continue;
         }
-        if let Ok(text) = fs::read(format!("/proc/{pid}/mountinfo")) {
-            if let Ok(t) = MountTable::parse(&text) {
-                tables.push(t);
-            }
+        // Marked as seen only once read: if this process exits in between, another one of
+        // the same namespace later in the walk is read instead.
+        if let Ok(t) = fs::read(format!("/proc/{pid}/mountinfo"))
+            .map_err(anyhow::Error::from)
+            .and_then(|b| MountTable::parse(&b))
+        {
+            seen.insert(ns);
+            found.push((pid, t));
         }
     }
+    found
+}
+
+/// The mount ids, in other mount namespaces, of the copies of a mount that an unmount here
+/// propagates to (its peers `shared:N` and slaves `master:N`, transitively, with what is
+/// mounted below them). The kernel refuses the unmount while any of those is busy, so their
+/// users hold ours too, although no process in this namespace does (resource-agents #1426:
+/// a VM in its own mount namespace; fuser -m only catches it through the device number).
+pub fn propagated_copies(group: u64, dev: (u32, u32), deadline: &Deadline) -> HashSet<u64> {
+    let tables = other_namespaces(deadline);
     let mut groups = HashSet::from([group]);
     let mut ids = HashSet::new();
     loop {
         let before = (groups.len(), ids.len());
-        for t in &tables {
+        for (_, t) in &tables {
             for m in &t.mounts {
                 let fed = m.shared.is_some_and(|g| groups.contains(&g))
                     || m.master.is_some_and(|g| groups.contains(&g));
@@ -235,30 +245,10 @@ pub fn propagated_copies(group: u64, dev: (u32, u32), deadline: &Deadline) -> Ha
 /// The other mount namespaces (each by one of its processes) where the filesystem of device
 /// `dev` is still mounted, with their mount tables.
 pub fn namespaces_with(dev: (u32, u32), deadline: &Deadline) -> Vec<(i32, MountTable)> {
-    let own = fs::read_link("/proc/self/ns/mnt").ok();
-    let mut seen = HashSet::new();
-    let mut found = Vec::new();
-    for pid in all_pids().into_iter().flatten() {
-        if deadline.expired() {
-            break;
-        }
-        let Ok(ns) = fs::read_link(format!("/proc/{pid}/ns/mnt")) else {
-            continue;
-        };
-        if Some(&ns) == own.as_ref() || !seen.insert(ns) {
-            continue;
-        }
-        let Ok(t) = fs::read(format!("/proc/{pid}/mountinfo"))
-            .map_err(anyhow::Error::from)
-            .and_then(|b| MountTable::parse(&b))
-        else {
-            continue;
-        };
-        if t.mounts.iter().any(|m| (m.major, m.minor) == dev) {
-            found.push((pid, t));
-        }
-    }
-    found
+    other_namespaces(deadline)
+        .into_iter()
+        .filter(|(_, t)| t.mounts.iter().any(|m| (m.major, m.minor) == dev))
+        .collect()
 }
 
 /// A signal given by name (TERM, SIGTERM, kill) or number.

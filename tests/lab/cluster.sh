@@ -98,20 +98,6 @@ client_mount() {
   log "client mounted $LAB_VIP:/data ($(lab_ssh client "grep ' /mnt/data ' /proc/mounts"))"
 }
 
-lab_build_ferro() {
-  # A binary given by the caller (the test suite passes the one under test: cargo holds the
-  # build directory's lock while tests run) is used as it is.
-  if [[ -n ${FERRO_BIN:-} ]]; then
-    [[ -x $FERRO_BIN ]] || die "FERRO_BIN=$FERRO_BIN is not executable"
-    return
-  fi
-  log "cargo build --release (ferro-ocf)"
-  local root; root=$(cd "$HERE/../.." && pwd)
-  (cd "$root" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target} nice -n 10 cargo build --release -q) ||
-    die "cargo build failed"
-  FERRO_BIN=${CARGO_TARGET_DIR:-$root/target}/release/ferro-ocf
-}
-
 # Install the binary on both nodes; every agent ferro does not implement yet falls back to the
 # reference agent for that resource, and the choice is printed with the results.
 lab_install_ferro() {

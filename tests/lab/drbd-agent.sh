@@ -43,13 +43,7 @@ load_state() {
 }
 
 cmd_up() {
-  [[ $(id -u) == 0 ]] || die "run as root"
-  local n; n=$(pgrep -c qemu-system || true)
-  ((n < 3)) || die "$n qemu processes running on this 2-core host: wait until fewer than 3 run"
-  lab_image
-  lab_accel
-  LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-drbd-agent
-  mkdir -p "$LAB_RUN/logs"
+  lab_prepare drbd-agent
   trap lab_cleanup EXIT
   lab_net_up
   lab_disks

@@ -196,3 +196,29 @@ drbd_agent_cmd() {
     OCF_RESKEY_CRM_meta_notify=true OCF_RESKEY_CRM_meta_on_node=$vm $* \
     /usr/lib/ocf/resource.d/ferro/drbd $action"
 }
+
+lab_build_ferro() {
+  # A binary given by the caller (the test suite passes the one under test: cargo holds the
+  # build directory's lock while tests run) is used as it is.
+  if [[ -n ${FERRO_BIN:-} ]]; then
+    [[ -x $FERRO_BIN ]] || die "FERRO_BIN=$FERRO_BIN is not executable"
+    return
+  fi
+  log "cargo build --release (ferro-ocf)"
+  local root; root=$(cd "$HERE/../.." && pwd)
+  (cd "$root" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target} nice -n 10 cargo build --release -q) ||
+    die "cargo build failed"
+  FERRO_BIN=${CARGO_TARGET_DIR:-$root/target}/release/ferro-ocf
+}
+
+# lab_prepare NAME : root, room for the VMs on this host, the image, the accelerator, and a
+# run directory $LAB_RUN named after the time and NAME.
+lab_prepare() {
+  [[ $(id -u) == 0 ]] || die "run as root (netns, taps)"
+  local n; n=$(pgrep -c qemu-system || true)
+  ((n < 3)) || die "$n qemu VMs already running on this 2-core host: wait until fewer than 3 run"
+  lab_image
+  lab_accel
+  LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$1
+  mkdir -p "$LAB_RUN/logs"
+}

@@ -19,22 +19,9 @@ source "$HERE/lib.sh"
 STATE=$LAB_CACHE/nfs-agents.run
 VM=node1
 
-ferro_build() {
-  local root; root=$(cd "$HERE/../.." && pwd)
-  log "cargo build --release"
-  (cd "$root" && cargo build --release -q) || die "cargo build failed"
-  FERRO_BIN=${CARGO_TARGET_DIR:-$root/target}/release/ferro-ocf
-}
-
 vm_up() {
-  [[ $(id -u) == 0 ]] || die "run as root (netns, taps)"
   [[ -f $STATE ]] && die "a VM is up ($STATE): $0 down first"
-  local n; n=$(pgrep -c qemu-system || true)
-  ((n < 3)) || die "$n qemu VMs already running on this host: wait"
-  lab_image
-  lab_accel
-  LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-nfs-agents
-  mkdir -p "$LAB_RUN/logs"
+  lab_prepare nfs-agents
   echo "$LAB_RUN" > "$STATE"
   lab_net_up
   cp --sparse=always "$LAB_IMG/root.ext4" "$LAB_RUN/$VM.root.ext4"
@@ -108,12 +95,12 @@ capture() {
 case ${1:-test} in
   up) vm_up; log "VM up: $0 sh CMD; $0 down" ;;
   sh) vm_resume; shift; lab_ssh "$VM" "$@" ;;
-  install) vm_resume; ferro_build; ferro_install ;;
+  install) vm_resume; lab_build_ferro; ferro_install ;;
   capture) vm_resume; capture "${2:?capture DIR}" ;;
   down) vm_down ;;
   test)
     trap vm_down EXIT
-    ferro_build
+    lab_build_ferro
     vm_up
     ferro_install
     lab_scp_to "$VM" "$HERE/nfs-agents.guest.sh" /root/nfs-agents.guest.sh

@@ -214,7 +214,21 @@ node_kill() {
     done
 }
 
+# The scripts' EXIT trap: every node's logs if the script failed, then everything it made
+# (nodes, the loop device, the namespaces in LIVE_NETNS, the work directory) undone.
+live_cleanup() {
+    local rc=$? n
+    set +e
+    ((rc == 0)) || for n in "${LIVE_NODES[@]}"; do show_logs "$n"; done
+    for n in "${LIVE_NODES[@]}"; do node_stop "$n"; done
+    [[ -n ${loop:-} ]] && losetup -d "$loop"
+    for n in "${LIVE_NETNS[@]}"; do ip netns del "$n" 2>/dev/null; done
+    [[ -n ${LIVE_WORK:-} ]] && rm -rf "$LIVE_WORK"
+    exit $rc
+}
+
 if [[ ${1:-} == --boot ]]; then
     set -euo pipefail
     node_boot "$2" "$3"
 fi
+

@@ -37,16 +37,7 @@ TIMEOUT=${TIMEOUT:-120}
 LIVE_NODES=()
 LIVE_DC=
 
-cleanup() {
-    local rc=$? n
-    set +e
-    ((rc == 0)) || for n in "${LIVE_NODES[@]}"; do show_logs "$n"; done
-    for n in "${LIVE_NODES[@]}"; do node_stop "$n"; done
-    [[ -n ${loop:-} ]] && losetup -d "$loop"
-    for n in "$N1" "$N2" "$SW" "$CLI"; do ip netns del "$n" 2>/dev/null; done
-    [[ -n ${LIVE_WORK:-} ]] && rm -rf "$LIVE_WORK"
-    exit $rc
-}
+LIVE_NETNS=("$N1" "$N2" "$SW" "$CLI")
 
 # runs_on NODE: fs and vip Started on NODE only, seen from a node that is up, and
 # nothing left to do. (A node that rejoins without having been fenced shows its old
@@ -82,7 +73,7 @@ for n in "$N1" "$N2" "$SW" "$CLI"; do
 done
 LIVE_WORK=$(mktemp -d "/tmp/$PREFIX.XXXXXX")
 chmod 755 "$LIVE_WORK"
-trap cleanup EXIT
+trap live_cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "network: bridge in $SW joining $N1 ($NET.1), $N2 ($NET.2) and $CLI ($NET.9)"

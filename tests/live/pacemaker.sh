@@ -37,16 +37,7 @@ TIMEOUT=${TIMEOUT:-120}
 LIVE_NODES=()
 LIVE_DC=
 
-cleanup() {
-    local rc=$? n
-    set +e
-    ((rc == 0)) || for n in "${LIVE_NODES[@]}"; do show_logs "$n"; done
-    for n in "${LIVE_NODES[@]}"; do node_stop "$n"; done
-    [[ -n ${loop:-} ]] && losetup -d "$loop"
-    for n in "$NODE" "$SVC" "$CLI"; do ip netns del "$n" 2>/dev/null; done
-    [[ -n ${LIVE_WORK:-} ]] && rm -rf "$LIVE_WORK"
-    exit $rc
-}
+LIVE_NETNS=("$NODE" "$SVC" "$CLI")
 
 started() {  # started RSC...: each RSC Started and not failed
     local xml r
@@ -85,7 +76,7 @@ for n in "$NODE" "$SVC" "$CLI"; do
 done
 LIVE_WORK=$(mktemp -d "/tmp/$PREFIX.XXXXXX")
 chmod 755 "$LIVE_WORK"
-trap cleanup EXIT
+trap live_cleanup EXIT
 trap 'exit 130' INT TERM
 
 ip netns add "$NODE"
