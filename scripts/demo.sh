@@ -1,11 +1,18 @@
 #!/bin/bash
-# The short demo: set up, build and install ferro-ocf, then run two agents by hand against the
-# real kernel, the way Pacemaker runs them, and show what happened:
-#   - ocf:ferro:IPaddr2 brings a virtual IP up in a private network namespace (a veth pair),
-#     the peer sees the gratuitous ARP, monitor reports it, stop removes it;
-#   - ocf:ferro:Filesystem mounts an XFS loop device, a process keeps it busy, stop kills the
-#     holder and unmounts.
-# Everything it creates (namespaces, loop device, temp dir) is removed at exit.
+# The demo: set up, build and install ferro-ocf, then
+#  1. run two agents by hand against this host's kernel, the way Pacemaker runs them (a minute):
+#     - ocf:ferro:IPaddr2 brings a virtual IP up in a private network namespace (a veth pair),
+#       the peer reaches it, monitor reports it, stop removes it;
+#     - ocf:ferro:Filesystem mounts an XFS loop device, a process keeps it busy, stop kills the
+#       holder and unmounts;
+#  2. build the highly available NFS server in VMs (tests/lab, docs/lab.md): two Debian 12 nodes
+#     with DRBD, XFS on /data, nfsserver, the export and the VIP 192.168.48.200 under Pacemaker
+#     with the ocf:ferro agents, and an NFS client writing to it; then power the Primary off
+#     (it is fenced, the other node takes over, no acknowledged write is lost) and back on (it
+#     resyncs and takes the service back). 10-20 minutes on 2 cores, more the first time (the
+#     VM image is built from Debian packages and cached).
+#   scripts/demo.sh --quick : part 1 only.
+# Everything it creates (namespaces, loop device, temp dir, VMs) is removed at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
@@ -64,4 +71,8 @@ agent Filesystem stop "${FS[@]}"
 agent Filesystem monitor "${FS[@]}"
 if kill -0 "$HOLDER" 2>/dev/null; then echo "  holder still alive"; else echo "  holder gone"; HOLDER=; fi
 echo
-echo "Under Pacemaker: tests/live/pacemaker.sh (a one-node cluster on this host, pcs and crm_mon)."
+echo "Under Pacemaker on this host: tests/live/pacemaker.sh (one node), tests/live/pacemaker-2node.sh."
+[[ ${1:-} == --quick ]] && exit 0
+
+say "the HA NFS cluster in VMs: power loss of the Primary, then its return (tests/lab/run.sh)"
+tests/lab/run.sh --agents ferro --show kill-primary failback

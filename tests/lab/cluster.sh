@@ -77,6 +77,18 @@ cluster_configure() {
 }
 
 # The node the service runs on (from whichever node answers), empty if none.
+# What an admin would look at: crm_mon from a node that is up, and the client's mount.
+cluster_show() {
+  local vm
+  for vm in "${NODES[@]}"; do
+    vm_pid "$vm" >/dev/null || continue
+    echo "--- crm_mon on $vm"
+    SSH_T=60 lab_ssh "$vm" 'crm_mon -1 -r | sed -n "/^Node List/,\$p"' && break
+  done
+  echo "--- client: df /mnt/data, the files the experiments wrote"
+  SSH_T=60 lab_ssh client 'df -h /mnt/data | tail -1; ls -l /mnt/data' || true
+}
+
 service_node() {
   local vm n
   for vm in "${NODES[@]}"; do

@@ -2,11 +2,12 @@
 # The ferro-ocf VM lab: two DRBD/NFS cluster nodes and an NFS client, all qemu VMs in a private
 # network namespace. See docs/lab.md.
 #
-#   tests/lab/run.sh [--agents reference|ferro] [--smoke] [--runs N] [--keep] [EXPERIMENT...]
+#   tests/lab/run.sh [--agents reference|ferro] [--smoke] [--runs N] [--keep] [--show] [EXPERIMENT...]
 #
 # EXPERIMENTs (default: all, in this order):
 #   standby kill-primary failback stay nfs-restart nfs-fail netcut-drbd netcut-full
 # --smoke: boot the two nodes, bring DRBD up and check it connects and syncs; no cluster.
+# --show: print crm_mon and the client's view when the cluster is ready and after each experiment.
 # Environment: FERRO_LAB_CACHE (image cache, default /var/cache/ferro-lab), FERRO_LAB_NETNS
 # (default flab; two runs at once need two names), FERRO_LAB_ACCEL
 # (e.g. "tcg,tb-size=256" or "kvm -cpu host"; default: probed once, cached), FERRO_LAB_KEEP=1.
@@ -19,7 +20,7 @@ source "$HERE/cluster.sh"
 # shellcheck source=experiments.sh
 source "$HERE/experiments.sh"
 
-AGENTS=reference SMOKE=0 RUNS=1 EXPS=()
+AGENTS=reference SMOKE=0 RUNS=1 SHOW=0 EXPS=()
 ALL_EXPS=(standby kill-primary failback stay nfs-restart nfs-fail netcut-drbd netcut-full)
 while (($#)); do
   case $1 in
@@ -28,7 +29,8 @@ while (($#)); do
     --smoke) SMOKE=1 ;;
     --runs) RUNS=$2; shift ;;
     --keep) export FERRO_LAB_KEEP=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --show) SHOW=1 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) [[ " ${ALL_EXPS[*]} " == *" $1 "* ]] || die "unknown experiment $1 (${ALL_EXPS[*]})"; EXPS+=("$1") ;;
   esac
@@ -86,6 +88,7 @@ cluster_configure yes
 cluster_wait_service 300 || die "service did not come up"
 client_mount
 log "cluster ready after $((SECONDS - T0))s; agents: $AGENT_CHOICE"
+((SHOW)) && cluster_show
 
 RESULTS=$LAB_RUN/results.tsv
 FAILS=0
@@ -93,6 +96,7 @@ for ((run = 1; run <= RUNS; run++)); do
   for e in "${EXPS[@]}"; do
     log "=== experiment $e (run $run/$RUNS) ==="
     if ! "exp_${e//-/_}"; then FAILS=$((FAILS + 1)); fi
+    ((SHOW)) && cluster_show
   done
 done
 echo
