@@ -189,8 +189,9 @@ exp_nfs_restart() {
 
 exp_nfs_fail() {
   ensure_healthy || { record nfs-fail FAIL "cluster not healthy before"; return 1; }
-  local p o tf t v=PASS notes
+  local p o tf t v=PASS notes fc fenced
   p=$(service_node); o=$(other "$p")
+  fenced=$(wc -l < "$LAB_RUN/fence.log" 2>/dev/null || echo 0)
   writer_start nfsfail
   tf=$(client_time); t=$SECONDS
   # rpc.nfsd replaced by a wrapper that fails unless asked to stop the threads ("rpc.nfsd 0"):
@@ -208,6 +209,14 @@ exp_nfs_fail() {
   wait_for "service on $o" 300 service_on "$o" || v=FAIL
   writer_flowing 300 || v=FAIL
   notes="nfs-server stopped and unstartable on $p: group on $o after $((SECONDS - t))s"
+  # The failover must come from the failed restart on $p (its start fail-count is INFINITY),
+  # and $p must not have been fenced: its stop works.
+  fc=$(lab_ssh "$p" "crm_failcount -G -r nfsd -N $p -q 2>/dev/null" || true)
+  notes+="; nfsd fail-count on $p: ${fc:-?}"
+  [[ $fc == INFINITY ]] || { v=FAIL; notes+=" (no failed start)"; }
+  if (( $(wc -l < "$LAB_RUN/fence.log" 2>/dev/null || echo 0) > fenced )); then
+    v=FAIL; notes+="; a node was fenced"
+  else notes+="; nobody fenced"; fi
   sleep 5
   writer_finish "$tf" || v=FAIL
   echo "  $FIG"
