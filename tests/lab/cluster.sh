@@ -45,12 +45,13 @@ cluster_start() {
 
 # cluster_configure FAILBACK : (re)write the whole configuration from the pcs script, push it.
 # pcs costs seconds per call in a TCG guest, so the generated configuration is cached by the
-# script's content and its inputs.
+# script's content, its inputs and this function (the fence devices are made here).
 cluster_configure() {
   local failback=$1 script=$HERE/ha-nfs.pcs.sh overrides="" a key cib
   [[ -f $HERE/../../crm-examples/ha-nfs.pcs.sh ]] && script=$HERE/../../crm-examples/ha-nfs.pcs.sh
   for a in "${!AGENT_OF[@]}"; do overrides+="AGENT_$a=${AGENT_OF[$a]} "; done
-  key=$( { cat "$script"; echo "$AGENTS $failback $overrides"; } | sha256sum | cut -c1-16)
+  key=$( { cat "$script"; declare -f cluster_configure; echo "$AGENTS $failback $overrides"; } |
+    sha256sum | cut -c1-16)
   cib=$LAB_CACHE/cib/$key.xml
   if [[ ! -f $cib ]]; then
     lab_scp_to node1 "$script" /root/ha-nfs.pcs.sh
@@ -61,7 +62,7 @@ cluster_configure() {
       # Lab fencing: fence_lab asks the host to kill the node's qemu process.
       for n in node1 node2; do
         pcs -f /root/cib.xml stonith create fence_\$n fence_lab plug=\$n pcmk_host_list=\$n \
-          op monitor interval=60s
+          op monitor interval=60s timeout=60s
         pcs -f /root/cib.xml constraint location fence_\$n avoids \$n
       done" > "$LAB_RUN/logs/configure-$failback.log" 2>&1 ||
       { cat "$LAB_RUN/logs/configure-$failback.log" >&2; die "cluster configuration failed"; }
@@ -76,7 +77,6 @@ cluster_configure() {
   log "configuration pushed ($(basename "$(dirname "$script")")/ha-nfs.pcs.sh, FAILBACK=$failback)"
 }
 
-# The node the service runs on (from whichever node answers), empty if none.
 # What an admin would look at: crm_mon from a node that is up, and the client's mount.
 cluster_show() {
   local vm
@@ -89,6 +89,7 @@ cluster_show() {
   SSH_T=60 lab_ssh client 'df -h /mnt/data | tail -1; ls -l /mnt/data' || true
 }
 
+# The node the service runs on (from whichever node answers), empty if none.
 service_node() {
   local vm n
   for vm in "${NODES[@]}"; do
