@@ -53,6 +53,15 @@ cmd_up() {
   printf 'LAB_RUN=%q\nLAB_IMG=%q\nLAB_KEY=%q\nLAB_ACCEL=%q\nLAB_NETNS_MADE=1\n' \
     "$LAB_RUN" "$LAB_IMG" "$LAB_KEY" "$LAB_ACCEL" > "$STATE"
   on_both 'drbdadm -- --force create-md r0 >/dev/null 2>&1; mkdir -p /data'
+  # One full sync and an XFS now, so that every later step can run on its own with consistent
+  # data on both nodes (capture makes fresh metadata again for its Inconsistent states).
+  on_both 'modprobe drbd && drbdadm up r0'
+  wait_for "DRBD connected" 60 state_is node1 'Connected*' || die "DRBD did not connect"
+  lab_ssh node1 'drbdadm primary --force r0'
+  wait_for "initial sync" 300 state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' ||
+    die "DRBD did not sync: $(proc_state node1)"
+  lab_ssh node1 'mkfs.xfs -q -f /dev/drbd0 && drbdadm secondary r0'
+  on_both 'drbdadm down r0'
   trap - EXIT
   log "lab up: $LAB_RUN (tests/lab/drbd-agent.sh down to stop)"
 }
@@ -135,7 +144,7 @@ cmd_capture() {
   snap diskless-secondary node1 node2
   lab_ssh node2 'drbdadm attach r0'
   wait_for "reattached" 60 state_is node2 'Connected*UpToDate/UpToDate' || true
-  lab_ssh node1 'drbdadm secondary r0'
+  lab_ssh node1 'mkfs.xfs -q -f /dev/drbd0 && drbdadm secondary r0'
   on_both 'drbdadm down r0'
   snap down node1
   rm -rf "$FIXTURES"; mkdir -p "$(dirname "$FIXTURES")"; cp -r "$FIX" "$FIXTURES"
@@ -308,7 +317,7 @@ cmd_timing() {
         echo \"$vm $agent monitor rc=\$rc: \$(( (t1 - t0) / $n / 1000000 )) ms per call ($n calls)\""
     done
   done
-  lab_ssh node1 'drbdadm secondary r0'
+  lab_ssh node1 'mkfs.xfs -q -f /dev/drbd0 && drbdadm secondary r0'
   on_both 'drbdadm down r0'
 }
 
