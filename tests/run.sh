@@ -2,7 +2,8 @@
 # The whole test suite, as root, on this machine: unit tests, and integration tests against the
 # real kernel (network namespaces with veth pairs, loop devices with XFS and ext4), the real
 # Pacemaker tools (crm_verify, crm_simulate, pcs, ocf-tester) and the reference agents.
-# The VM lab (DRBD, NFS, failover) is separate and slow: tests/lab/run.sh.
+# DRBD runs in the lab's smoke test (two qemu VMs, tests/lab_smoke.rs; FERRO_LAB_SMOKE=0 skips
+# it); the failover experiments of the VM lab are separate and slow: tests/lab/run.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
