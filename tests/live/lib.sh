@@ -214,6 +214,19 @@ node_kill() {
     done
 }
 
+# Refuse to run over another run's namespaces (LIVE_NETNS), make the work directory, and arm
+# live_cleanup.
+live_begin() {
+    local n
+    for n in "${LIVE_NETNS[@]}"; do
+        [[ ! -e /run/netns/$n ]] || die "network namespace $n exists: another run? (ip netns del $n)"
+    done
+    LIVE_WORK=$(mktemp -d "/tmp/$PREFIX.XXXXXX")
+    chmod 755 "$LIVE_WORK"
+    trap live_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
 # The scripts' EXIT trap: every node's logs if the script failed, then everything it made
 # (nodes, the loop device, the namespaces in LIVE_NETNS, the work directory) undone.
 live_cleanup() {

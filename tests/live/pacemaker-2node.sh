@@ -68,13 +68,7 @@ placed() {
 
 case $AGENTS in ferro) ra=ocf:ferro ;; reference) ra=ocf:heartbeat ;; *) die "AGENTS must be ferro or reference" ;; esac
 require_tools corosync pacemakerd pcs crm_mon ip nsenter losetup mkfs.ext4 findmnt
-for n in "$N1" "$N2" "$SW" "$CLI"; do
-    [[ ! -e /run/netns/$n ]] || die "network namespace $n exists: another run? (ip netns del $n)"
-done
-LIVE_WORK=$(mktemp -d "/tmp/$PREFIX.XXXXXX")
-chmod 755 "$LIVE_WORK"
-trap live_cleanup EXIT
-trap 'exit 130' INT TERM
+live_begin
 
 log "network: bridge in $SW joining $N1 ($NET.1), $N2 ($NET.2) and $CLI ($NET.9)"
 ip netns add "$SW"

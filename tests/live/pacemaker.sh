@@ -71,13 +71,7 @@ exit_reasons() {
 
 case $AGENTS in ferro) ra=ocf:ferro ;; reference) ra=ocf:heartbeat ;; *) die "AGENTS must be ferro or reference" ;; esac
 require_tools corosync pacemakerd pcs crm_mon ip nsenter losetup "mkfs.$FSTYPE" findmnt
-for n in "$NODE" "$SVC" "$CLI"; do
-    [[ ! -e /run/netns/$n ]] || die "network namespace $n exists: another run? (ip netns del $n)"
-done
-LIVE_WORK=$(mktemp -d "/tmp/$PREFIX.XXXXXX")
-chmod 755 "$LIVE_WORK"
-trap live_cleanup EXIT
-trap 'exit 130' INT TERM
+live_begin
 
 ip netns add "$NODE"
 ip netns add "$SVC"
