@@ -49,6 +49,8 @@ node_boot() {  # bring a powered-off node back and into the cluster
   wait_ssh "$1"
   lab_ssh "$1" 'systemctl start corosync pacemaker'
 }
+fences() { { wc -l < "$LAB_RUN/fence.log"; } 2>/dev/null || echo 0; }  # fence requests so far
+fenced_since() { (($(fences) > $1)); }                             # fenced_since COUNT
 split_brain_seen() { lab_ssh "$1" "dmesg | grep -i 'split-brain'" 2>/dev/null; }
 fence_constraint() {  # prints the handler's constraint id; fails when there is none
   local c
@@ -191,7 +193,7 @@ exp_nfs_fail() {
   ensure_healthy || { record nfs-fail FAIL "cluster not healthy before"; return 1; }
   local p o tf t v=PASS notes fc fenced
   p=$(service_node); o=$(other "$p")
-  fenced=$(wc -l < "$LAB_RUN/fence.log" 2>/dev/null || echo 0)
+  fenced=$(fences)
   writer_start nfsfail
   tf=$(client_time); t=$SECONDS
   # rpc.nfsd replaced by a wrapper that fails unless asked to stop the threads ("rpc.nfsd 0"):
@@ -214,7 +216,7 @@ exp_nfs_fail() {
   fc=$(lab_ssh "$p" "crm_failcount -G -r nfsd -N $p -q 2>/dev/null" || true)
   notes+="; nfsd fail-count on $p: ${fc:-?}"
   [[ $fc == INFINITY ]] || { v=FAIL; notes+=" (no failed start)"; }
-  if (( $(wc -l < "$LAB_RUN/fence.log" 2>/dev/null || echo 0) > fenced )); then
+  if fenced_since "$fenced"; then
     v=FAIL; notes+="; a node was fenced"
   else notes+="; nobody fenced"; fi
   sleep 5
@@ -276,11 +278,11 @@ exp_netcut_full() {
   ensure_healthy || { record netcut-full FAIL "cluster not healthy before"; return 1; }
   local p o tf t v=PASS notes
   p=$(service_node); o=$(other "$p")
-  local before; before=$(wc -l < "$LAB_RUN/fence.log" 2>/dev/null || echo 0)
+  local before; before=$(fences)
   writer_start netcutfull
   tf=$(client_time); t=$SECONDS
   nft_cut "$p" "${LAB_IP[$o]}"
-  wait_for "one node fenced" 180 bash -c "(( \$(wc -l < '$LAB_RUN/fence.log' 2>/dev/null || echo 0) > $before ))" || v=FAIL
+  wait_for "one node fenced" 180 fenced_since "$before" || v=FAIL
   notes="link cut: $(tail -n +$((before + 1)) "$LAB_RUN/fence.log" 2>/dev/null | awk '{print $2, $3}' | tr '\n' ' ')after $((SECONDS - t))s"
   if vm_pid "$p" >/dev/null && ! vm_pid "$o" >/dev/null; then notes+="; survivor $p kept the service"
   else v=FAIL; notes+="; node1 $(vm_pid node1 >/dev/null && echo up || echo down), node2 $(vm_pid node2 >/dev/null && echo up || echo down)"; fi
