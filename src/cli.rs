@@ -39,7 +39,7 @@ pub fn dispatch(args: &[OsString]) -> u8 {
 fn cli() -> Command {
     Command::new("ferro-ocf")
         .about("Pacemaker OCF resource agents: ocf:ferro:{drbd,Filesystem,exportfs,nfsserver,IPaddr2}")
-        .override_usage("ferro-ocf <AGENT> <ACTION>\n       ferro-ocf install [--root DIR]\n       ferro-ocf uninstall [--root DIR]\n       ferro-ocf --list")
+        .override_usage("ferro-ocf <AGENT> <ACTION>\n       ferro-ocf install [--root DIR]\n       ferro-ocf uninstall [--root DIR]\n       ferro-ocf man\n       ferro-ocf --list | --version")
         .version(VERSION)
         .arg(Arg::new("list").long("list").action(ArgAction::SetTrue).help("List the agents this binary provides"))
         .subcommand(
@@ -48,6 +48,7 @@ fn cli() -> Command {
                 .arg(root_arg()),
         )
         .subcommand(Command::new("uninstall").about("Remove what install created").arg(root_arg()))
+        .subcommand(Command::new("man").about("Print the manual page ferro-ocf(8), made from the agents' metadata"))
         .allow_external_subcommands(true)
         .after_help("An agent run as `ferro-ocf <AGENT> <ACTION>` reads OCF_RESKEY_* from the environment, like under Pacemaker.")
 }
@@ -82,6 +83,7 @@ fn multicall(args: &[OsString]) -> u8 {
     let result = match matches.subcommand() {
         Some(("install", m)) => install::install(m.get_one::<PathBuf>("root").unwrap()),
         Some(("uninstall", m)) => install::uninstall(m.get_one::<PathBuf>("root").unwrap()),
+        Some(("man", _)) => crate::man::page().map(|p| print!("{p}")),
         Some((agent, rest)) => {
             let Some(a) = agents::find(agent) else {
                 eprintln!(

@@ -7,5 +7,6 @@
 pub mod agents;
 pub mod cli;
 pub mod install;
+pub mod man;
 pub mod ocf;
 pub mod sys;

@@ -22,6 +22,9 @@ pub struct ParamSpec {
     pub required: bool,
     pub kind: ParamType,
     pub default: Option<String>,
+    /// The one-line and the long description, for people (`ferro-ocf man`).
+    pub shortdesc: String,
+    pub longdesc: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +39,8 @@ pub struct ActionSpec {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metadata {
     pub agent: String,
+    pub shortdesc: String,
+    pub longdesc: String,
     pub params: Vec<ParamSpec>,
     pub actions: Vec<ActionSpec>,
 }
@@ -46,6 +51,9 @@ impl Metadata {
         let mut md = Metadata::default();
         // The <content> element of a parameter comes after its longdesc/shortdesc.
         let mut current: Option<ParamSpec> = None;
+        // Inside <shortdesc> (false) or <longdesc> (true): their text goes to the parameter
+        // being read, or to the agent before the first parameter.
+        let mut desc: Option<bool> = None;
         loop {
             match reader
                 .read_event()
@@ -81,6 +89,28 @@ impl Metadata {
                         role: attr(&e, "role")?,
                         depth: attr(&e, "depth")?.and_then(|d| d.parse().ok()),
                     });
+                }
+                Event::Start(e) if matches!(e.name().as_ref(), b"shortdesc" | b"longdesc") => {
+                    desc = Some(e.name().as_ref() == b"longdesc");
+                }
+                Event::End(e) if matches!(e.name().as_ref(), b"shortdesc" | b"longdesc") => {
+                    desc = None;
+                }
+                Event::Text(t) if desc.is_some() => {
+                    let text = t.unescape().context("bad XML text")?;
+                    let long = desc == Some(true);
+                    // The agent's own descriptions come before the first parameter.
+                    let agent_level = md.params.is_empty();
+                    let target = match current.as_mut() {
+                        Some(p) if long => Some(&mut p.longdesc),
+                        Some(p) => Some(&mut p.shortdesc),
+                        None if !agent_level => None,
+                        None if long => Some(&mut md.longdesc),
+                        None => Some(&mut md.shortdesc),
+                    };
+                    if let Some(t) = target {
+                        t.push_str(&text);
+                    }
                 }
                 Event::Eof => break,
                 _ => {}
@@ -118,6 +148,8 @@ fn param_start(e: &BytesStart) -> Result<ParamSpec> {
         name,
         kind: ParamType::String,
         default: None,
+        shortdesc: String::new(),
+        longdesc: String::new(),
     })
 }
 
@@ -195,6 +227,15 @@ mod tests {
         assert_eq!(md.param("flag").unwrap().kind, ParamType::Boolean);
         assert_eq!(md.param("count").unwrap().default.as_deref(), Some("5"));
         assert!(!md.param("count").unwrap().required);
+    }
+
+    #[test]
+    fn parses_descriptions_of_the_agent_and_each_parameter() {
+        let md = Metadata::parse(XML).unwrap();
+        assert_eq!(md.shortdesc, "Demo");
+        assert_eq!(md.longdesc, "Demo & test");
+        let flag = md.param("flag").unwrap();
+        assert_eq!((flag.shortdesc.as_str(), flag.longdesc.as_str()), ("flag", "A <flag>"));
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub fn have(program: &str) -> bool {
 
 #[path = "skip.rs"]
 mod skip_;
+#[allow(unused_imports)]
 pub use skip_::skip;
 
 /// `/usr/lib/ocf/resource.d/ferro/<agent>`, installed from the binary under test: tools such as
