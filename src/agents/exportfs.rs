@@ -399,7 +399,7 @@ impl Exportfs {
     }
 }
 
-impl super::Agent for Exportfs {
+impl crate::ocf::Agent for Exportfs {
     fn name(&self) -> &'static str {
         "exportfs"
     }

@@ -16,8 +16,8 @@
 //!   copies there are unmounted too, so the device is really free after stop (#1426);
 //! - stop with parameters start would refuse succeeds, unless the mount point is mounted.
 
-use crate::agents::Agent;
 use crate::ocf::env::{is_false, is_true};
+use crate::ocf::Agent;
 use crate::ocf::{Ctx, Deadline, OcfCode, OcfContext};
 use crate::sys::blockdev::{self, Device};
 use crate::sys::mount::{self, Options};

@@ -32,7 +32,7 @@ use tracing::{debug, info, warn};
 
 pub struct IPaddr2;
 
-impl super::Agent for IPaddr2 {
+impl crate::ocf::Agent for IPaddr2 {
     fn name(&self) -> &'static str {
         "IPaddr2"
     }
