@@ -20,10 +20,10 @@ use crate::ocf::env::{is_false, is_true};
 use crate::ocf::Agent;
 use crate::ocf::{Ctx, Deadline, OcfCode, OcfContext};
 use crate::sys::blockdev::{self, Device};
+use crate::sys::command;
 use crate::sys::mount::{self, Options};
 use crate::sys::mountinfo::{has_option, Mount, MountTable};
 use crate::sys::procs::{self, Sig};
-use crate::sys::{child, command};
 use crate::{ocf_bail, ocf_err};
 use anyhow::Result;
 use nix::errno::Errno;
@@ -577,7 +577,7 @@ impl Agent for Filesystem {
         };
         if ctx.env.check_level().unwrap_or(0) == 20 {
             let f = cfg.status_file.clone();
-            let r = child::bounded(
+            let r = command::bounded(
                 "remove the status file",
                 &d.within(Duration::from_secs(2)),
                 move || {
@@ -1117,7 +1117,7 @@ fn try_umount(cfg: &Config, target: &Path, force: bool, d: &Deadline) -> Result<
         return Ok(mount::umount(target, force));
     }
     let what = format!("unmount {}", target.display());
-    match child::bounded(&what, d, || mount::umount(target, force)) {
+    match command::bounded(&what, d, || mount::umount(target, force)) {
         Ok(r) => Ok(r),
         Err(e) => {
             tracing::warn!("{e:#}");
