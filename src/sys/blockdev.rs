@@ -250,12 +250,22 @@ fn io_errno(e: std::io::Error) -> Errno {
 }
 
 /// BLKFLSBUF: drop the device's cached blocks (blockdev --flushbufs), so a mount after a
-/// failover reads what the other node wrote. Best effort.
-pub fn flush_buffers(dev: &Path) {
+/// failover reads what the other node wrote. Best effort, in a bounded child: the flush
+/// writes dirty blocks back first, and on a dead disk that never ends.
+pub fn flush_buffers(dev: &Path, deadline: &Deadline) {
     nix::ioctl_none!(blkflsbuf, 0x12, 97);
-    if let Ok(fd) = open_fd(dev, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty()) {
-        // SAFETY: BLKFLSBUF takes no argument.
-        let _ = unsafe { blkflsbuf(fd.as_raw_fd()) };
+    let what = format!("flush the buffers of {}", dev.display());
+    let r = command::bounded(
+        &what,
+        &deadline.within(std::time::Duration::from_secs(10)),
+        || {
+            let fd = open_fd(dev, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty())?;
+            // SAFETY: BLKFLSBUF takes no argument.
+            unsafe { blkflsbuf(fd.as_raw_fd()) }.map(drop)
+        },
+    );
+    if let Err(e) = r {
+        tracing::warn!("{e:#}");
     }
 }
 
