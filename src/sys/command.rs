@@ -31,8 +31,8 @@ const DEFAULT_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// How long a child that overran its deadline gets to act on TERM before KILL, and then to be
 /// reaped. Together they stay within the margin the deadline leaves before Pacemaker's timeout.
-const TERM_GRACE: Duration = Duration::from_millis(250);
-const REAP_GRACE: Duration = Duration::from_millis(250);
+const TERM_GRACE: Duration = Duration::from_millis(200);
+const REAP_GRACE: Duration = Duration::from_millis(100);
 
 /// How long the output of a child that has exited is still read: what a daemon it started
 /// writes to an inherited stdout is not the child's output, and the daemon may never close it.
