@@ -1509,7 +1509,10 @@ fn mount_point_below_a_dead_filesystem_does_not_hang() {
     };
     let top = lab.mkdir("top");
     let Some(dead) = fuse::DeadFuse::mount(&top) else {
-        skip("mount_point_below_a_dead_filesystem", "cannot mount FUSE");
+        skip(
+            "mount_point_below_a_dead_filesystem_does_not_hang",
+            "cannot mount FUSE",
+        );
         return;
     };
     let r = Res::new("/dev/ferro-no-such-disk", &format!("{top}/mp"), "ext4");
