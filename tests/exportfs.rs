@@ -283,3 +283,58 @@ fn bad_configuration_is_rc6_naming_the_parameter_and_changes_nothing() {
         }
     }
 }
+
+/// The exported filesystem died (a failed disk under it: here a FUSE mount that stopped
+/// answering), and so does exportfs -u on it: both wait in uninterruptible sleep, which not
+/// even SIGKILL ends. Stop must still answer within its timeout (a failure: the export may
+/// still be there), leaving the stuck process to init, not wait for it until Pacemaker's timer.
+#[test]
+fn stop_answers_in_time_when_the_directory_and_exportfs_hang() {
+    use std::time::Duration;
+    let s = Scene::new("dead");
+    let top = s.root.join("dead");
+    fs::create_dir_all(&top).unwrap();
+    let Some(dead) = support::fuse::DeadFuse::mount(top.to_str().unwrap()) else {
+        support::skip(
+            "stop_answers_in_time_when_the_directory_and_exportfs_hang",
+            "cannot mount FUSE (not root, or no /dev/fuse)",
+        );
+        return;
+    };
+    let dir = top.join("export").to_string_lossy().into_owned();
+    s.etab(&etab_line(&dir, "192.168.48.0/24", "1"));
+    // An exportfs that touches the dead filesystem, as the real one does with its path.
+    let bin = s.root.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("exportfs");
+    fs::write(&fake, format!("#!/bin/sh\nexec stat -- '{dir}'\n")).unwrap();
+    fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (state, rsctmp) = (s.root.join("state"), s.root.join("rsctmp"));
+    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
+    let (code, took) = support::fuse::run_within(
+        support::BIN,
+        &["exportfs", "stop"],
+        &[
+            ("clientspec", "192.168.48.0/24"),
+            ("directory", &dir),
+            ("fsid", "1"),
+        ],
+        &[
+            ("FERRO_NFS_STATEDIR", state.to_str().unwrap()),
+            ("HA_RSCTMP", rsctmp.to_str().unwrap()),
+            ("OCF_RESKEY_CRM_meta_timeout", "4000"),
+            ("PATH", &path),
+        ],
+        Duration::from_secs(20),
+    );
+    let stuck = support::fuse::processes_with(&dir);
+    drop(dead);
+    assert_eq!(code, Some(1), "stop fails, in {took:?}");
+    assert!(
+        took < Duration::from_secs(4),
+        "within the 4 s timeout: {took:?}"
+    );
+    // What the agent left behind: the workers and exportfs, in D state until the connection
+    // closes (above).
+    assert!(stuck.iter().any(|(_, st)| *st == 'D'), "{stuck:?}");
+}

@@ -14,7 +14,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::{have, run_agent, skip, Outcome};
+use support::{fuse, have, run_agent, skip, Outcome};
 
 const REFERENCE: &str = "/usr/lib/ocf/resource.d/heartbeat/Filesystem";
 
@@ -1499,78 +1499,41 @@ fn start_waits_for_a_device_to_appear() {
     assert_eq!(r.stop(), OK);
 }
 
-/// A FUSE mount whose server never answers: every request waits forever. Closing the
-/// returned /dev/fuse file aborts the connection.
-fn hung_fuse_mount(mp: &str) -> Option<std::fs::File> {
-    let fuse = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/fuse")
-        .ok()?;
-    let data = format!(
-        "fd={},rootmode=40000,user_id=0,group_id=0",
-        std::os::fd::AsRawFd::as_raw_fd(&fuse)
-    );
-    nix::mount::mount(
-        Some("ffs-hung"),
-        Path::new(mp),
-        Some("fuse.ffshung"),
-        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
-        Some(data.as_str()),
-    )
-    .ok()?;
-    Some(fuse)
-}
-
-/// A FUSE server that answers INIT (and ACCESS, with ENOSYS: "no access checks") and then
-/// nothing ever again: processes can enter the filesystem, and every later request (stat,
-/// read, …) hangs, as on a hard NFS mount whose server died. Runs until the mount is gone.
-fn half_dead_fuse_server(fuse: std::fs::File) -> std::thread::JoinHandle<()> {
-    use std::io::{Read, Write};
-    std::thread::spawn(move || {
-        let mut f = fuse;
-        let mut buf = vec![0u8; 1 << 20];
-        while let Ok(n) = f.read(&mut buf) {
-            if n < 40 {
-                continue;
-            }
-            let opcode = u32::from_ne_bytes(buf[4..8].try_into().unwrap());
-            let unique = u64::from_ne_bytes(buf[8..16].try_into().unwrap());
-            let reply = |error: i32, body: &[u8]| {
-                let mut out = Vec::with_capacity(16 + body.len());
-                out.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
-                out.extend_from_slice(&error.to_ne_bytes());
-                out.extend_from_slice(&unique.to_ne_bytes());
-                out.extend_from_slice(body);
-                out
-            };
-            let out = match opcode {
-                26 => {
-                    // fuse_init_out: major 7, minor 31, max_readahead, flags 0, …, max_write
-                    let mut init = vec![0u8; 64];
-                    init[0..4].copy_from_slice(&7u32.to_ne_bytes());
-                    init[4..8].copy_from_slice(&31u32.to_ne_bytes());
-                    init[8..12].copy_from_slice(&buf[48..52]);
-                    init[20..24].copy_from_slice(&4096u32.to_ne_bytes());
-                    init[24..28].copy_from_slice(&1u32.to_ne_bytes());
-                    reply(0, &init)
-                }
-                34 => reply(-nix::libc::ENOSYS, &[]),
-                // FUSE_INTERRUPT: a waiter was signalled; let it go (with EINTR), so a
-                // killed process can die. Nothing else is ever answered.
-                36 => {
-                    let interrupted = u64::from_ne_bytes(buf[40..48].try_into().unwrap());
-                    let mut out = Vec::with_capacity(16);
-                    out.extend_from_slice(&16u32.to_ne_bytes());
-                    out.extend_from_slice(&(-nix::libc::EINTR).to_ne_bytes());
-                    out.extend_from_slice(&interrupted.to_ne_bytes());
-                    out
-                }
-                _ => continue,
-            };
-            let _ = f.write_all(&out);
-        }
-    })
+/// A mount point below a filesystem that stopped answering (a directory on a dead disk or hard
+/// NFS mount): resolving its path waits in uninterruptible sleep, which not even SIGKILL ends.
+/// Monitor and stop answer within their timeout instead of hanging until Pacemaker's timer.
+#[test]
+fn mount_point_below_a_dead_filesystem_does_not_hang() {
+    let Some(lab) = Lab::new("deadbelow") else {
+        return;
+    };
+    let top = lab.mkdir("top");
+    let Some(dead) = fuse::DeadFuse::mount(&top) else {
+        skip(
+            "mount_point_below_a_dead_filesystem_does_not_hang",
+            "cannot mount FUSE",
+        );
+        return;
+    };
+    let r = Res::new("/dev/ferro-no-such-disk", &format!("{top}/mp"), "ext4");
+    let timeout = Duration::from_secs(4);
+    let env = [("OCF_RESKEY_CRM_meta_timeout", "4000")];
+    for action in ["monitor", "stop"] {
+        let params: Vec<(&str, &str)> = r.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (code, took) = fuse::run_within(
+            support::BIN,
+            &["Filesystem", action],
+            &params,
+            &env,
+            timeout * 5,
+        );
+        assert_eq!(code, Some(ERR_GENERIC), "{action} fails, in {took:?}");
+        assert!(
+            took < timeout,
+            "{action} answers within its timeout: {took:?}"
+        );
+    }
+    drop(dead);
 }
 
 /// Stop of a busy filesystem whose server is gone: finding the processes that use it must
@@ -1590,11 +1553,11 @@ fn busy_stop_of_a_hung_filesystem_does_not_hang() {
         implementations.push((REFERENCE, vec!["stop"]));
     }
     for (program, args) in implementations {
-        let Some(fuse) = hung_fuse_mount(&mp) else {
+        let Some(fuse) = fuse::hung_fuse_mount(&mp) else {
             skip("busy_stop_of_a_hung_filesystem", "cannot mount FUSE");
             return;
         };
-        let server = half_dead_fuse_server(fuse);
+        let server = fuse::half_dead_fuse_server(fuse);
         let mut c = Command::new("sh");
         c.current_dir(&outside)
             .args(["-c", r#"cd "$1" && exec sleep 1000"#, "user", &mp]);

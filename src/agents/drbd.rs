@@ -23,8 +23,8 @@
 //!   reference matches only "Master", so with current Pacemaker every Primary peer looked
 //!   "unexpected" to remove_master_score_if_peer_primary=unexpected.
 
-use crate::agents::Agent;
 use crate::ocf::env::{is_false, is_true};
+use crate::ocf::Agent;
 use crate::ocf::{Action, Ctx, Deadline, OcfCode, OcfContext};
 use crate::sys::drbd::{self, Drbdadm, ResourceState, Role, Summary, Version};
 use crate::sys::pacemaker::{self, Outcome, PromotionScore};

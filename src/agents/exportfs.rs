@@ -16,6 +16,7 @@ use crate::sys::nfs::{self, Export};
 use crate::{ocf_bail, ocf_err};
 use anyhow::{Context, Result};
 use std::fs;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tracing::{debug, error, info, warn};
@@ -81,9 +82,14 @@ impl Config {
         for d in p.str("directory").split_whitespace() {
             let trimmed = d.trim_end_matches('/');
             let d = if trimmed.is_empty() { "/" } else { trimmed };
-            match fs::canonicalize(d) {
+            // Bounded: the exported filesystem may be dead (a failed disk under it).
+            let resolved = command::canonicalize(Path::new(d), &ctx.deadline.portion(0.5))
+                .unwrap_or_else(|e| {
+                    Err(std::io::Error::new(ErrorKind::TimedOut, format!("{e:#}")))
+                });
+            match resolved {
                 Ok(c) => dirs.push(c.to_string_lossy().into_owned()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(e) if e.kind() == ErrorKind::NotFound => {
                     if !tolerate_missing {
                         ocf_bail!(ErrConfigured, "parameter directory: {d} does not exist");
                     }
@@ -399,7 +405,7 @@ impl Exportfs {
     }
 }
 
-impl super::Agent for Exportfs {
+impl crate::ocf::Agent for Exportfs {
     fn name(&self) -> &'static str {
         "exportfs"
     }

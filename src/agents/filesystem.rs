@@ -16,14 +16,14 @@
 //!   copies there are unmounted too, so the device is really free after stop (#1426);
 //! - stop with parameters start would refuse succeeds, unless the mount point is mounted.
 
-use crate::agents::Agent;
 use crate::ocf::env::{is_false, is_true};
+use crate::ocf::Agent;
 use crate::ocf::{Ctx, Deadline, OcfCode, OcfContext};
 use crate::sys::blockdev::{self, Device};
+use crate::sys::command;
 use crate::sys::mount::{self, Options};
 use crate::sys::mountinfo::{has_option, Mount, MountTable};
 use crate::sys::procs::{self, Sig};
-use crate::sys::{child, command};
 use crate::{ocf_bail, ocf_err};
 use anyhow::Result;
 use nix::errno::Errno;
@@ -327,11 +327,11 @@ enum State {
 
 /// The mount point as mountinfo names it. The lexical form is tried first: it needs no
 /// syscall on the mounted filesystem, which may be dead (hard NFS) or failing (EIO).
-fn mount_point(cfg: &Config, table: &MountTable) -> Result<PathBuf> {
+fn mount_point(cfg: &Config, table: &MountTable, d: &Deadline) -> Result<PathBuf> {
     if table.at(&cfg.directory).is_some() {
         return Ok(cfg.directory.clone());
     }
-    match std::fs::canonicalize(&cfg.directory) {
+    match command::canonicalize(&cfg.directory, &d.portion(0.5))? {
         Ok(p) => Ok(p),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(cfg.directory.clone()),
         // #1325: EIO here says nothing about whether it is mounted; never read it as "not".
@@ -435,7 +435,7 @@ impl Agent for Filesystem {
         );
 
         let table = MountTable::read()?;
-        let mp = mount_point(&cfg, &table)?;
+        let mp = mount_point(&cfg, &table, d)?;
         match state(&cfg, &table, &mp, d)? {
             State::Mounted(_) => {
                 tracing::info!("Filesystem {} is already mounted.", mp.display());
@@ -474,7 +474,7 @@ impl Agent for Filesystem {
         }
         if cfg.blockdevice {
             if let Some(dev) = &source {
-                blockdev::flush_buffers(dev);
+                blockdev::flush_buffers(dev, d);
             }
         }
         do_mount(&cfg, source.as_deref(), &mp, d).with_ocf(OcfCode::ErrGeneric, || {
@@ -506,7 +506,7 @@ impl Agent for Filesystem {
             ocf_bail!(ErrConfigured, "/ cannot be managed in a cluster");
         }
         let table = MountTable::read()?;
-        let mp = mount_point(&cfg, &table)?;
+        let mp = mount_point(&cfg, &table, d)?;
         let m = match state(&cfg, &table, &mp, d)? {
             State::Unmounted => return Ok(OcfCode::NotRunning),
             State::Other(m) if ctx.env.is_probe() => {
@@ -534,7 +534,10 @@ impl Agent for Filesystem {
             Err(e) if crate::ocf::code_of(&e) == OcfCode::ErrConfigured => {
                 if let Ok(dir) = normalize_directory(ctx.params.str("directory")) {
                     let table = MountTable::read()?;
-                    let canonical = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+                    let canonical = command::canonicalize(&dir, &ctx.deadline.portion(0.5))
+                        .ok()
+                        .and_then(Result::ok)
+                        .unwrap_or_else(|| dir.clone());
                     if dir != Path::new("/")
                         && (table.at(&dir).is_some() || table.at(&canonical).is_some())
                     {
@@ -556,7 +559,7 @@ impl Agent for Filesystem {
         );
         let d = &ctx.deadline;
         let table = MountTable::read()?;
-        let mp = mount_point(&cfg, &table)?;
+        let mp = mount_point(&cfg, &table, d)?;
         let m = match state(&cfg, &table, &mp, d).or_else(|e| {
             // #1325: a device node that cannot be read says nothing about the mount on our
             // mount point; stop unmounts it rather than fail (and fence) or call it stopped.
@@ -577,7 +580,7 @@ impl Agent for Filesystem {
         };
         if ctx.env.check_level().unwrap_or(0) == 20 {
             let f = cfg.status_file.clone();
-            let r = child::bounded(
+            let r = command::bounded(
                 "remove the status file",
                 &d.within(Duration::from_secs(2)),
                 move || {
@@ -640,7 +643,7 @@ impl Agent for Filesystem {
                 if blockdev::claimed(&dev) {
                     release_other_namespaces(&cfg, &dev, (m.major, m.minor), &budget)?;
                 }
-                blockdev::flush_buffers(&dev);
+                blockdev::flush_buffers(&dev, d);
             }
         }
         Ok(OcfCode::Success)
@@ -926,7 +929,7 @@ fn check_status_file(ctx: &Ctx, cfg: &Config, m: &Mount, mp: &Path, d: &Deadline
 /// Unmount one mount point: a plain umount first; only if busy, signal the processes using it,
 /// term_signals for half of the remaining time, then kill_signals, signal_delay apart.
 fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
-    match try_umount(cfg, target, false, &budget.portion(0.5))? {
+    match try_umount(target, false, &budget.portion(0.5))? {
         Ok(()) => return still_mounted_after(target, cfg, budget),
         Err(e) if mount::gone(e) => return Ok(()),
         Err(Errno::EBUSY) => {}
@@ -988,7 +991,7 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
                 Duration::from_millis(500)
             });
             loop {
-                match try_umount(cfg, target, force, &phase)? {
+                match try_umount(target, force, &phase)? {
                     Ok(()) => return still_mounted_after(target, cfg, budget),
                     Err(e) if mount::gone(e) => return Ok(()),
                     Err(Errno::EBUSY) => {}
@@ -1108,16 +1111,13 @@ fn release_other_namespaces(
     )
 }
 
-/// umount2 in this process for local filesystems (an idle stop starts nothing); in a bounded
-/// child for network filesystems, whose unmount may wait for a server that is gone.
+/// umount2 in a bounded child (a fork, no program): a network filesystem's unmount may wait
+/// for a server that is gone, a local one's for writeback to a dead disk.
 /// An unmount that did not finish in time counts as busy: the kill phase retries with
-/// MNT_FORCE, which aborts the requests to the server.
-fn try_umount(cfg: &Config, target: &Path, force: bool, d: &Deadline) -> Result<nix::Result<()>> {
-    if !NETWORK.contains(&cfg.fstype.as_str()) {
-        return Ok(mount::umount(target, force));
-    }
+/// MNT_FORCE, which aborts the requests to a network server.
+fn try_umount(target: &Path, force: bool, d: &Deadline) -> Result<nix::Result<()>> {
     let what = format!("unmount {}", target.display());
-    match child::bounded(&what, d, || mount::umount(target, force)) {
+    match command::bounded(&what, d, || mount::umount(target, force)) {
         Ok(r) => Ok(r),
         Err(e) => {
             tracing::warn!("{e:#}");

@@ -25,14 +25,13 @@ use crate::sys::{arp, netns};
 use anyhow::Result;
 use nix::libc;
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
 pub struct IPaddr2;
 
-impl super::Agent for IPaddr2 {
+impl crate::ocf::Agent for IPaddr2 {
     fn name(&self) -> &'static str {
         "IPaddr2"
     }
@@ -996,7 +995,7 @@ fn announce(ctx: &Ctx, cfg: &Config, place: &Placement, host: &mut Host, count: 
         let pidfile = announcer_pidfile(ctx, cfg);
         // The background sender is not bound by this action's deadline, only by its own count.
         let budget = interval * count + Duration::from_secs(5);
-        let spawned = in_background(&pidfile, || {
+        let spawned = in_background(&pidfile, &ctx.deadline, || {
             let d = crate::ocf::Deadline::after(budget);
             match send(&d) {
                 Ok(n) => info!("sent {n} {what} for {ip} on {}", index),
@@ -1047,51 +1046,21 @@ fn announcer_pidfile(ctx: &Ctx, cfg: &Config) -> PathBuf {
 
 /// Run `f` in a detached child so that start returns at once. The child writes its pid file
 /// (so that stop can end it) before the parent returns, and removes it when done.
-fn in_background(pidfile: &Path, f: impl FnOnce()) -> Result<i32> {
-    use nix::unistd::{fork, pipe, read, write, ForkResult};
-    let (ready_r, ready_w) = pipe()?;
-    // SAFETY: the agent is single-threaded (no runtime, no helper threads at this point), so
-    // the child can go on using the allocator and the logger.
-    match unsafe { fork() }? {
-        ForkResult::Parent { child } => {
-            drop(ready_w);
-            // One byte (or EOF if the child died): the pid file is in place.
-            let mut b = [0u8; 1];
-            let _ = read(ready_r.as_raw_fd(), &mut b);
-            Ok(child.as_raw())
+fn in_background(pidfile: &Path, d: &crate::ocf::Deadline, f: impl FnOnce()) -> Result<i32> {
+    let pid = || std::process::id().to_string();
+    let setup = || {
+        if let Some(dir) = pidfile.parent() {
+            let _ = std::fs::create_dir_all(dir);
         }
-        ForkResult::Child => {
-            drop(ready_r);
-            let _ = nix::unistd::setsid();
-            // Pacemaker and ocf-tester read the agent's output until it is closed: the child
-            // must not hold it.
-            detach_stdio();
-            let pid = std::process::id();
-            if let Some(dir) = pidfile.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            let _ = std::fs::write(pidfile, format!("{pid}\n"));
-            let _ = write(&ready_w, b"1");
-            drop(ready_w);
-            f();
-            if std::fs::read_to_string(pidfile).is_ok_and(|s| s.trim() == pid.to_string()) {
-                let _ = std::fs::remove_file(pidfile);
-            }
-            std::process::exit(0);
+        let _ = std::fs::write(pidfile, format!("{}\n", pid()));
+    };
+    let child = crate::sys::command::detached("send in the background", d, setup, || {
+        f();
+        if std::fs::read_to_string(pidfile).is_ok_and(|s| s.trim() == pid()) {
+            let _ = std::fs::remove_file(pidfile);
         }
-    }
-}
-
-fn detach_stdio() {
-    if let Ok(null) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        for fd in 0..3 {
-            let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
-        }
-    }
+    })?;
+    Ok(child.as_raw())
 }
 
 /// End a sender still running from start (the reference's stop does the same with its

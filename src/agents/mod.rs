@@ -1,4 +1,5 @@
-//! The agents, one module each, behind one trait, and the table argv0 is looked up in.
+//! The agents, one module each, behind the contract's [`Agent`] trait, and the table argv0 is
+//! looked up in.
 
 pub mod drbd;
 pub mod exportfs;
@@ -6,44 +7,7 @@ pub mod filesystem;
 pub mod ipaddr2;
 pub mod nfsserver;
 
-use crate::ocf::{Ctx, OcfCode, OcfError};
-use anyhow::Result;
-
-/// One OCF resource agent. `validate` is validate-all: it checks the configuration and the
-/// system without changing anything. The other methods are the actions; those an agent does
-/// not have answer OCF_ERR_UNIMPLEMENTED.
-pub trait Agent: Sync {
-    /// The agent's type as Pacemaker names it (`ocf:ferro:<name>`) and argv0 selects it.
-    fn name(&self) -> &'static str;
-    /// The embedded `ocf-metadata/<name>.xml`.
-    fn metadata_xml(&self) -> &'static str;
-
-    fn validate(&self, ctx: &Ctx) -> Result<()>;
-    fn start(&self, ctx: &Ctx) -> Result<OcfCode>;
-    fn stop(&self, ctx: &Ctx) -> Result<OcfCode>;
-    fn monitor(&self, ctx: &Ctx) -> Result<OcfCode>;
-
-    fn promote(&self, ctx: &Ctx) -> Result<OcfCode> {
-        unimplemented_action(self.name(), ctx)
-    }
-    fn demote(&self, ctx: &Ctx) -> Result<OcfCode> {
-        unimplemented_action(self.name(), ctx)
-    }
-    fn notify(&self, ctx: &Ctx) -> Result<OcfCode> {
-        unimplemented_action(self.name(), ctx)
-    }
-    fn reload(&self, ctx: &Ctx) -> Result<OcfCode> {
-        unimplemented_action(self.name(), ctx)
-    }
-}
-
-pub fn unimplemented_action(agent: &str, ctx: &Ctx) -> Result<OcfCode> {
-    Err(OcfError::new(
-        OcfCode::ErrUnimplemented,
-        format!("{agent} does not implement the {} action", ctx.action),
-    )
-    .into())
-}
+use crate::ocf::Agent;
 
 /// Every agent the binary carries, in the order `--list` prints them.
 pub static AGENTS: &[&dyn Agent] = &[

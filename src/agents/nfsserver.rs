@@ -869,7 +869,7 @@ fn remove_scope_dropin(d: &Deadline) -> Result<()> {
     Ok(())
 }
 
-impl super::Agent for Nfsserver {
+impl crate::ocf::Agent for Nfsserver {
     fn name(&self) -> &'static str {
         "nfsserver"
     }

@@ -2,6 +2,7 @@
 //! metadata, deadlines, logging, and the runner that ties them together.
 
 pub mod action;
+pub mod agent;
 pub mod deadline;
 pub mod env;
 pub mod exit;
@@ -11,6 +12,7 @@ pub mod params;
 pub mod run;
 
 pub use action::Action;
+pub use agent::{unimplemented_action, Agent};
 pub use deadline::Deadline;
 pub use env::OcfEnv;
 pub use exit::{code_of, OcfCode, OcfContext, OcfError};

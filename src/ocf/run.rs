@@ -1,7 +1,6 @@
 //! The one place where an agent's result becomes an exit code and an `ocf-exit-reason:` line.
 
-use super::{Action, Ctx, Deadline, Metadata, OcfCode, OcfEnv, Params};
-use crate::agents::Agent;
+use super::{Action, Agent, Ctx, Deadline, Metadata, OcfCode, OcfEnv, Params};
 use std::ffi::OsString;
 use std::io::Write;
 

@@ -2,7 +2,7 @@
 //! monitor's I/O checks, each bounded by the deadline in a child process.
 
 use crate::ocf::Deadline;
-use crate::sys::{child, command};
+use crate::sys::command;
 use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
@@ -172,7 +172,7 @@ fn open_fd(p: &Path, flags: OFlag, mode: Mode) -> Result<OwnedFd, Errno> {
 
 /// OCF_CHECK_LEVEL 10: read the first 4 KiB of the device bypassing the page cache.
 pub fn read_direct(dev: &Path, deadline: &Deadline) -> Result<()> {
-    child::bounded(&format!("read {}", dev.display()), deadline, || {
+    command::bounded(&format!("read {}", dev.display()), deadline, || {
         let fd = open_fd(dev, OFlag::O_RDONLY | OFlag::O_DIRECT, Mode::empty())?;
         let mut buf = Aligned::new(BLOCK);
         nix::sys::uio::pread(&fd, buf.as_mut(), 0)?;
@@ -191,7 +191,7 @@ pub fn status_file_check(
 ) -> Result<()> {
     let mut block = content.as_bytes().to_vec();
     block.resize(BLOCK, 0); // dd conv=sync: one full block, NUL-padded
-    child::bounded(
+    command::bounded(
         &format!("write and read back {}", file.display()),
         deadline,
         || {
@@ -238,7 +238,7 @@ pub fn status_file_check(
 /// OCF_CHECK_LEVEL 20 on a read-only mount: nothing can be written, so read the mount's root
 /// directory instead (an uncached read of the device for block filesystems comes separately).
 pub fn read_dir_bounded(dir: &Path, deadline: &Deadline) -> Result<()> {
-    child::bounded(&format!("read {}", dir.display()), deadline, || {
+    command::bounded(&format!("read {}", dir.display()), deadline, || {
         std::fs::read_dir(dir).map_err(io_errno)?.for_each(drop);
         Ok(())
     })?
@@ -250,12 +250,22 @@ fn io_errno(e: std::io::Error) -> Errno {
 }
 
 /// BLKFLSBUF: drop the device's cached blocks (blockdev --flushbufs), so a mount after a
-/// failover reads what the other node wrote. Best effort.
-pub fn flush_buffers(dev: &Path) {
+/// failover reads what the other node wrote. Best effort, in a bounded child: the flush
+/// writes dirty blocks back first, and on a dead disk that never ends.
+pub fn flush_buffers(dev: &Path, deadline: &Deadline) {
     nix::ioctl_none!(blkflsbuf, 0x12, 97);
-    if let Ok(fd) = open_fd(dev, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty()) {
-        // SAFETY: BLKFLSBUF takes no argument.
-        let _ = unsafe { blkflsbuf(fd.as_raw_fd()) };
+    let what = format!("flush the buffers of {}", dev.display());
+    let r = command::bounded(
+        &what,
+        &deadline.within(std::time::Duration::from_secs(10)),
+        || {
+            let fd = open_fd(dev, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty())?;
+            // SAFETY: BLKFLSBUF takes no argument.
+            unsafe { blkflsbuf(fd.as_raw_fd()) }.map(drop)
+        },
+    );
+    if let Err(e) = r {
+        tracing::warn!("{e:#}");
     }
 }
 

@@ -3,7 +3,6 @@
 
 pub mod arp;
 pub mod blockdev;
-pub mod child;
 pub mod command;
 pub mod drbd;
 pub mod findif;

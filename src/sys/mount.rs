@@ -7,7 +7,6 @@
 //! always umount2(2).
 
 use crate::ocf::Deadline;
-use crate::sys::child;
 use crate::sys::command;
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -139,7 +138,7 @@ pub fn mount_syscall(
     } else {
         opts.flags
     };
-    child::bounded(&format!("mount {}", target.display()), deadline, || {
+    command::bounded(&format!("mount {}", target.display()), deadline, || {
         nix::mount::mount(Some(source), target, fstype, flags, data)
     })?
     .with_context(|| {
@@ -154,7 +153,7 @@ pub fn mount_syscall(
 
 /// Apply per-mount flags (e.g. ro) to a bind mount: the remount mount(8) does for `bind,ro`.
 pub fn remount_bind(target: &Path, flags: MsFlags, deadline: &Deadline) -> Result<()> {
-    child::bounded(&format!("remount {}", target.display()), deadline, || {
+    command::bounded(&format!("remount {}", target.display()), deadline, || {
         nix::mount::mount(
             None::<&str>,
             target,
@@ -226,7 +225,7 @@ pub fn umount_in_namespace(
 ) -> Result<nix::Result<()>> {
     let ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
         .with_context(|| format!("opening the mount namespace of process {pid}"))?;
-    child::bounded(
+    command::bounded(
         &format!(
             "unmount {} in the mount namespace of process {pid}",
             target.display()

@@ -2,6 +2,8 @@
 //! environment of OCF_RESKEY_* and CRM_meta_*, nothing else), and finding it installed.
 #![allow(dead_code)]
 
+pub mod fuse;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
