@@ -137,3 +137,96 @@ fn monitor_maps_the_init_scripts_status() {
     assert_eq!(o.code, 1, "{}", o.stderr);
     fs::remove_dir_all(d).unwrap();
 }
+
+#[test]
+fn red_hat_sysconfig_parameters_are_refused_not_ignored() {
+    let d = tempdir("redhat");
+    let s = script(&d, 3);
+    let cases: &[(&str, &str, &str)] = &[
+        ("nfsd_args", "-V 4.2 8", "[nfsd]"),
+        ("lockd_udp_port", "32768", "[lockd]"),
+        ("lockd_tcp_port", "32768", "[lockd]"),
+        ("statd_port", "662", "[statd]"),
+        ("mountd_port", "892", "[mountd]"),
+        ("rquotad_port", "875", "rpc.rquotad"),
+        ("statd_outgoing_port", "not-a-port", "port number"),
+        ("statd_outgoing_port", "70000", "port number"),
+    ];
+    for (k, v, hint) in cases {
+        let params = [("nfs_init_script", s.as_str()), (k, v)];
+        for action in ["validate-all", "start"] {
+            let _ = fs::remove_file(d.join("argv"));
+            let o = run_agent("nfsserver", action, &params, ENV);
+            assert_eq!(o.code, 6, "{k}={v} {action}: {}", o.stderr);
+            let reason = o.exit_reason().unwrap_or_default();
+            assert!(
+                reason.contains(k) && reason.contains(hint),
+                "{k} {action}: {reason:?}"
+            );
+            assert!(
+                !d.join("argv").exists(),
+                "{k} {action}: the init script ran"
+            );
+        }
+        // Monitor and stop do not need them.
+        let o = run_agent("nfsserver", "monitor", &params, ENV);
+        assert_eq!(o.code, 7, "{k} monitor: {}", o.stderr);
+        script(&d, 0);
+        let o = run_agent("nfsserver", "stop", &params, ENV);
+        assert_eq!(o.code, 0, "{k} stop: {}", o.stderr);
+        script(&d, 3);
+    }
+    // A port number is accepted (sm-notify -p).
+    let o = run_agent(
+        "nfsserver",
+        "validate-all",
+        &[("nfs_init_script", &s), ("statd_outgoing_port", "4001")],
+        ENV,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    fs::remove_dir_all(d).unwrap();
+}
+
+/// nfs_server_scope with an init script under systemd: the script (Debian's) only redirects to
+/// systemctl, so the scope must be put into nfs-server.service, as the reference does whatever
+/// the mode. Needs systemd as PID 1 with nfs-server.service (the VM lab), not this host.
+#[test]
+fn server_scope_reaches_nfs_server_service_with_an_init_script() {
+    const DROPIN: &str =
+        "/run/systemd/system/nfs-server.service.d/51-resource-agents-unshare-uts.conf";
+    if !std::path::Path::new("/run/systemd/system").is_dir()
+        || !std::path::Path::new("/lib/systemd/system/nfs-server.service").exists()
+    {
+        support::skip(
+            "server_scope_reaches_nfs_server_service_with_an_init_script",
+            "systemd is not PID 1 or nfs-server.service is not installed",
+        );
+        return;
+    }
+    let d = tempdir("scope");
+    let s = script(&d, 3);
+    let p = [
+        ("nfs_init_script", s.as_str()),
+        ("nfs_server_scope", "192.168.48.200"),
+        ("nfs_no_notify", "true"),
+        ("nfsv4_only", "true"),
+    ];
+    // There is no nfsd behind the stand-in script: start fails after installing the drop-in.
+    let _ = run_agent("nfsserver", "start", &p, ENV);
+    let dropin = fs::read_to_string(DROPIN).unwrap_or_default();
+    assert_eq!(
+        fs::read_to_string("/run/sysconfig/nfs-server-scope").unwrap_or_default(),
+        "NFS_SERVER_SCOPE=192.168.48.200\n"
+    );
+    let o = run_agent("nfsserver", "stop", &p, ENV);
+    assert!(
+        dropin.contains("unshare --uts") && dropin.contains("rpc.nfsd"),
+        "{dropin}"
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        !std::path::Path::new(DROPIN).exists(),
+        "stop left the drop-in"
+    );
+    fs::remove_dir_all(d).unwrap();
+}
