@@ -1,13 +1,17 @@
 //! ocf:ferro:exportfs on this host, which has no nfsd: what is real here is the agent reading an
 //! etab and rmtab in an NFS state directory the test made (FERRO_NFS_STATEDIR), its state file
 //! under HA_RSCTMP, and its answers to bad configurations. Exporting for real is tested in the VM
-//! lab (tests/lab/nfs-agents.sh).
+//! lab (tests/lab/nfs-agents.sh). `exportfs` itself is a stand-in on PATH that logs its argv and
+//! edits the test's etab, so no test touches the host's export table.
 
 mod support;
 
 use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use support::{run_agent, Outcome};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::{run_agent, Outcome, BIN};
 
 struct Scene {
     root: PathBuf,
@@ -17,10 +21,45 @@ impl Scene {
     fn new(tag: &str) -> Scene {
         let root = std::env::temp_dir().join(format!("fexp-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
-        for d in ["state", "rsctmp", "data/a", "data/with space"] {
+        for d in ["state", "rsctmp", "bin", "data/a", "data/with space"] {
             fs::create_dir_all(root.join(d)).unwrap();
         }
+        // exportfs -v -o OPTS CLIENT:DIR adds the etab line, -v -u CLIENT:DIR removes it.
+        let fake = root.join("bin/exportfs");
+        fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\necho \"$@\" >> '{log}'\netab='{etab}'\ncase \"$2\" in\n\
+                 -o) t=\"$4\"; printf '%s\\t%s(%s)\\n' \"${{t#*:}}\" \"${{t%%:*}}\" \"$3\" >> \"$etab\" ;;\n\
+                 -u) t=\"$3\"; grep -v -F \"$(printf '%s\\t%s(' \"${{t#*:}}\" \"${{t%%:*}}\")\" \"$etab\" > \"$etab.new\"; \
+                 mv \"$etab.new\" \"$etab\" ;;\nesac\nexit 0\n",
+                log = root.join("exportfs.log").display(),
+                etab = root.join("state/etab").display(),
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
         Scene { root }
+    }
+    fn env(&self, probe: bool) -> Vec<(&'static str, String)> {
+        let p = |d: &str| self.root.join(d).to_string_lossy().into_owned();
+        vec![
+            ("FERRO_NFS_STATEDIR", p("state")),
+            ("HA_RSCTMP", p("rsctmp")),
+            (
+                "OCF_RESKEY_CRM_meta_interval",
+                if probe { "0" } else { "10000" }.to_owned(),
+            ),
+            ("OCF_RESKEY_CRM_meta_timeout", "10000".to_owned()),
+            (
+                "PATH",
+                format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", p("bin")),
+            ),
+        ]
+    }
+    /// What the stand-in exportfs was asked to do.
+    fn exportfs_log(&self) -> String {
+        fs::read_to_string(self.root.join("exportfs.log")).unwrap_or_default()
     }
     fn dir(&self, d: &str) -> String {
         self.root
@@ -36,20 +75,37 @@ impl Scene {
         self.root.join("rsctmp/test-exportfs")
     }
     fn run(&self, action: &str, params: &[(&str, &str)], probe: bool) -> Outcome {
-        let state = self.root.join("state");
-        let rsctmp = self.root.join("rsctmp");
-        let interval = if probe { "0" } else { "10000" };
-        run_agent(
+        let env = self.env(probe);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        run_agent("exportfs", action, params, &env)
+    }
+    /// As `run`, for an action that might hang or eat memory: killed after 20 s (the operation's
+    /// timeout is 10 s), with 1 GiB of address space. Also returns how long it ran.
+    fn run_bounded(&self, action: &str, params: &[(&str, &str)]) -> (Outcome, Duration) {
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "ulimit -v 1048576; exec timeout -s KILL 20 \"$@\"",
+            "sh",
+            BIN,
             "exportfs",
             action,
-            params,
-            &[
-                ("FERRO_NFS_STATEDIR", state.to_str().unwrap()),
-                ("HA_RSCTMP", rsctmp.to_str().unwrap()),
-                ("OCF_RESKEY_CRM_meta_interval", interval),
-                ("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-            ],
-        )
+        ])
+        .env_clear()
+        .env("OCF_ROOT", support::OCF_ROOT)
+        .env("OCF_RESOURCE_INSTANCE", "test-exportfs")
+        .envs(self.env(false));
+        for (k, v) in params {
+            cmd.env(format!("OCF_RESKEY_{k}"), v);
+        }
+        let t = Instant::now();
+        let out = cmd.output().expect("run ferro-ocf");
+        let o = Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        (o, t.elapsed())
     }
 }
 
@@ -209,6 +265,35 @@ fn bad_configuration_is_rc6_naming_the_parameter_and_changes_nothing() {
             vec![("clientspec", "*"), ("directory", &a), ("fsid", "x1")],
             "fsid",
         ),
+        // exportfs(8) keeps 32 bits of a number (strtoul, then an unsigned int): these would
+        // be exported under another fsid.
+        (
+            "fsid of 20 digits",
+            vec![
+                ("clientspec", "*"),
+                ("directory", &a),
+                ("fsid", "12345678901234567890"),
+            ],
+            "fsid",
+        ),
+        (
+            "fsid of 33 bits",
+            vec![
+                ("clientspec", "*"),
+                ("directory", &a),
+                ("fsid", "4294967296"),
+            ],
+            "fsid",
+        ),
+        (
+            "fsid of 32 decimal digits, a number to exportfs, not a UUID",
+            vec![
+                ("clientspec", "*"),
+                ("directory", &a),
+                ("fsid", "12345678901234567890123456789012"),
+            ],
+            "fsid",
+        ),
         (
             "missing fsid",
             vec![("clientspec", "*"), ("directory", &a)],
@@ -337,4 +422,106 @@ fn stop_answers_in_time_when_the_directory_and_exportfs_hang() {
     // What the agent left behind: the workers and exportfs, in D state until the connection
     // closes (above).
     assert!(stuck.iter().any(|(_, st)| *st == 'D'), "{stuck:?}");
+}
+
+/// What a client that can write the export root may leave where the rmtab backup goes.
+fn plant(what: &str, at: &Path, victim: &Path) {
+    let _ = fs::remove_file(at);
+    match what {
+        "fifo" => nix::unistd::mkfifo(at, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap(),
+        "/dev/zero" => symlink("/dev/zero", at).unwrap(),
+        "victim" => symlink(victim, at).unwrap(),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn rmtab_backup_is_never_a_fifo_a_symlink_or_endless() {
+    let s = Scene::new("plant");
+    let a = s.dir("a");
+    let p = [
+        ("clientspec", "*"),
+        ("directory", a.as_str()),
+        ("fsid", "1"),
+    ];
+    let entry = format!("10.1.1.1:{a}:0x00000001\n");
+    fs::write(s.root.join("state/rmtab"), &entry).unwrap();
+    let victim = s.root.join("victim");
+    fs::write(&victim, "precious").unwrap();
+    let backup = Path::new(&a).join(".rmtab");
+    for what in ["fifo", "/dev/zero", "victim"] {
+        for action in ["start", "monitor", "stop"] {
+            if action == "start" {
+                // Restored on start, before anything replaced it.
+                s.etab("");
+                let _ = fs::remove_file(s.state_file());
+            }
+            plant(what, &backup, &victim);
+            let (o, took) = s.run_bounded(action, &p);
+            assert_eq!(o.code, 0, "{what} {action} ({took:?}): {}", o.stderr);
+            assert!(
+                took < Duration::from_secs(10),
+                "{what} {action} took {took:?}"
+            );
+            assert_eq!(
+                fs::read_to_string(&victim).unwrap(),
+                "precious",
+                "{what} {action}"
+            );
+            let md = fs::symlink_metadata(&backup).unwrap();
+            if action == "start" {
+                // Refused, and said so (the reference reads /dev/zero until memory runs out).
+                assert!(
+                    o.stderr.contains("rmtab backup not restored"),
+                    "{what}: {}",
+                    o.stderr
+                );
+                // Nothing of it was read into rmtab.
+                assert_eq!(
+                    fs::read_to_string(s.root.join("state/rmtab")).unwrap(),
+                    entry
+                );
+            } else {
+                // Backed up: the planted entry is replaced by a regular file of ours.
+                assert!(md.is_file(), "{what} {action}: {md:?}");
+                assert_eq!(fs::read_to_string(&backup).unwrap(), entry);
+            }
+        }
+    }
+    // The NFS state directory's rmtab is read with the same care.
+    let rmtab = s.root.join("state/rmtab");
+    fs::remove_file(&rmtab).unwrap();
+    plant("fifo", &rmtab, &victim);
+    s.etab("");
+    let _ = fs::remove_file(s.state_file());
+    let (o, took) = s.run_bounded("start", &p);
+    assert_eq!(o.code, 0, "rmtab fifo start ({took:?}): {}", o.stderr);
+    let (o, took) = s.run_bounded("monitor", &p);
+    assert_eq!(o.code, 0, "rmtab fifo monitor ({took:?}): {}", o.stderr);
+}
+
+#[test]
+fn start_of_a_non_directory_is_refused_before_exportfs_runs() {
+    let s = Scene::new("nondir");
+    let file = s.root.join("data/file");
+    fs::write(&file, "").unwrap();
+    let file = file.to_string_lossy().into_owned();
+    for dir in ["/dev/null", file.as_str()] {
+        let p = [("clientspec", "*"), ("directory", dir), ("fsid", "1")];
+        for action in ["validate-all", "start"] {
+            let o = s.run(action, &p, false);
+            assert_eq!(o.code, 6, "{dir} {action}: {}", o.stderr);
+            let reason = o.exit_reason().unwrap_or_default();
+            assert!(
+                reason.contains("directory") && reason.contains(dir),
+                "{dir} {action}: {reason:?}"
+            );
+            assert_eq!(s.exportfs_log(), "", "{dir} {action}: exportfs ran");
+            assert!(!s.state_file().exists(), "{dir} {action}: state file");
+            assert!(!s.root.join("state/etab").exists(), "{dir} {action}: etab");
+        }
+        // A probe finds it stopped; stop has nothing to do.
+        assert_eq!(s.run("monitor", &p, true).code, 7);
+        assert_eq!(s.run("stop", &p, false).code, 0);
+    }
 }

@@ -137,3 +137,52 @@ fn monitor_maps_the_init_scripts_status() {
     assert_eq!(o.code, 1, "{}", o.stderr);
     fs::remove_dir_all(d).unwrap();
 }
+
+#[test]
+fn red_hat_sysconfig_parameters_are_refused_not_ignored() {
+    let d = tempdir("redhat");
+    let s = script(&d, 3);
+    let cases: &[(&str, &str, &str)] = &[
+        ("nfsd_args", "-V 4.2 8", "[nfsd]"),
+        ("lockd_udp_port", "32768", "[lockd]"),
+        ("lockd_tcp_port", "32768", "[lockd]"),
+        ("statd_port", "662", "[statd]"),
+        ("mountd_port", "892", "[mountd]"),
+        ("rquotad_port", "875", "rpc.rquotad"),
+        ("statd_outgoing_port", "not-a-port", "port number"),
+        ("statd_outgoing_port", "70000", "port number"),
+    ];
+    for (k, v, hint) in cases {
+        let params = [("nfs_init_script", s.as_str()), (k, v)];
+        for action in ["validate-all", "start"] {
+            let _ = fs::remove_file(d.join("argv"));
+            let o = run_agent("nfsserver", action, &params, ENV);
+            assert_eq!(o.code, 6, "{k}={v} {action}: {}", o.stderr);
+            let reason = o.exit_reason().unwrap_or_default();
+            assert!(
+                reason.contains(k) && reason.contains(hint),
+                "{k} {action}: {reason:?}"
+            );
+            assert!(
+                !d.join("argv").exists(),
+                "{k} {action}: the init script ran"
+            );
+        }
+        // Monitor and stop do not need them.
+        let o = run_agent("nfsserver", "monitor", &params, ENV);
+        assert_eq!(o.code, 7, "{k} monitor: {}", o.stderr);
+        script(&d, 0);
+        let o = run_agent("nfsserver", "stop", &params, ENV);
+        assert_eq!(o.code, 0, "{k} stop: {}", o.stderr);
+        script(&d, 3);
+    }
+    // A port number is accepted (sm-notify -p).
+    let o = run_agent(
+        "nfsserver",
+        "validate-all",
+        &[("nfs_init_script", &s), ("statd_outgoing_port", "4001")],
+        ENV,
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    fs::remove_dir_all(d).unwrap();
+}

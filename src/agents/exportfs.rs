@@ -88,6 +88,16 @@ impl Config {
                     Err(std::io::Error::new(ErrorKind::TimedOut, format!("{e:#}")))
                 });
             match resolved {
+                // exportfs(8) would add it to etab and then fail; the reference refuses it in
+                // validate-all, before anything is changed.
+                Ok(c) if !c.is_dir() => {
+                    if !tolerate_missing {
+                        ocf_bail!(ErrConfigured, "parameter directory: {d} is not a directory");
+                    }
+                    debug!("{d} is not a directory");
+                    missing.push(d.to_owned());
+                    dirs.push(c.to_string_lossy().into_owned());
+                }
                 Ok(c) => dirs.push(c.to_string_lossy().into_owned()),
                 Err(e) if e.kind() == ErrorKind::NotFound => {
                     if !tolerate_missing {
@@ -120,11 +130,27 @@ impl Config {
                  (they get fsid, fsid+1, ...)"
             );
         }
-        if !valid_fsid(&fsid) {
-            ocf_bail!(
+        match fsid_number(&fsid) {
+            // exportfs(8) keeps the low 32 bits of a larger number: another resource's fsid.
+            Some(n) if n.saturating_add(dirs.len() as u64 - 1) > u64::from(u32::MAX) => {
+                ocf_bail!(
+                    ErrConfigured,
+                    "parameter fsid: {fsid:?}{} does not fit in 32 bits (at most {})",
+                    if dirs.len() > 1 {
+                        " plus the number of directories"
+                    } else {
+                        ""
+                    },
+                    u32::MAX
+                )
+            }
+            Some(_) => {}
+            None if fsid == "root" || is_uuid(&fsid) => {}
+            None => ocf_bail!(
                 ErrConfigured,
-                "parameter fsid: {fsid:?} is not an integer, a UUID (32 hex digits) or \"root\""
-            );
+                "parameter fsid: {fsid:?} is not a 32-bit number, a UUID (32 hex digits) or \
+                 \"root\""
+            ),
         }
         let rmtab_backup = p
             .opt("rmtab_backup")
@@ -163,11 +189,12 @@ impl Config {
             .any(|e| e.path == dir && e.client.eq_ignore_ascii_case(&self.client))
     }
 
-    fn backup_path(&self, dir: &str) -> Option<PathBuf> {
+    /// The backup's path relative to `dir`, whose clients may write there.
+    fn backup_path(&self) -> Option<&Path> {
         // The reference concatenates "$dir/$rmtab_backup"; an absolute value stays below dir.
         self.rmtab_backup
-            .as_ref()
-            .map(|b| Path::new(dir).join(b.trim_start_matches('/')))
+            .as_deref()
+            .map(|b| Path::new(b.trim_start_matches('/')))
     }
 }
 
@@ -175,15 +202,25 @@ fn is_decimal(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// What exportfs(8) accepts for fsid=: "root", a number (strtoul base 0), or a UUID of 32 hex
-/// digits in any punctuation.
-fn valid_fsid(s: &str) -> bool {
-    let number = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit())
+/// The number exportfs(8) reads from fsid= (strtoul base 0: 0x hex, leading-0 octal, decimal);
+/// None when it is not all one number. Larger than u64: u64::MAX (strtoul's ERANGE).
+fn fsid_number(s: &str) -> Option<u64> {
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
     } else {
-        is_decimal(s)
+        (s, 10)
     };
-    s == "root" || number || s.bytes().filter(u8::is_ascii_hexdigit).count() == 32
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    Some(u64::from_str_radix(digits, radix).unwrap_or(u64::MAX))
+}
+
+/// exportfs(8)'s valid_uuid: 32 hex digits, whatever the punctuation.
+fn is_uuid(s: &str) -> bool {
+    s.bytes().filter(u8::is_ascii_hexdigit).count() == 32
 }
 
 /// The options passed to `exportfs -o`: the admin's, with any fsid replaced by ours.
@@ -236,56 +273,51 @@ impl Exportfs {
     /// a monitor every 10 s need not rewrite a file on the exported filesystem). A missing rmtab
     /// (NFSv4-only servers have none) is not an error and not worth a log line (PR#1828).
     fn backup_rmtab(&self, cfg: &Config, quiet: bool) {
-        if cfg.rmtab_backup.is_none() {
+        let Some(rel) = cfg.backup_path() else {
             return;
-        }
-        let rmtab_path = nfs::state_dir().join("rmtab");
-        let rmtab = match fs::read_to_string(&rmtab_path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-            Err(e) => {
-                warn!("cannot read {}: {e}", rmtab_path.display());
-                return;
+        };
+        let report = |msg: String| {
+            if quiet {
+                debug!("{msg}")
+            } else {
+                warn!("{msg}")
             }
         };
+        let rmtab = match nfs::read_rmtab_file(&nfs::state_dir(), Path::new("rmtab")) {
+            Ok(Some(t)) => t,
+            Ok(None) => return,
+            Err(e) => return report(format!("rmtab backup: {e:#}")),
+        };
         for dir in &cfg.dirs {
-            let Some(backup) = cfg.backup_path(dir) else {
-                continue;
-            };
             let mut text = nfs::rmtab_entries_for(&rmtab, dir).join("\n");
             if !text.is_empty() {
                 text.push('\n');
             }
-            if fs::read_to_string(&backup).is_ok_and(|old| old == text) {
+            // Whatever is not a regular file of ours (a client's FIFO or symlink) is replaced.
+            let old = nfs::read_rmtab_file(Path::new(dir), rel);
+            if old
+                .as_ref()
+                .is_ok_and(|o| o.as_deref() == Some(text.as_str()))
+            {
                 continue;
             }
-            if let Err(e) = nfs::write_atomic(&backup, &text) {
-                if quiet {
-                    debug!("rmtab backup: {e:#}");
-                } else {
-                    warn!("rmtab backup: {e:#}");
-                }
+            if let Err(e) = nfs::write_rmtab_file(Path::new(dir), rel, &text) {
+                report(format!("rmtab backup: {e:#}"));
             }
         }
     }
 
     fn restore_rmtab(&self, cfg: &Config) -> Result<()> {
-        if cfg.rmtab_backup.is_none() {
+        let Some(rel) = cfg.backup_path() else {
             return Ok(());
-        }
-        let rmtab_path = nfs::state_dir().join("rmtab");
+        };
         let mut backups = String::new();
         for dir in &cfg.dirs {
-            let Some(backup) = cfg.backup_path(dir) else {
-                continue;
-            };
-            match fs::read_to_string(&backup) {
-                Ok(t) => backups.push_str(&t),
+            match nfs::read_rmtab_file(Path::new(dir), rel) {
+                Ok(Some(t)) => backups.push_str(&t),
                 // The first start has no backup yet.
-                Err(_) => info!(
-                    "rmtab backup {} not found or not readable",
-                    backup.display()
-                ),
+                Ok(None) => info!("rmtab backup {dir}/{} not found", rel.display()),
+                Err(e) => warn!("rmtab backup not restored: {e:#}"),
             }
         }
         if backups.trim().is_empty() {
@@ -293,10 +325,11 @@ impl Exportfs {
         }
         // A missing rmtab is created: the reference's `sort -u backup rmtab` fails on it and
         // silently drops the backup.
-        let current = nfs::read_optional(&rmtab_path)?;
+        let (state, rmtab) = (nfs::state_dir(), Path::new("rmtab"));
+        let current = nfs::read_rmtab_file(&state, rmtab)?.unwrap_or_default();
         let merged = nfs::rmtab_merge(&current, &backups);
         if merged != current {
-            nfs::write_atomic(&rmtab_path, &merged)?;
+            nfs::write_rmtab_file(&state, rmtab, &merged)?;
             debug!("restored {} rmtab entries", backups.lines().count());
         }
         Ok(())
@@ -582,20 +615,49 @@ mod tests {
 
     #[test]
     fn fsid_forms_exportfs_accepts() {
+        let fsid = |v: &str, dirs: &str| {
+            cfg(
+                Action::ValidateAll,
+                &[("clientspec", "*"), ("directory", dirs), ("fsid", v)],
+            )
+        };
         for ok in [
             "0",
             "1",
             "4711",
             "root",
             "0x1f",
+            "017",
+            "4294967295",
+            "0xffffffff",
             "3a1f5e3c-2b9d-4c6e-8f00-112233445566",
             "3a1f5e3c2b9d4c6e8f00112233445566",
         ] {
-            assert!(valid_fsid(ok), "{ok}");
+            assert!(fsid(ok, "/tmp").is_ok(), "{ok}");
         }
-        for bad in ["", "x1", "-1", "3a1f5e3c-2b9d", "root2"] {
-            assert!(!valid_fsid(bad), "{bad}");
+        for bad in [
+            "",
+            "x1",
+            "-1",
+            "08",
+            "3a1f5e3c-2b9d",
+            "root2",
+            // More than 32 bits: exportfs would keep the low ones (or 0xffffffff).
+            "4294967296",
+            "0x100000000",
+            "12345678901234567890",
+            // All digits: a number to exportfs, not a UUID.
+            "12345678901234567890123456789012",
+        ] {
+            let e = fsid(bad, "/tmp").unwrap_err();
+            assert_eq!(crate::ocf::code_of(&e), OcfCode::ErrConfigured, "{bad}");
+            assert!(e.to_string().contains("fsid"), "{bad}: {e}");
         }
+        // The last of several directories gets fsid + n - 1.
+        assert!(fsid("4294967294", "/tmp /usr").is_ok());
+        assert!(fsid("4294967295", "/tmp /usr").is_err());
+        assert_eq!(fsid_number("017"), Some(15));
+        assert_eq!(fsid_number("99999999999999999999999"), Some(u64::MAX));
         assert!(is_decimal("12") && !is_decimal("root") && !is_decimal("0x1"));
     }
 
@@ -716,7 +778,7 @@ mod tests {
             ],
         )
         .unwrap();
-        assert!(c.backup_path("/tmp").is_none());
+        assert!(c.backup_path().is_none());
         let c = cfg(
             Action::Start,
             &[
@@ -727,12 +789,12 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(c.backup_path("/tmp").unwrap(), Path::new("/tmp/x/.rmtab"));
+        assert_eq!(c.backup_path().unwrap(), Path::new("x/.rmtab"));
         let c = cfg(
             Action::Start,
             &[("clientspec", "*"), ("directory", "/tmp"), ("fsid", "1")],
         )
         .unwrap();
-        assert_eq!(c.backup_path("/tmp").unwrap(), Path::new("/tmp/.rmtab"));
+        assert_eq!(c.backup_path().unwrap(), Path::new(".rmtab"));
     }
 }

@@ -53,6 +53,52 @@ struct Config {
     /// statd's directory: /var/lib/nfs/statd where it exists (Red Hat), else /var/lib/nfs.
     statd_path: PathBuf,
     server_scope: Option<String>,
+    /// sm-notify's source port (-p), which the reference passes on every distribution. Invalid
+    /// values are refused by validate-all and start, and left out elsewhere.
+    statd_outgoing_port: Option<u16>,
+}
+
+/// The reference's Red Hat-only parameters (nfsserver-redhat.sh) that it writes into
+/// /etc/sysconfig/nfs, and where nfs.conf(5), which nfs-utils 2 reads, takes them instead.
+const SYSCONFIG_PARAMS: [(&str, &str); 6] = [
+    ("nfsd_args", "the [nfsd] section"),
+    ("lockd_udp_port", "udp-port= in [lockd]"),
+    ("lockd_tcp_port", "port= in [lockd]"),
+    ("statd_port", "port= in [statd]"),
+    ("mountd_port", "port= in [mountd]"),
+    ("rquotad_port", "rpc.rquotad's -p option"),
+];
+
+/// statd_outgoing_port, a port number (not declared in the metadata: the reference declares it
+/// on Red Hat only, but uses it everywhere).
+fn statd_outgoing_port(ctx: &Ctx) -> Result<Option<u16>> {
+    match ctx.env.reskey("statd_outgoing_port").map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => match v.parse::<u16>() {
+            Ok(p) if p > 0 => Ok(Some(p)),
+            _ => ocf_bail!(
+                ErrConfigured,
+                "parameter statd_outgoing_port: {v:?} is not a port number"
+            ),
+        },
+    }
+}
+
+/// The sysconfig parameters are refused, not ignored: the reference writes them into
+/// /etc/sysconfig/nfs on Red Hat only (and only there declares them), which the systemd units
+/// of nfs-utils 2 do not read.
+fn refuse_sysconfig_params(ctx: &Ctx) -> Result<()> {
+    for (name, instead) in SYSCONFIG_PARAMS {
+        if ctx.env.reskey(name).is_some_and(|v| !v.trim().is_empty()) {
+            ocf_bail!(
+                ErrConfigured,
+                "parameter {name}: not supported (the reference writes it into \
+                 /etc/sysconfig/nfs on Red Hat, which nfs-utils 2 no longer reads); set \
+                 {instead} of /etc/nfs.conf on every node instead"
+            );
+        }
+    }
+    Ok(())
 }
 
 impl Config {
@@ -150,6 +196,7 @@ impl Config {
             pipefs_dir,
             statd_path,
             server_scope,
+            statd_outgoing_port: statd_outgoing_port(ctx).unwrap_or(None),
         })
     }
 
@@ -336,11 +383,6 @@ impl Nfsserver {
                 "Failed to start NFS server helper services"
             ))
         })?;
-        if let Some(scope) = &cfg.server_scope {
-            scope_dropin(scope, d)?;
-        } else {
-            remove_scope_dropin(d)?;
-        }
         // A failed start fails now. The reference polls each helper unit without a bound, and
         // when nfs-server cannot start systemd stops nfs-idmapd with it: it loops until the
         // operation times out, delaying the failover (the VM lab's nfs-fail: 257 s against 37 s).
@@ -402,16 +444,7 @@ impl Nfsserver {
         if cfg.no_notify {
             return;
         }
-        let mut opts: Vec<String> = Vec::new();
-        if cfg.notify_foreground {
-            opts.push("-d".into());
-        }
-        if let Some(m) = cfg.smnotify_retry_time {
-            opts.push("-m".into());
-            opts.push(m.to_string());
-        }
-        // Force notifications even if they went out already on this boot.
-        opts.push("-f".into());
+        let opts = notify_options(cfg);
         let runs: Vec<Option<&String>> = if cfg.nfs_ip.is_empty() {
             vec![None]
         } else {
@@ -520,6 +553,25 @@ impl Nfsserver {
         }
         Ok(())
     }
+}
+
+/// sm-notify's options, before the address of each nfs_ip.
+fn notify_options(cfg: &Config) -> Vec<String> {
+    let mut opts: Vec<String> = Vec::new();
+    if cfg.notify_foreground {
+        opts.push("-d".into());
+    }
+    if let Some(m) = cfg.smnotify_retry_time {
+        opts.push("-m".into());
+        opts.push(m.to_string());
+    }
+    if let Some(p) = cfg.statd_outgoing_port {
+        opts.push("-p".into());
+        opts.push(p.to_string());
+    }
+    // Force notifications even if they went out already on this boot.
+    opts.push("-f".into());
+    opts
 }
 
 /// A monitor that finds the server down says why, as the reference's ocf_exit_reason before
@@ -815,6 +867,12 @@ const SCOPE_END: &str = "# END OF DROP-IN FOR NFS SERVER SCOPE";
 const SCOPE_DROPIN: &str =
     "/run/systemd/system/nfs-server.service.d/51-resource-agents-unshare-uts.conf";
 
+/// Whether systemd runs nfsd, whichever way the agent drives the server: an init script under
+/// systemd (Debian's) only redirects to systemctl, so the scope must be in nfs-server.service.
+fn systemd_runs_nfsd() -> bool {
+    systemd::booted() && systemd::unit_file_exists("nfs-server.service")
+}
+
 /// The reference's systemd drop-in for nfs_server_scope: rpc.nfsd runs in its own UTS
 /// namespace named after the scope. The scope (checked to be host name characters) reaches
 /// the shell as an argument, never as script text.
@@ -822,42 +880,45 @@ fn scope_dropin(scope: &str, d: &Deadline) -> Result<()> {
     mkdirs(Path::new(SCOPE_ENV).parent().unwrap())?;
     fs::write(SCOPE_ENV, format!("NFS_SERVER_SCOPE={scope}\n"))
         .with_context(|| format!("writing {SCOPE_ENV}"))?;
-    // Ours already: ExecStart now shows the wrapped command, which must not be wrapped again.
-    if fs::read_to_string(SCOPE_DROPIN).is_ok_and(|t| t.contains(SCOPE_END)) {
+    // Every ExecStart of the unit and the admin's drop-ins, verbatim; ours left out, so that
+    // the text is the same on every start and a wrapped command is never wrapped again.
+    let cat = systemd::cat("nfs-server.service", d)?;
+    let starts = systemd::service_list_setting(&cat, "ExecStart", SCOPE_DROPIN);
+    if starts.is_empty() {
+        ocf_bail!(
+            ErrGeneric,
+            "nfs-server.service has no ExecStart to run in the UTS namespace of \
+             nfs_server_scope"
+        );
+    }
+    let text = scope_dropin_text(&starts);
+    if fs::read_to_string(SCOPE_DROPIN).is_ok_and(|t| t == text) {
         return Ok(());
     }
-    let out = command::run_ok(
-        "systemctl",
-        &["show", "-p", "ExecStart", "--value", "nfs-server.service"],
-        d,
-    )?;
-    // "{ path=/usr/sbin/rpc.nfsd ; argv[]=/usr/sbin/rpc.nfsd ; ... }"
-    let argv = out
-        .stdout
-        .split("argv[]=")
-        .nth(1)
-        .and_then(|s| s.split(" ;").next())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .unwrap_or("/usr/sbin/rpc.nfsd")
-        .to_owned();
-    let text = scope_dropin_text(&argv);
     mkdirs(Path::new(SCOPE_DROPIN).parent().unwrap())?;
     fs::write(SCOPE_DROPIN, &text).with_context(|| format!("writing {SCOPE_DROPIN}"))?;
     command::run_ok("systemctl", &["daemon-reload"], d)?;
     Ok(())
 }
 
-/// The drop-in wrapping nfs-server's ExecStart `argv`. `$$` is a literal `$` for systemd: the
-/// shell's own "$1"/"$@"; `$NFS_SERVER_SCOPE` is expanded by systemd into one argument.
-fn scope_dropin_text(argv: &str) -> String {
-    format!(
+/// The drop-in wrapping each of nfs-server's ExecStart command lines (unit-file syntax, with
+/// their `-+!:` prefixes kept in front). `$$` is a literal `$` for systemd: the shell's own
+/// "$1"/"$@"; `$NFS_SERVER_SCOPE` is expanded by systemd into one argument.
+fn scope_dropin_text(exec_starts: &[String]) -> String {
+    let mut t = format!(
         "[Service]\nEnvironmentFile={SCOPE_ENV}\n\
          # reset list of exec start, then re-populate with unshared uts namespace\n\
-         ExecStart=\n\
-         ExecStart=/usr/bin/unshare --uts /bin/sh -c 'hostname \"$$1\" && shift && exec \"$$@\"' \
-         nfsd-scope $NFS_SERVER_SCOPE {argv}\n{SCOPE_END}\n"
-    )
+         ExecStart=\n"
+    );
+    for line in exec_starts {
+        let cmd = line.trim_start_matches(['-', '+', '!', ':', '@', '|']);
+        let prefix = &line[..line.len() - cmd.len()];
+        t.push_str(&format!(
+            "ExecStart={prefix}/usr/bin/unshare --uts /bin/sh -c \
+             'hostname \"$$1\" && shift && exec \"$$@\"' nfsd-scope $NFS_SERVER_SCOPE {cmd}\n"
+        ));
+    }
+    t + SCOPE_END + "\n"
 }
 
 fn remove_scope_dropin(d: &Deadline) -> Result<()> {
@@ -880,6 +941,8 @@ impl crate::ocf::Agent for Nfsserver {
 
     fn validate(&self, ctx: &Ctx) -> Result<()> {
         let cfg = Config::from_ctx(ctx)?;
+        refuse_sysconfig_params(ctx)?;
+        statd_outgoing_port(ctx)?;
         if !cfg.no_notify && command::find_program("sm-notify").is_none() {
             ocf_bail!(
                 ErrInstalled,
@@ -941,6 +1004,14 @@ impl crate::ocf::Agent for Nfsserver {
         // Let sm-notify run again without a reboot.
         let _ = fs::remove_file("/run/sm-notify.pid");
         restore_sm(&cfg);
+        // Under systemd nfsd is started by nfs-server.service even through an init script
+        // (Debian's redirects to systemctl): the scope goes into the unit whatever the mode.
+        if systemd_runs_nfsd() {
+            match &cfg.server_scope {
+                Some(scope) => scope_dropin(scope, d)?,
+                None => remove_scope_dropin(d)?,
+            }
+        }
         info!("starting NFS server ...");
         if !Path::new("/sys/module/nfsd").exists() {
             // Loads the module; systemd's proc-fs-nfsd.mount or the init script mounts it.
@@ -974,7 +1045,8 @@ impl crate::ocf::Agent for Nfsserver {
         save_sm(&cfg);
         self.stop_server(ctx, &cfg)?;
         unbind_tree(&cfg, d)?;
-        if matches!(cfg.mode, Mode::Systemd { .. }) && cfg.server_scope.is_some() {
+        // As the reference: whatever the mode and the scope, nothing of ours stays in the unit.
+        if systemd_runs_nfsd() {
             remove_scope_dropin(d)?;
         }
         info!("NFS server stopped");
@@ -1067,12 +1139,53 @@ mod tests {
 
     #[test]
     fn scope_dropin_keeps_the_scope_out_of_the_script() {
-        let t = scope_dropin_text("/usr/sbin/rpc.nfsd");
+        let t = scope_dropin_text(&["/usr/sbin/rpc.nfsd".to_owned()]);
         assert!(t.contains(
             "ExecStart=\nExecStart=/usr/bin/unshare --uts /bin/sh -c 'hostname \"$$1\" && shift && \
              exec \"$$@\"' nfsd-scope $NFS_SERVER_SCOPE /usr/sbin/rpc.nfsd\n"
         ), "{t}");
         assert!(t.starts_with("[Service]\nEnvironmentFile=/run/sysconfig/nfs-server-scope\n"));
         assert!(t.trim_end().ends_with(SCOPE_END));
+    }
+
+    #[test]
+    fn sm_notify_options_include_statd_outgoing_port() {
+        let c = cfg(&[
+            ("nfs_init_script", "/bin/true"),
+            ("nfs_smnotify_retry_time", "2"),
+            ("statd_outgoing_port", "4001"),
+        ])
+        .unwrap();
+        assert_eq!(notify_options(&c), ["-m", "2", "-p", "4001", "-f"]);
+        let c = cfg(&[
+            ("nfs_init_script", "/bin/true"),
+            ("nfs_notify_foreground", "1"),
+        ])
+        .unwrap();
+        assert_eq!(notify_options(&c), ["-d", "-f"]);
+    }
+
+    #[test]
+    fn scope_dropin_wraps_every_exec_start_whole() {
+        // The reference kept only what `systemctl show` printed after the first argv[]=, up to
+        // " ;": Fedora's shell line lost its quoting and was cut, a second command was lost.
+        let starts = [
+            "/bin/sh -c '/usr/sbin/rpc.nfsd && if systemctl -q is-active gssproxy; then \
+             systemctl reload gssproxy ; fi'"
+                .to_owned(),
+            "-/usr/bin/logger \"nfsd %n up\"".to_owned(),
+        ];
+        let t = scope_dropin_text(&starts);
+        let wrap = "/usr/bin/unshare --uts /bin/sh -c 'hostname \"$$1\" && shift && exec \"$$@\"' \
+                    nfsd-scope $NFS_SERVER_SCOPE";
+        let lines: Vec<&str> = t.lines().filter(|l| l.starts_with("ExecStart=")).collect();
+        assert_eq!(
+            lines,
+            [
+                "ExecStart=".to_owned(),
+                format!("ExecStart={wrap} {}", starts[0]),
+                format!("ExecStart=-{wrap} /usr/bin/logger \"nfsd %n up\""),
+            ]
+        );
     }
 }

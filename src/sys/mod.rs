@@ -13,4 +13,5 @@ pub mod netns;
 pub mod nfs;
 pub mod pacemaker;
 pub mod procs;
+pub mod safe_file;
 pub mod systemd;

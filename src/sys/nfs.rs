@@ -95,13 +95,8 @@ fn parse_line(line: &str) -> Option<Export> {
     })
 }
 
-/// The lines of `/var/lib/nfs/etab`.
-pub fn parse_etab(text: &str) -> Vec<Export> {
-    text.lines().filter_map(parse_line).collect()
-}
-
-/// The lines of `/proc/net/rpc/nfsd.export/content`.
-pub fn parse_export_cache(text: &str) -> Vec<Export> {
+/// The lines of `/var/lib/nfs/etab` or of `/proc/net/rpc/nfsd.export/content` (one shape).
+pub fn parse_exports(text: &str) -> Vec<Export> {
     text.lines().filter_map(parse_line).collect()
 }
 
@@ -116,12 +111,12 @@ pub fn read_optional(path: &Path) -> Result<String> {
 
 /// The export table as exportfs(8) left it, read once.
 pub fn read_etab() -> Result<Vec<Export>> {
-    Ok(parse_etab(&read_optional(&state_dir().join("etab"))?))
+    Ok(parse_exports(&read_optional(&state_dir().join("etab"))?))
 }
 
 /// The kernel's export cache (empty when nfsd is not loaded).
 pub fn read_export_cache() -> Result<Vec<Export>> {
-    Ok(parse_export_cache(&read_optional(Path::new(EXPORT_CACHE))?))
+    Ok(parse_exports(&read_optional(Path::new(EXPORT_CACHE))?))
 }
 
 /// The rmtab lines (`client:path:0x00000001`) that name `dir`, as the reference agent's
@@ -147,31 +142,20 @@ pub fn rmtab_merge(current: &str, backup: &str) -> String {
     out
 }
 
-/// Replace `path` with `text` atomically (temp file + rename in the same directory), mode 0644.
-pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let tmp = dir.join(format!(
-        ".{}.ferro-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("tmp"),
-        std::process::id()
-    ));
-    let res = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res.with_context(|| format!("writing {}", path.display()))
+/// The most an rmtab (or a backup of its lines) may hold: a few hundred thousand mounts. A file
+/// that grows without end (a planted link to /dev/zero) stops the read there.
+pub const RMTAB_MAX: u64 = 16 << 20;
+
+/// The text of `base/rel` when it is an rmtab: a regular file, read without following a symlink
+/// below `base` and without blocking on a FIFO (backups live in the export root, which NFS clients
+/// may write). None when it does not exist.
+pub fn read_rmtab_file(base: &Path, rel: &Path) -> Result<Option<String>> {
+    super::safe_file::read(base, rel, RMTAB_MAX)
+}
+
+/// Replace `base/rel` with `text`, without following symlinks or writing through a planted name.
+pub fn write_rmtab_file(base: &Path, rel: &Path, text: &str) -> Result<()> {
+    super::safe_file::replace(base, rel, text.as_bytes())
 }
 
 /// `/proc/fs/nfsd/<name>` as text, None when nfsd is not loaded/mounted.
@@ -288,7 +272,7 @@ mod tests {
 
     #[test]
     fn etab_from_a_real_server() {
-        let e = parse_etab(ETAB);
+        let e = parse_exports(ETAB);
         assert_eq!(e.len(), 6);
         let find = |p: &str| e.iter().find(|x| x.path == p).unwrap();
         let a = find("/srv/exp/a");
@@ -310,7 +294,7 @@ mod tests {
 
     #[test]
     fn kernel_export_cache_from_a_real_server() {
-        let c = parse_export_cache(CACHE);
+        let c = parse_exports(CACHE);
         // The header line is not an entry; the NFSv4 pseudo-root entries are.
         assert!(c.iter().all(|x| !x.path.starts_with('#')));
         let a = c.iter().find(|x| x.path == "/srv/exp/a").unwrap();
@@ -324,12 +308,12 @@ mod tests {
         assert!(c
             .iter()
             .any(|x| x.path == "/" && x.option("fsid") == Some("0")));
-        assert!(parse_export_cache("#path domain(flags)\n").is_empty());
+        assert!(parse_exports("#path domain(flags)\n").is_empty());
     }
 
     #[test]
     fn cache_lines_of_invalid_and_negative_entries() {
-        let c = parse_export_cache("#path domain(flags)\n# /srv/x\t*\n/srv/y\t*\n");
+        let c = parse_exports("#path domain(flags)\n# /srv/x\t*\n/srv/y\t*\n");
         assert_eq!(c.len(), 2);
         assert!(!c[0].valid && c[0].path == "/srv/x" && c[0].options.is_none());
         assert!(c[1].valid && c[1].options.is_none());

@@ -121,6 +121,57 @@ pub fn systemctl(verb: &str, units: &[&str], deadline: &Deadline) -> Result<()> 
     Ok(())
 }
 
+/// `systemctl cat <unit>`: the unit file and its drop-ins, each after a `# <path>` line.
+pub fn cat(unit: &str, deadline: &Deadline) -> Result<String> {
+    Ok(command::run_ok("systemctl", &["cat", unit], deadline)?.stdout)
+}
+
+/// The effective values of a list setting of the `[Service]` section (`ExecStart`), verbatim in
+/// unit-file syntax (quoting, prefixes, specifiers kept), from `systemctl cat` output: files in
+/// the order systemd applies them, an empty assignment clearing what came before. The drop-in
+/// file `skip` (a path) is left out.
+pub fn service_list_setting(cat: &str, key: &str, skip: &str) -> Vec<String> {
+    let mut values = Vec::new();
+    let (mut skipping, mut service) = (false, false);
+    let mut line = String::new();
+    for raw in cat.lines() {
+        if line.is_empty() {
+            if let Some(path) = raw.strip_prefix("# /") {
+                skipping = raw[2..] == *skip || path.is_empty();
+                service = false;
+                continue;
+            }
+        }
+        if skipping {
+            continue;
+        }
+        // A line ending in a backslash continues on the next.
+        if let Some(head) = raw.trim_end().strip_suffix('\\') {
+            line.push_str(head);
+            line.push(' ');
+            continue;
+        }
+        line.push_str(raw);
+        let l = std::mem::take(&mut line);
+        let l = l.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
+            continue;
+        }
+        if l.starts_with('[') {
+            service = l == "[Service]";
+            continue;
+        }
+        match l.split_once('=') {
+            Some((k, v)) if service && k.trim() == key => match v.trim() {
+                "" => values.clear(),
+                v => values.push(v.to_owned()),
+            },
+            _ => {}
+        }
+    }
+    values
+}
+
 /// The mount unit name systemd gives a path (`systemd-escape --path --suffix=mount`).
 pub fn mount_unit(path: &str) -> String {
     let p = path.trim_matches('/');
@@ -178,6 +229,49 @@ mod tests {
         assert_eq!(s[0].describe(), "masked");
         assert_eq!(s[1].describe(), "failed (failed)");
         assert!(!s[1].is_active());
+    }
+
+    #[test]
+    fn exec_start_lines_of_units_and_drop_ins() {
+        // Debian 12's nfs-server.service as `systemctl cat` prints it.
+        let debian = include_str!("../../tests/fixtures/nfs/systemctl-cat-nfs-server.out");
+        assert_eq!(
+            service_list_setting(debian, "ExecStart", "/run/x.conf"),
+            ["/usr/sbin/rpc.nfsd"]
+        );
+        assert_eq!(
+            service_list_setting(debian, "ExecStopPost", "/run/x.conf"),
+            ["/usr/sbin/exportfs -au", "/usr/sbin/exportfs -f"]
+        );
+        // Fedora's shell line keeps its quoting; an admin's drop-in resets and adds two
+        // commands, one continued on the next line; the skipped drop-in (ours) does not count.
+        let cat = "# /usr/lib/systemd/system/nfs-server.service\n[Unit]\nExecStart=/not/service\n\
+                   [Service]\nType=oneshot\nExecStart=/bin/sh -c '/usr/sbin/rpc.nfsd && if \
+                   systemctl -q is-active gssproxy; then systemctl reload gssproxy ; fi'\n\n\
+                   # /etc/systemd/system/nfs-server.service.d/override.conf\n[Service]\n\
+                   ExecStart=\nExecStart=-/usr/sbin/rpc.nfsd -V 4.2 \\\n  --threads 16\n\
+                   ExecStart=+/usr/bin/logger \"nfsd %n up\"\n\n\
+                   # /run/systemd/system/nfs-server.service.d/51-x.conf\n[Service]\nExecStart=\n\
+                   ExecStart=/wrapped\n";
+        assert_eq!(
+            service_list_setting(
+                cat,
+                "ExecStart",
+                "/run/systemd/system/nfs-server.service.d/51-x.conf"
+            ),
+            [
+                "-/usr/sbin/rpc.nfsd -V 4.2    --threads 16",
+                "+/usr/bin/logger \"nfsd %n up\""
+            ]
+        );
+        let fedora = &cat[..cat.find("\n\n#").unwrap()];
+        assert_eq!(
+            service_list_setting(fedora, "ExecStart", "/run/x.conf"),
+            [
+                "/bin/sh -c '/usr/sbin/rpc.nfsd && if systemctl -q is-active gssproxy; then \
+              systemctl reload gssproxy ; fi'"
+            ]
+        );
     }
 
     #[test]
