@@ -196,9 +196,17 @@ mod tests {
                 .next()
                 .unwrap();
             for p in &md.params {
-                assert!(section.contains(&format!(".TP\n.B {}\n", p.name)), "{}", p.name);
+                assert!(
+                    section.contains(&format!(".TP\n.B {}\n", p.name)),
+                    "{}",
+                    p.name
+                );
                 if let Some(d) = p.default.as_deref().filter(|d| !d.is_empty()) {
-                    assert!(section.contains(&format!("default: {}", roff_inline(d))), "{}", p.name);
+                    assert!(
+                        section.contains(&format!("default: {}", roff_inline(d))),
+                        "{}",
+                        p.name
+                    );
                 }
             }
         }

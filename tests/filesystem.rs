@@ -23,6 +23,8 @@ struct Lab {
     dir: PathBuf,
     loops: Vec<String>,
     children: Vec<Child>,
+    /// Links made in /dev (and the directories made for them), as udev would make them.
+    dev_links: Vec<PathBuf>,
 }
 
 impl Lab {
@@ -45,6 +47,7 @@ impl Lab {
             dir,
             loops: Vec::new(),
             children: Vec::new(),
+            dev_links: Vec::new(),
         })
     }
 
@@ -60,10 +63,25 @@ impl Lab {
 
     /// A loop device over a sparse image with a fresh filesystem (xfs needs >= 300 MiB).
     fn disk(&mut self, name: &str, fstype: &str, label: Option<&str>) -> String {
+        let dev = self.loop_device(name, if fstype == "xfs" { 320 } else { 32 });
+        let mut mkfs = Command::new(format!("mkfs.{fstype}"));
+        mkfs.arg("-q");
+        if fstype.starts_with("ext") {
+            mkfs.arg("-F");
+        }
+        if let Some(l) = label {
+            mkfs.args(["-L", l]);
+        }
+        let st = mkfs.arg(&dev).stdout(Stdio::null()).status().unwrap();
+        assert!(st.success(), "mkfs.{fstype} {dev}");
+        dev
+    }
+
+    /// An empty loop device over a sparse image of `mib` MiB.
+    fn loop_device(&mut self, name: &str, mib: u64) -> String {
         let img = self.path(&format!("{name}.img"));
-        let size = if fstype == "xfs" { 320 } else { 32 };
         let f = std::fs::File::create(&img).unwrap();
-        f.set_len(size << 20).unwrap();
+        f.set_len(mib << 20).unwrap();
         let out = Command::new("losetup")
             .args(["--find", "--show"])
             .arg(&img)
@@ -76,17 +94,23 @@ impl Lab {
         );
         let dev = String::from_utf8(out.stdout).unwrap().trim().to_owned();
         self.loops.push(dev.clone());
-        let mut mkfs = Command::new(format!("mkfs.{fstype}"));
-        mkfs.arg("-q");
-        if fstype.starts_with("ext") {
-            mkfs.arg("-F");
-        }
-        if let Some(l) = label {
-            mkfs.args(["-L", l]);
-        }
-        let st = mkfs.arg(&dev).stdout(Stdio::null()).status().unwrap();
-        assert!(st.success(), "mkfs.{fstype} {dev}");
         dev
+    }
+
+    /// Point `/dev/disk/by-uuid/<uuid>` at `dev`, as udev does (this host may run no udev).
+    fn udev_uuid_link(&mut self, uuid: &str, dev: &str) {
+        let dir = Path::new("/dev/disk/by-uuid");
+        for d in [Path::new("/dev/disk"), dir] {
+            if std::fs::create_dir(d).is_ok() {
+                self.dev_links.push(d.to_owned());
+            }
+        }
+        let link = dir.join(uuid);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(dev, &link).unwrap();
+        if !self.dev_links.contains(&link) {
+            self.dev_links.push(link);
+        }
     }
 
     /// Keep a process for cleanup; returns its pid.
@@ -183,6 +207,10 @@ impl Drop for Lab {
         }
         for l in &self.loops {
             let _ = Command::new("losetup").args(["-d", l]).status();
+        }
+        // Links first, then the directories made for them (only if nothing else is in them).
+        for p in self.dev_links.iter().rev() {
+            let _ = std::fs::remove_file(p).or_else(|_| std::fs::remove_dir(p));
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -1651,4 +1679,227 @@ fn nfs_resource_monitor_and_busy_stop() {
     assert!(lab.dead(holder));
     assert!(mounted(&mp).is_none());
     assert_eq!(r.probe(), NOT_RUNNING);
+}
+
+/// The filesystem UUID blkid reports for a device.
+fn fs_uuid(dev: &str) -> String {
+    let out = Command::new("blkid")
+        .args(["-s", "UUID", "-o", "value", dev])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A multi-device btrfs addressed by UUID=: mountinfo names one member, udev's by-uuid link
+/// may name another. That is the same filesystem: start must not fail its own check, monitor
+/// must see it running and stop must unmount it (resource-agents 4.12 compares names too).
+#[test]
+fn btrfs_raid1_by_uuid_is_ours() {
+    let Some(mut lab) = Lab::new("btrfs") else {
+        return;
+    };
+    let btrfs_known = std::fs::read_to_string("/proc/filesystems")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.ends_with("\tbtrfs"));
+    if !have("mkfs.btrfs") || !have("btrfs") || !btrfs_known {
+        skip(
+            "btrfs_raid1_by_uuid_is_ours",
+            "needs btrfs-progs and btrfs in the kernel",
+        );
+        return;
+    }
+    let a = lab.loop_device("ba", 256);
+    let b = lab.loop_device("bb", 256);
+    let st = Command::new("mkfs.btrfs")
+        .args(["-q", "-f", "-d", "raid1", "-m", "raid1", &a, &b])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "mkfs.btrfs");
+    assert!(Command::new("btrfs")
+        .args(["device", "scan", &a, &b])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success());
+    let uuid = fs_uuid(&a);
+    assert_eq!(uuid, fs_uuid(&b), "one filesystem on both devices");
+    let mp = lab.mkdir("m");
+    let r = Res::new(&format!("UUID={uuid}"), &mp, "btrfs");
+    for first in [&a, &b] {
+        lab.udev_uuid_link(&uuid, first);
+        assert_eq!(r.probe(), NOT_RUNNING);
+        assert_eq!(r.start(), OK, "start through {first}");
+        let m = mounted(&mp).expect("mounted");
+        assert_eq!(m.major, 0, "btrfs has an anonymous device number");
+        // udev names the member that mountinfo does not.
+        let named = m.source.to_string_lossy().into_owned();
+        let other = if named == a { &b } else { &a };
+        lab.udev_uuid_link(&uuid, other);
+        assert_eq!(
+            r.monitor(0).code,
+            OK,
+            "mountinfo names {named}, udev {other}"
+        );
+        assert_eq!(r.probe(), OK);
+        assert_eq!(r.start(), OK, "already running");
+        assert_eq!(r.stop(), OK);
+        assert!(mounted(&mp).is_none(), "stop left {mp} mounted");
+    }
+}
+
+/// A device given by a link (/dev/disk/by-id/…) whose target vanished after the mount: nothing
+/// shows that the filesystem on the mount point is another one, so stop unmounts it.
+#[test]
+fn device_link_that_vanished_is_still_unmounted() {
+    let Some(mut lab) = Lab::new("vanished") else {
+        return;
+    };
+    let dev = lab.disk("v", "ext4", None);
+    let mp = lab.mkdir("m");
+    let link = lab.path("by-id-disk");
+    std::os::unix::fs::symlink(&dev, &link).unwrap();
+    let r = Res::new(link.to_str().unwrap(), &mp, "ext4");
+    // Mounted by mount(8) (as by the reference agent), which lists the link's target.
+    assert!(Command::new("mount")
+        .arg(&link)
+        .arg(&mp)
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(r.monitor(0).code, OK);
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("/dev/ffs-gone", &link).unwrap();
+    assert_eq!(r.monitor(0).code, OK, "still mounted");
+    assert_eq!(r.stop(), OK);
+    assert!(mounted(&mp).is_none(), "stop left {mp} mounted");
+    // Provably another device (a present node with other numbers) is still left alone.
+    let theirs = lab.disk("t", "ext4", None);
+    let other = lab.disk("o", "ext4", None);
+    assert!(Command::new("mount")
+        .args([&theirs, &mp])
+        .status()
+        .unwrap()
+        .success());
+    let r = Res::new(&other, &mp, "ext4");
+    assert_eq!(r.stop(), OK);
+    assert_eq!(mounted(&mp).unwrap().source, theirs.as_str());
+}
+
+/// A mount point that does not exist yet below a symlinked parent (/var/run/x on Debian, where
+/// /var/run -> /run): start creates and mounts it, and finds it mounted at the canonical path.
+#[test]
+fn new_mount_point_below_a_symlinked_parent() {
+    let Some(mut lab) = Lab::new("symparent") else {
+        return;
+    };
+    let dev = lab.disk("p", "ext4", None);
+    lab.mkdir("real");
+    let link = lab.path("run-link");
+    std::os::unix::fs::symlink(lab.path("real"), &link).unwrap();
+    let dir = format!("{}/new/mp", link.display());
+    let real = lab.path("real/new/mp").to_str().unwrap().to_owned();
+    let r = Res::new(&dev, &dir, "ext4");
+    assert_eq!(r.probe(), NOT_RUNNING);
+    let out = r.run("start", &[]);
+    assert_eq!(out.code, OK, "{:?}", out.exit_reason());
+    assert!(mounted(&real).is_some(), "mounted at the canonical path");
+    assert_eq!(r.monitor(0).code, OK);
+    assert_eq!(r.monitor(20).code, OK);
+    assert_eq!(r.start(), OK);
+    assert_eq!(r.stop(), OK);
+    assert!(mounted(&real).is_none());
+    assert_eq!(r.probe(), NOT_RUNNING);
+    // /var/run itself, where this host has it.
+    if std::fs::read_link("/var/run").is_ok_and(|t| t.ends_with("run")) {
+        let name = format!("ffs-varrun-{}", std::process::id());
+        let r = Res::new(&dev, &format!("/var/run/{name}"), "ext4");
+        let real = format!("/run/{name}");
+        assert_eq!(r.start(), OK);
+        assert!(mounted(&real).is_some());
+        assert_eq!(r.monitor(0).code, OK);
+        assert_eq!(r.stop(), OK);
+        let gone = mounted(&real).is_none();
+        let _ = nix::mount::umount2(real.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_dir(&real);
+        assert!(gone, "stop left {real} mounted");
+    }
+}
+
+/// A directory that resolves to / (`..`, or a symlink to /) is refused like / itself, by stop
+/// too, and nothing using / is signalled.
+#[test]
+fn directory_resolving_to_root_is_refused() {
+    let Some(mut lab) = Lab::new("rootdir") else {
+        return;
+    };
+    let dev = lab.disk("r", "ext4", None);
+    let m = lab.mkdir("m");
+    let to_root = lab.path("to-root");
+    std::os::unix::fs::symlink("/", &to_root).unwrap();
+    let bystander = lab.sleeper_in("/");
+    lab.settle();
+    for dir in [
+        "/srv/..".to_owned(),
+        format!("{}/../../..", lab.dir.display()),
+        to_root.to_str().unwrap().to_owned(),
+        format!("{}/", to_root.display()),
+    ] {
+        let r = Res::new(&dev, &dir, "ext4");
+        for action in ["validate-all", "start", "stop"] {
+            let out = r.run(action, &[("OCF_RESKEY_CRM_meta_timeout", "5000")]);
+            assert_eq!(out.code, ERR_CONFIGURED, "{action} {dir}");
+            let reason = out.exit_reason().unwrap_or_default();
+            assert!(reason.contains("directory"), "{action} {dir}: {reason:?}");
+        }
+        assert_eq!(r.monitor(0).code, ERR_CONFIGURED, "monitor {dir}");
+        assert_ne!(r.probe(), OK, "probe {dir}");
+        assert!(lab.alive(bystander), "{dir}: a user of / was signalled");
+    }
+    // `..` that does not lead to / is refused as well: the mount point is a plain path.
+    for dir in [format!("{m}/../m"), format!("{m}/..")] {
+        let r = Res::new(&dev, &dir, "ext4");
+        assert_eq!(r.run("start", &[]).code, ERR_CONFIGURED, "{dir}");
+        assert!(mounted(&m).is_none());
+        assert_eq!(
+            r.stop(),
+            OK,
+            "{dir}: nothing mounted there, nothing to refuse"
+        );
+    }
+}
+
+/// mount(2) takes per-mount flags that are not filesystem options: nosymfollow, iversion,
+/// noiversion and nostrictatime must not reach the filesystem (EINVAL) where mount(8) works.
+#[test]
+fn vfs_options_on_the_mount_syscall() {
+    let Some(mut lab) = Lab::new("vfsopts") else {
+        return;
+    };
+    let dev = lab.disk("o", "ext4", None);
+    let mp = lab.mkdir("m");
+    for (options, shown, hidden) in [
+        ("nosymfollow", Some("nosymfollow"), None),
+        ("nosymfollow,symfollow", None, Some("nosymfollow")),
+        ("iversion", None, None),
+        ("noiversion", None, None),
+        ("strictatime,nostrictatime", None, Some("strictatime")),
+        ("nodev,nosymfollow,noatime", Some("nosymfollow"), None),
+    ] {
+        let r = Res::new(&dev, &mp, "ext4").with("options", options);
+        let out = r.run("start", &[]);
+        assert_eq!(out.code, OK, "{options}: {:?}", out.exit_reason());
+        let m = mounted(&mp).expect("mounted");
+        let opts: Vec<&str> = m.options.split(',').collect();
+        if let Some(o) = shown {
+            assert!(opts.contains(&o), "{options}: {}", m.options);
+        }
+        if let Some(o) = hidden {
+            assert!(!opts.contains(&o), "{options}: {}", m.options);
+        }
+        assert_eq!(r.monitor(20).code, OK, "{options}");
+        assert_eq!(r.stop(), OK);
+        assert!(mounted(&mp).is_none());
+    }
 }

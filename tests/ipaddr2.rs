@@ -470,6 +470,14 @@ fn bad_input_is_refused_before_anything_changes() {
             &[("ip", "192.0.2.40"), ("iflabel", "muchtoolong")],
             "iflabel",
         ),
+        // Labels end up in `ip addr` output that scripts on the node parse.
+        (&[("ip", "192.0.2.40"), ("iflabel", "a\"b")], "iflabel"),
+        (&[("ip", "192.0.2.40"), ("iflabel", "a'b")], "iflabel"),
+        (&[("ip", "192.0.2.40"), ("iflabel", "a\\b")], "iflabel"),
+        (&[("ip", "192.0.2.40"), ("iflabel", "a%n")], "iflabel"),
+        (&[("ip", "192.0.2.40"), ("iflabel", "a;b")], "iflabel"),
+        (&[("ip", "192.0.2.40"), ("iflabel", "a*")], "iflabel"),
+        (&[("ip", "192.0.2.40"), ("nic", "fipt0:a$b")], "nic"),
         (
             &[("ip", "192.0.2.40"), ("broadcast", "192.0.2")],
             "broadcast",
@@ -837,6 +845,118 @@ fn lvs_support_moves_the_address_off_and_back_onto_lo() {
     assert!(lab
         .ip_a(&["-o", "addr", "show", "dev", "lo"])
         .contains("192.0.2.80/32"));
+}
+
+/// Labels of letters, digits, `-`, `_`, `.` and `:` (up to 15 characters with the nic) work.
+#[test]
+fn plain_labels_are_accepted() {
+    need_root!("plain_labels_are_accepted");
+    let lab = Lab::new("labels");
+    for label in ["vip-1", "a_b.c", "0", "x:1"] {
+        let p = &[
+            ("ip", "192.0.2.33"),
+            ("nic", "fipt0"),
+            ("cidr_netmask", "24"),
+            ("iflabel", label),
+        ];
+        lab.ok("start", p);
+        let want = format!("fipt0:{label}");
+        assert!(
+            lab.addrs().lines().any(|l| l.contains("192.0.2.33/")
+                && l.split_whitespace()
+                    .any(|w| w.trim_end_matches('\\') == want)),
+            "{label}: {}",
+            lab.addrs()
+        );
+        lab.ok("stop", p);
+    }
+}
+
+/// A link without carrier (the veth peer is down): with check_link_status=true the very next
+/// monitor would fail ("no carrier"), and Pacemaker would restart the address in a loop. So
+/// start fails, and leaves nothing behind. resource-agents 4.12 has no link check: its start
+/// and monitor both succeed there.
+#[test]
+fn start_without_carrier_fails_when_monitor_would() {
+    need_root!("start_without_carrier_fails_when_monitor_would");
+    let lab = Lab::new("carrier");
+    lab.ip_b(&["link", "set", "fipt1", "down"]);
+    // The kernel's own link-local address changes state by itself (DAD): not compared.
+    let global = |lab: &Lab| -> Vec<String> {
+        lab.addrs()
+            .lines()
+            .filter(|l| !l.contains("scope link"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let before = global(&lab);
+    let started = Instant::now();
+    let o = lab.run("start", V4);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(
+        o.exit_reason().unwrap_or_default().contains("no carrier"),
+        "{o:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(!lab.has("192.0.2.10/24"), "{}", lab.addrs());
+    assert_eq!(global(&lab), before);
+    assert_eq!(lab.code("monitor", V4), 7);
+    lab.ok("stop", V4);
+    // Without the link check, start and monitor agree the other way.
+    let mut unchecked = V4.to_vec();
+    unchecked.push(("check_link_status", "false"));
+    lab.ok("start", &unchecked);
+    assert_eq!(lab.code("monitor", &unchecked), 0);
+    lab.ok("stop", &unchecked);
+    // Carrier that comes within the wait (the peer coming up): start succeeds.
+    let peer = lab.b.clone();
+    let up = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        ip_cmd(&["-n", &peer, "link", "set", "fipt1", "up"]);
+    });
+    let o = lab.run("start", V4);
+    up.join().unwrap();
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(lab.code("monitor", V4), 0);
+    lab.ok("stop", V4);
+    if std::path::Path::new(REFERENCE).exists() {
+        let reference = Lab::new("carrier-ref");
+        reference.ip_b(&["link", "set", "fipt1", "down"]);
+        assert_eq!(run_reference(&reference, "start", V4), 0);
+        assert_eq!(run_reference(&reference, "monitor", V4), 0);
+        assert_eq!(run_reference(&reference, "stop", V4), 0);
+    }
+}
+
+/// unique_clone_address adds the clone instance number to ip, as in the reference, and like
+/// there needs globally-unique=true. This agent runs one instance only (clone-max 1): the
+/// address is ip itself.
+#[test]
+fn unique_clone_address_of_a_single_instance() {
+    need_root!("unique_clone_address_of_a_single_instance");
+    let lab = Lab::new("uca");
+    let p = &[
+        ("ip", "192.0.2.50"),
+        ("nic", "fipt0"),
+        ("cidr_netmask", "24"),
+        ("unique_clone_address", "true"),
+    ];
+    let meta = [
+        ("OCF_RESKEY_CRM_meta_clone_max", "1"),
+        ("OCF_RESKEY_CRM_meta_clone", "0"),
+        ("OCF_RESKEY_CRM_meta_globally_unique", "true"),
+    ];
+    for action in ["validate-all", "start", "monitor"] {
+        let o = lab.run_env(action, p, &meta);
+        assert_eq!(o.code, 0, "{action}: {o:?}");
+    }
+    assert!(lab.has("192.0.2.50/24"), "{}", lab.addrs());
+    assert_eq!(lab.run_env("stop", p, &meta).code, 0);
+    assert!(!lab.has("192.0.2.50/24"));
+    // Without globally-unique it makes no sense (the reference's reason and code).
+    let o = lab.run_env("start", p, &meta[..2]);
+    assert_eq!(o.code, 6, "{o:?}");
+    assert!(o.exit_reason().unwrap().contains("unique_clone_address"));
 }
 
 #[test]

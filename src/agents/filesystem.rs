@@ -10,7 +10,9 @@
 //! - every I/O that can hang (mount, the depth 10/20 checks) runs bounded by the deadline;
 //! - another device on the mount point is OCF_ERR_GENERIC on start and monitor (the reference
 //!   says OCF_ERR_CONFIGURED, which bans the resource from every node for a local condition;
-//!   resource-agents 4.12 even reports it as running);
+//!   resource-agents 4.12 even reports it as running), and only what provably is another
+//!   device counts as one (device numbers, btrfs membership; never names);
+//! - a directory with `..` or resolving to / is OCF_ERR_CONFIGURED, on stop too;
 //! - depth 20 on a mount configured read-only reads instead of failing to write the status file;
 //! - users of the mount in other mount namespaces are found (propagated copies) and private
 //!   copies there are unmounted too, so the device is really free after stop (#1426);
@@ -279,10 +281,6 @@ impl Config {
             status_file: PathBuf::from(sf),
         })
     }
-
-    fn is_root(&self) -> bool {
-        self.directory == Path::new("/")
-    }
 }
 
 /// An absolute path in the form mountinfo prints mount points (no `//`, `/./`, trailing `/`).
@@ -309,11 +307,38 @@ fn normalize_directory(d: &str) -> Result<PathBuf> {
     for c in Path::new(d).components() {
         match c {
             Component::Normal(n) => out.push(n),
-            Component::ParentDir => out.push(".."), // resolved against the filesystem later
+            // `/srv/..` passed the check for / and stop then unmounted below / (killing its
+            // users); a mount point has one plain name.
+            Component::ParentDir => ocf_bail!(
+                ErrConfigured,
+                "parameter directory: {d:?} contains '..'; give the mount point's plain path"
+            ),
             _ => {}
         }
     }
     Ok(out)
+}
+
+/// For stop of a configuration start refuses: where the directory parameter leads, as far as
+/// it can be told (canonical if it exists, else lexical with `..` applied).
+fn directory_leniently(d: &str, deadline: &Deadline) -> Option<PathBuf> {
+    if !d.starts_with('/') || d.contains('\0') {
+        return None;
+    }
+    if let Ok(Ok(p)) = command::canonicalize(Path::new(d), &deadline.portion(0.5)) {
+        return Some(p);
+    }
+    let mut out = PathBuf::from("/");
+    for c in Path::new(d).components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    Some(out)
 }
 
 /// What is mounted at the mount point.
@@ -325,23 +350,57 @@ enum State {
     Other(Mount),
 }
 
-/// The mount point as mountinfo names it. The lexical form is tried first: it needs no
-/// syscall on the mounted filesystem, which may be dead (hard NFS) or failing (EIO).
+/// The mount point as mountinfo names it, resolved once: the lexical form if it is mounted
+/// (that needs no syscall on the mounted filesystem, which may be dead (hard NFS) or failing
+/// (EIO)), else the canonical path; for a directory start has still to create, the canonical
+/// path of its deepest existing ancestor with the rest appended (`/var/run/x` is `/run/x`
+/// where /var/run -> /run: the kernel lists the mount there). Whatever resolves to / is
+/// refused: stop would otherwise unmount below / and kill its users.
 fn mount_point(cfg: &Config, table: &MountTable, d: &Deadline) -> Result<PathBuf> {
-    if table.at(&cfg.directory).is_some() {
-        return Ok(cfg.directory.clone());
+    let mp = if table.at(&cfg.directory).is_some() {
+        cfg.directory.clone()
+    } else {
+        canonical_mount_point(&cfg.directory, d)?
+    };
+    if mp == Path::new("/") {
+        ocf_bail!(
+            ErrConfigured,
+            "parameter directory: {} is / (or leads there), which cannot be managed in a cluster",
+            cfg.directory.display()
+        );
     }
-    match command::canonicalize(&cfg.directory, &d.portion(0.5))? {
-        Ok(p) => Ok(p),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(cfg.directory.clone()),
-        // #1325: EIO here says nothing about whether it is mounted; never read it as "not".
-        Err(e) => Err(e).with_ocf(OcfCode::ErrGeneric, || {
-            format!(
-                "Could not canonicalize {} because readlink failed",
-                cfg.directory.display()
-            )
-        }),
+    Ok(mp)
+}
+
+fn canonical_mount_point(dir: &Path, d: &Deadline) -> Result<PathBuf> {
+    for existing in dir.ancestors() {
+        // Bounded: a component on a dead mount never answers.
+        match command::canonicalize(existing, &d.portion(0.5))? {
+            Ok(p) => {
+                let rest = dir.strip_prefix(existing).unwrap_or(Path::new(""));
+                return Ok(if rest.as_os_str().is_empty() {
+                    p
+                } else {
+                    p.join(rest)
+                });
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) => {}
+            // #1325: EIO here says nothing about whether it is mounted; never read it as "not".
+            Err(e) => {
+                return Err(e).with_ocf(OcfCode::ErrGeneric, || {
+                    format!(
+                        "Could not canonicalize {} because readlink failed",
+                        dir.display()
+                    )
+                })
+            }
+        }
     }
+    Ok(dir.to_owned())
 }
 
 /// The configured device's node, when it can be had without starting a process.
@@ -365,28 +424,51 @@ fn state(cfg: &Config, table: &MountTable, mp: &Path, deadline: &Deadline) -> Re
     let Some(dev) = device_node(cfg, false, deadline)? else {
         return Ok(State::Mounted(m));
     };
-    if same_device(&dev, &m)? {
-        Ok(State::Mounted(m))
-    } else {
+    if provably_other(&dev, &m)? {
         Ok(State::Other(m))
+    } else {
+        Ok(State::Mounted(m))
     }
 }
 
-/// Device numbers first (st_rdev against mountinfo's major:minor); canonical paths for
-/// filesystems with anonymous device numbers (btrfs) or a device node that is gone.
-fn same_device(dev: &Path, m: &Mount) -> Result<bool> {
-    match blockdev::rdev(dev) {
-        Ok(r) if r == (m.major, m.minor) => return Ok(true),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+/// Whether what is mounted is provably not the configured device: its node is present and
+/// has other device numbers than the mount's real (non-zero major) ones. Names prove nothing:
+/// mountinfo lists one member of a multi-device btrfs, under an anonymous device number, and
+/// a by-id link may be gone while its filesystem is still mounted. Taking ours for another's
+/// made start fail its own check and stop report success with the filesystem mounted, for the
+/// peer to mount it too.
+fn provably_other(dev: &Path, m: &Mount) -> Result<bool> {
+    let ours = match blockdev::rdev(dev) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => {
             return Err(e).with_ocf(OcfCode::ErrGeneric, || {
                 format!("Could not stat device {}", dev.display())
             })
         }
+    };
+    let mounted = (m.major, m.minor);
+    if ours == mounted || ours.0 == 0 {
+        return Ok(false);
     }
-    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
-    Ok(canon(dev) == canon(Path::new(&m.source)))
+    if mounted.0 != 0 {
+        return Ok(true);
+    }
+    // An anonymous device number (btrfs): the filesystem's members tell, where known.
+    let Ok(source) = blockdev::rdev(Path::new(&m.source)) else {
+        return Ok(false);
+    };
+    if source == ours || source.0 == 0 {
+        return Ok(false);
+    }
+    Ok(
+        match (blockdev::btrfs_fsid(ours), blockdev::btrfs_fsid(source)) {
+            (Some(a), Some(b)) => a != b,
+            // Our device is no btrfs member, while the mounted filesystem's device is another one.
+            (None, Some(_)) => true,
+            _ => false,
+        },
+    )
 }
 
 fn another_device(m: &Mount, mp: &Path) -> String {
@@ -408,12 +490,7 @@ impl Agent for Filesystem {
 
     fn validate(&self, ctx: &Ctx) -> Result<()> {
         let cfg = Config::from(ctx)?;
-        if cfg.is_root() {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter directory: / cannot be managed in a cluster"
-            );
-        }
+        mount_point(&cfg, &MountTable::read()?, &ctx.deadline)?;
         let level = ctx.env.check_level()?;
         if ![0, 10, 20].contains(&level) {
             ocf_bail!(ErrConfigured, "unsupported monitor level {level}");
@@ -424,9 +501,6 @@ impl Agent for Filesystem {
     fn start(&self, ctx: &Ctx) -> Result<OcfCode> {
         let cfg = Config::from(ctx)?;
         let d = &ctx.deadline;
-        if cfg.is_root() {
-            ocf_bail!(ErrConfigured, "/ cannot be managed in a cluster");
-        }
         refuse_unsafe_clone(ctx, &cfg)?;
         tracing::info!(
             "Running start for {} on {}",
@@ -499,14 +573,15 @@ impl Agent for Filesystem {
     fn monitor(&self, ctx: &Ctx) -> Result<OcfCode> {
         let cfg = Config::from(ctx)?;
         let d = &ctx.deadline;
-        if cfg.is_root() {
-            if ctx.env.is_probe() {
+        let table = MountTable::read()?;
+        let mp = match mount_point(&cfg, &table, d) {
+            // A probe of / (where it cannot run): not running here.
+            Err(e) if ctx.env.is_probe() && crate::ocf::code_of(&e) == OcfCode::ErrConfigured => {
+                tracing::info!("{e:#}");
                 return Ok(OcfCode::NotRunning);
             }
-            ocf_bail!(ErrConfigured, "/ cannot be managed in a cluster");
-        }
-        let table = MountTable::read()?;
-        let mp = mount_point(&cfg, &table, d)?;
+            r => r?,
+        };
         let m = match state(&cfg, &table, &mp, d)? {
             State::Unmounted => return Ok(OcfCode::NotRunning),
             State::Other(m) if ctx.env.is_probe() => {
@@ -531,16 +606,10 @@ impl Agent for Filesystem {
             // A configuration start refuses was never mounted by us; failing stop would fence.
             // Unless its mount point is mounted (parameters changed while running): calling
             // that stopped would let another node mount the filesystem too.
+            // A directory that leads to / is refused, never unmounted.
             Err(e) if crate::ocf::code_of(&e) == OcfCode::ErrConfigured => {
-                if let Ok(dir) = normalize_directory(ctx.params.str("directory")) {
-                    let table = MountTable::read()?;
-                    let canonical = command::canonicalize(&dir, &ctx.deadline.portion(0.5))
-                        .ok()
-                        .and_then(Result::ok)
-                        .unwrap_or_else(|| dir.clone());
-                    if dir != Path::new("/")
-                        && (table.at(&dir).is_some() || table.at(&canonical).is_some())
-                    {
+                if let Some(dir) = directory_leniently(ctx.params.str("directory"), &ctx.deadline) {
+                    if MountTable::read()?.at(&dir).is_some() {
                         return Err(e);
                     }
                 }
@@ -549,9 +618,6 @@ impl Agent for Filesystem {
             }
             Err(e) => return Err(e),
         };
-        if cfg.is_root() {
-            return Ok(OcfCode::Success);
-        }
         tracing::info!(
             "Running stop for {} on {}",
             cfg.device_param,
@@ -1208,7 +1274,12 @@ mod tests {
             config(&[("directory", "/srv//x/./")]).unwrap().directory,
             Path::new("/srv/x")
         );
-        assert!(config(&[("directory", "///")]).unwrap().is_root());
+        assert_eq!(
+            config(&[("directory", "///")]).unwrap().directory,
+            Path::new("/")
+        );
+        configured_error(&[("directory", "/srv/..")], "directory");
+        configured_error(&[("directory", "/srv/../x")], "directory");
     }
 
     #[test]

@@ -31,6 +31,9 @@ use tracing::{debug, info, warn};
 
 pub struct IPaddr2;
 
+/// How long start waits for carrier on a link without it (check_link_status).
+const CARRIER_WAIT: Duration = Duration::from_secs(5);
+
 impl crate::ocf::Agent for IPaddr2 {
     fn name(&self) -> &'static str {
         "IPaddr2"
@@ -66,6 +69,11 @@ impl crate::ocf::Agent for IPaddr2 {
             host.addrlabel(&cfg, true, label);
         }
         host.add(&cfg, &place)?;
+        // Differs from the reference (4.12 checks no link): start fails where the next
+        // monitor would.
+        if cfg.check_link_status {
+            host.wait_for_carrier(&cfg, &place, ctx)?;
+        }
         if !place.link.is_loopback() {
             announce(ctx, &cfg, &place, &mut host, cfg.arp.count)?;
         }
@@ -143,12 +151,7 @@ impl crate::ocf::Agent for IPaddr2 {
         };
         // resource-agents #2113: the reference answers a link without carrier with
         // OCF_ERR_INSTALLED, which bans the node; "not running" lets the cluster recover.
-        if cfg.check_link_status && !(place.link.is_up() && place.link.has_carrier()) {
-            let state = if place.link.is_up() {
-                "has no carrier"
-            } else {
-                "is down"
-            };
+        if let Some(state) = link_problem(&place.link).filter(|_| cfg.check_link_status) {
             return not_running(
                 ctx,
                 format!("{} {state}: {} cannot be served", place.link.name, cfg.ip),
@@ -175,6 +178,17 @@ impl crate::ocf::Agent for IPaddr2 {
         }
         debug!("monitor used {} netlink requests", host.nl.requests());
         Ok(OcfCode::Success)
+    }
+}
+
+/// What check_link_status finds wrong with the link: down, or up without carrier.
+fn link_problem(link: &Link) -> Option<&'static str> {
+    if !link.is_up() {
+        Some("is down")
+    } else if !link.has_carrier() {
+        Some("has no carrier")
+    } else {
+        None
     }
 }
 
@@ -245,11 +259,13 @@ impl Config {
             Ok(ip) => ip,
             Err(why) => ocf_bail!(ErrConfigured, "parameter ip: {ip_text:?} {why}"),
         };
-        let family = Family::of(&ip);
         refuse_clones(p, env)?;
+        let ip = unique_address(ip, p, env)?;
+        let family = Family::of(&ip);
 
         // nic may carry a label the old way: "eth0:label" (it wins over iflabel).
         let mut iflabel = p.opt("iflabel").map(str::to_owned);
+        let mut label_param = "iflabel";
         let nic = match p.opt("nic") {
             None => None,
             Some(v) => {
@@ -265,18 +281,24 @@ impl Config {
                 }
                 if let Some(l) = label {
                     iflabel = Some(l.to_owned());
+                    label_param = "nic";
                 }
                 Some(name.to_owned())
             }
         };
         if let Some(l) = &iflabel {
+            // Differs from the reference (length only). The label ends up in `ip addr` output that scripts on the node parse: quotes,
+            // backslashes, `%`, `;` or `*` there are trouble. The reference documents labels
+            // as alphanumeric; `-`, `_`, `.` and `:` are common in real ones.
             if l.is_empty()
-                || l.chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+                || !l
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
             {
                 ocf_bail!(
                     ErrConfigured,
-                    "parameter iflabel: {l:?} is not a valid label"
+                    "parameter {label_param}: label {l:?} may only contain letters, digits, \
+                     '-', '_', '.' and ':'"
                 );
             }
             if let Some(n) = &nic {
@@ -460,11 +482,12 @@ fn refuse_clones(p: &Params, env: &OcfEnv) -> Result<()> {
             ),
         }
     }
-    if p.bool("unique_clone_address")? {
+    // As in the reference: the clone number is added to ip (see unique_address), which needs
+    // distinct instances. With clone-max 1 (all this agent runs) the address is ip itself.
+    if p.bool("unique_clone_address")? && !env.meta_bool("globally_unique") {
         ocf_bail!(
             ErrConfigured,
-            "parameter unique_clone_address: cloned addresses (CLUSTERIP) are not supported by \
-             ocf:ferro:IPaddr2"
+            "parameter unique_clone_address: makes sense only with meta globally_unique set"
         );
     }
     for name in [
@@ -478,6 +501,30 @@ fn refuse_clones(p: &Params, env: &OcfEnv) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// unique_clone_address: ip plus the clone instance number, as the reference computes it
+/// (the number added to the last byte; no carry into the others).
+fn unique_address(ip: IpAddr, p: &Params, env: &OcfEnv) -> Result<IpAddr> {
+    if !p.bool("unique_clone_address")? {
+        return Ok(ip);
+    }
+    let n = env.meta_u32("clone").unwrap_or(0);
+    fn bump<const N: usize>(mut o: [u8; N], n: u32) -> Option<[u8; N]> {
+        o[N - 1] = u8::try_from(u32::from(o[N - 1]) + n).ok()?;
+        Some(o)
+    }
+    let bumped = match ip {
+        IpAddr::V4(a) => bump(a.octets(), n).map(IpAddr::from),
+        IpAddr::V6(a) => bump(a.octets(), n).map(IpAddr::from),
+    };
+    match bumped {
+        Some(a) => Ok(a),
+        None => ocf_bail!(
+            ErrConfigured,
+            "parameter unique_clone_address: {ip} plus clone instance {n} is not an address"
+        ),
+    }
 }
 
 /// An address that can be managed: not unspecified, multicast or broadcast.
@@ -747,6 +794,45 @@ impl Host {
             }
         }
         Ok(())
+    }
+
+    /// check_link_status: a start on a link without carrier would be followed by a monitor
+    /// that fails, and Pacemaker would restart the address in a loop; so start fails (and
+    /// takes the address off again) unless carrier comes within a few seconds (a link just
+    /// brought up, autonegotiation). The reference (4.12) has no link check at all.
+    fn wait_for_carrier(&mut self, cfg: &Config, place: &Placement, ctx: &Ctx) -> Result<()> {
+        let wait = ctx
+            .deadline
+            .within(CARRIER_WAIT.min(ctx.deadline.remaining() / 4));
+        let mut problem = None;
+        let ok = wait.poll(Duration::from_millis(100), || {
+            match self.nl.link_by_index(place.link.index) {
+                Ok(Some(l)) => {
+                    problem = link_problem(&l);
+                    problem.is_none().then_some(())
+                }
+                Ok(None) => {
+                    problem = Some("is gone");
+                    None
+                }
+                Err(_) => None,
+            }
+        });
+        if ok.is_some() {
+            return Ok(());
+        }
+        let state = problem.unwrap_or("has no carrier");
+        if let Some(addr) = self.served(cfg, place)? {
+            self.remove(cfg, place, &addr)?;
+        }
+        ocf_bail!(
+            ErrGeneric,
+            "{} {state} after {:.0}s: {} cannot be served (check_link_status=true); \
+             address removed",
+            place.link.name,
+            wait.elapsed().as_secs_f64(),
+            cfg.ip
+        )
     }
 
     fn remove(&mut self, cfg: &Config, place: &Placement, addr: &Addr) -> Result<()> {
@@ -1249,6 +1335,13 @@ mod tests {
             "iflabel",
         );
         refused(&[ip, ("iflabel", "a b")], "iflabel");
+        for bad in ["a\"b", "a'b", "a\\b", "50%", "a;b", "a*", "$x", "é"] {
+            refused(&[ip, ("iflabel", bad)], "iflabel");
+        }
+        refused(&[ip, ("nic", "eth0:a;b")], "nic");
+        for ok in ["vip", "vip-1", "a_b.c", "0", "x:1"] {
+            assert!(cfg(&[ip, ("iflabel", ok)]).is_ok(), "{ok}");
+        }
         refused(&[ip, ("broadcast", "10.0.0.x")], "broadcast");
         for (k, v) in [
             ("arp_count", "0"),
@@ -1285,6 +1378,19 @@ mod tests {
             &[("ip", "192.0.2.10"), ("unique_clone_address", "true")],
             "unique_clone_address",
         );
+        // As the reference: with globally-unique, the clone number is added to ip.
+        let unique = |ip: &str, clone: &str| {
+            cfg_env(
+                &[("ip", ip), ("unique_clone_address", "true")],
+                &[("globally_unique", "true"), ("clone", clone)],
+            )
+            .map(|c| c.ip.to_string())
+        };
+        assert_eq!(unique("192.0.2.10", "0").unwrap(), "192.0.2.10");
+        assert_eq!(unique("192.0.2.10", "3").unwrap(), "192.0.2.13");
+        assert_eq!(unique("2001:db8::10", "1").unwrap(), "2001:db8::11");
+        let e = unique("192.0.2.254", "2").unwrap_err();
+        assert_eq!(code_of(&e), OcfCode::ErrConfigured, "{e}");
         // CLUSTERIP parameters on a primitive do nothing, in the reference as here.
         assert!(cfg(&[("ip", "192.0.2.10"), ("clusterip_hash", "sourceip")]).is_ok());
     }

@@ -235,7 +235,10 @@ mod tests {
         assert_eq!(md.shortdesc, "Demo");
         assert_eq!(md.longdesc, "Demo & test");
         let flag = md.param("flag").unwrap();
-        assert_eq!((flag.shortdesc.as_str(), flag.longdesc.as_str()), ("flag", "A <flag>"));
+        assert_eq!(
+            (flag.shortdesc.as_str(), flag.longdesc.as_str()),
+            ("flag", "A <flag>")
+        );
     }
 
     #[test]

@@ -135,6 +135,19 @@ pub fn rdev(p: &Path) -> std::io::Result<(u32, u32)> {
     ))
 }
 
+/// The btrfs filesystem (its fsid) the block device (major, minor) is a member of, from
+/// /sys/fs/btrfs/<fsid>/devices/<kernel name>: a multi-device btrfs is mounted under an
+/// anonymous device number, and mountinfo names only one of its members.
+pub fn btrfs_fsid(dev: (u32, u32)) -> Option<String> {
+    let node = std::fs::canonicalize(format!("/sys/dev/block/{}:{}", dev.0, dev.1)).ok()?;
+    let name = node.file_name()?;
+    std::fs::read_dir("/sys/fs/btrfs")
+        .ok()?
+        .flatten()
+        .find(|fs| fs.path().join("devices").join(name).exists())
+        .map(|fs| fs.file_name().to_string_lossy().into_owned())
+}
+
 /// A page-aligned buffer: O_DIRECT needs the memory aligned to the logical block size.
 struct Aligned {
     ptr: *mut u8,

@@ -36,7 +36,12 @@ impl Default for Options {
     }
 }
 
+/// MS_NOSYMFOLLOW (Linux 5.10), which nix's MsFlags does not name.
+const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(nix::libc::MS_NOSYMFOLLOW);
+
 impl Options {
+    /// libmount's table of per-mount (VFS) options: each is a mount(2) flag, never filesystem
+    /// data, which the filesystem would refuse with EINVAL where mount(8) works.
     pub fn parse(opts: &str) -> Options {
         let mut o = Options::default();
         for opt in opts.split(',').filter(|s| !s.is_empty()) {
@@ -61,6 +66,11 @@ impl Options {
                 "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
                 "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
                 "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
+                "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
+                "iversion" => (MsFlags::MS_I_VERSION, MsFlags::empty()),
+                "noiversion" => (MsFlags::empty(), MsFlags::MS_I_VERSION),
+                "nosymfollow" => (MS_NOSYMFOLLOW, MsFlags::empty()),
+                "symfollow" => (MsFlags::empty(), MS_NOSYMFOLLOW),
                 "lazytime" => (MsFlags::MS_LAZYTIME, MsFlags::empty()),
                 "nolazytime" => (MsFlags::empty(), MsFlags::MS_LAZYTIME),
                 "silent" => (MsFlags::MS_SILENT, MsFlags::empty()),
@@ -258,6 +268,12 @@ mod tests {
         assert_eq!(o.data, ["logbufs=8", "inode64"]);
         assert!(!o.bind && !o.needs_mount_command);
         assert!(Options::parse("rw,ro").flags.contains(MsFlags::MS_RDONLY));
+        let o = Options::parse("nosymfollow,iversion,strictatime,nostrictatime");
+        assert_eq!(o.flags, MS_NOSYMFOLLOW | MsFlags::MS_I_VERSION);
+        assert!(o.data.is_empty());
+        assert!(Options::parse("iversion,noiversion,nosymfollow,symfollow")
+            .flags
+            .is_empty());
         assert!(!Options::parse("ro,rw").flags.contains(MsFlags::MS_RDONLY));
     }
 
