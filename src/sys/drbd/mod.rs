@@ -168,6 +168,22 @@ impl Drbdadm {
         Ok(out)
     }
 
+    /// Whether the configuration gives each volume of `res` (in sh-minor order) a backing
+    /// disk; "none" is a diskless client. None when drbdadm cannot tell.
+    pub fn has_disks(&self, res: &str, deadline: &Deadline) -> Option<Vec<bool>> {
+        match self.run(&["sh-ll-dev", res], deadline) {
+            Ok(out) if out.success() => Some(parse_ll_devs(&out.stdout)),
+            Ok(out) => {
+                tracing::debug!("drbdadm sh-ll-dev {res}: {}", out.last_line());
+                None
+            }
+            Err(e) => {
+                tracing::debug!("drbdadm sh-ll-dev {res}: {e:#}");
+                None
+            }
+        }
+    }
+
     /// The minor numbers of `res` from the configuration (not the kernel): None when the
     /// configuration does not define the resource. A stacked resource is found with -S, which
     /// is then kept for every later call.
@@ -186,24 +202,6 @@ impl Drbdadm {
         }
         self.stacked = false;
         Ok(None)
-    }
-}
-
-impl Drbdadm {
-    /// Whether the configuration gives each volume of `res` (in sh-minor order) a backing
-    /// disk; "none" is a diskless client. None when drbdadm cannot tell.
-    pub fn has_disks(&self, res: &str, deadline: &Deadline) -> Option<Vec<bool>> {
-        match self.run(&["sh-ll-dev", res], deadline) {
-            Ok(out) if out.success() => Some(parse_ll_devs(&out.stdout)),
-            Ok(out) => {
-                tracing::debug!("drbdadm sh-ll-dev {res}: {}", out.last_line());
-                None
-            }
-            Err(e) => {
-                tracing::debug!("drbdadm sh-ll-dev {res}: {e:#}");
-                None
-            }
-        }
     }
 }
 
@@ -283,6 +281,19 @@ mod unit {
         assert_eq!(parse_minors("0\n").unwrap(), [0]);
         assert_eq!(parse_minors("3\n4\n").unwrap(), [3, 4]);
         assert!(parse_minors("/dev/drbd0").is_err());
+    }
+
+    /// A stacked resource keeps -S for every call, the unfence hook's included.
+    #[test]
+    fn stacked_is_kept() {
+        let adm = Drbdadm {
+            conf: Some("/etc/drbd.conf".to_owned()),
+            stacked: true,
+        };
+        assert_eq!(
+            adm.display(&["unfence-peer", "r0"]),
+            "drbdadm -c /etc/drbd.conf -S unfence-peer r0"
+        );
     }
 
     /// `drbdadm sh-ll-dev` (drbd-utils 9.22) of a one-volume resource and of a two-volume
