@@ -852,7 +852,8 @@ impl<'a> Session<'a> {
             ocf_bail!(ErrGeneric, "expected device nodes did not appear (in time)");
         }
         // In case no monitor is configured, and so that Pacemaker can promote at once: score
-        // now (PAF#80: instances sat unpromoted forever because only monitors set scores).
+        // now, as the reference does (PAF#80: agents that only scored in monitors sat
+        // unpromoted).
         let st = self.state()?;
         self.update_score(&st);
         tracing::info!("{} started: {}", self.res(), st.describe());
