@@ -15,6 +15,19 @@ fn ctx(action: Action, pairs: &[(&str, &str)]) -> anyhow::Result<Ctx> {
     crate::ocf::run::prepare(&Drbd, action, env)
 }
 
+/// /proc/drbd captured from a real DRBD 8.4 pair (tests/fixtures/drbd/84/<state>/<node>).
+macro_rules! proc_drbd {
+    ($state:literal, $node:literal) => {
+        include_str!(concat!(
+            "../../../tests/fixtures/drbd/84/",
+            $state,
+            "/",
+            $node,
+            ".proc_drbd"
+        ))
+    };
+}
+
 fn summary() -> Summary {
     Summary {
         have_quorum: true,
@@ -424,13 +437,7 @@ fn captured_states_give_the_references_codes_and_scores() {
         ($state:literal, $node:literal, $code:expr, $score:expr) => {
             (
                 concat!($state, "/", $node),
-                include_str!(concat!(
-                    "../../../tests/fixtures/drbd/84/",
-                    $state,
-                    "/",
-                    $node,
-                    ".proc_drbd"
-                )),
+                proc_drbd!($state, $node),
                 $code,
                 $score,
             )
@@ -546,19 +553,8 @@ fn wait_connect_names_resource_and_peer_node_id() {
 #[test]
 fn failed_attach_is_a_configured_disk_left_diskless() {
     let parse84 = |text: &str| crate::sys::drbd::parse_proc_drbd(text, &[0]);
-    macro_rules! fixture {
-        ($state:literal, $node:literal) => {
-            include_str!(concat!(
-                "../../../tests/fixtures/drbd/84/",
-                $state,
-                "/",
-                $node,
-                ".proc_drbd"
-            ))
-        };
-    }
     // Detached (captured): Diskless next to an UpToDate Primary.
-    let detached = parse84(fixture!("diskless-secondary", "node2"));
+    let detached = parse84(proc_drbd!("diskless-secondary", "node2"));
     assert_eq!(code_of_state(&detached), OcfCode::Success);
     let why = attach_verdict(&detached, &[0], &[true]).expect("disk missing");
     assert!(why.contains("/dev/drbd0 Diskless"), "{why}");
@@ -574,12 +570,12 @@ fn failed_attach_is_a_configured_disk_left_diskless() {
     assert_eq!(attach_verdict(&failed, &[0], &[false]), None);
     // Attached, in every other captured state.
     for text in [
-        fixture!("attached-standalone", "node1"),
-        fixture!("wfconnection", "node1"),
-        fixture!("connected-inconsistent", "node1"),
-        fixture!("connected-secondary", "node2"),
-        fixture!("resync-primary", "node2"),
-        fixture!("outdated", "node2"),
+        proc_drbd!("attached-standalone", "node1"),
+        proc_drbd!("wfconnection", "node1"),
+        proc_drbd!("connected-inconsistent", "node1"),
+        proc_drbd!("connected-secondary", "node2"),
+        proc_drbd!("resync-primary", "node2"),
+        proc_drbd!("outdated", "node2"),
     ] {
         let st = parse84(text);
         assert_eq!(
