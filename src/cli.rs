@@ -10,6 +10,14 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `ferro-ocf --version`: the release and the git revision it was built from (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("FERRO_GIT_REV"),
+    ")"
+);
+
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     ExitCode::from(dispatch(&args))
@@ -32,7 +40,7 @@ fn cli() -> Command {
     Command::new("ferro-ocf")
         .about("Pacemaker OCF resource agents: ocf:ferro:{drbd,Filesystem,exportfs,nfsserver,IPaddr2}")
         .override_usage("ferro-ocf <AGENT> <ACTION>\n       ferro-ocf install [--root DIR]\n       ferro-ocf uninstall [--root DIR]\n       ferro-ocf --list")
-        .version(env!("CARGO_PKG_VERSION"))
+        .version(VERSION)
         .arg(Arg::new("list").long("list").action(ArgAction::SetTrue).help("List the agents this binary provides"))
         .subcommand(
             Command::new("install")

@@ -114,3 +114,29 @@ fn install_into_a_root_is_idempotent_and_uninstall_removes_it() {
     assert!(!root.join("usr/sbin/ferro-ocf").exists());
     std::fs::remove_dir_all(root).unwrap();
 }
+
+#[test]
+fn version_names_the_release_and_the_git_revision() {
+    let out = run(Path::new(BIN), &["--version"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let want = format!("ferro-ocf {} (git ", env!("CARGO_PKG_VERSION"));
+    assert!(text.starts_with(&want), "{text:?}");
+    let rev = text
+        .trim()
+        .strip_prefix(&want)
+        .unwrap()
+        .trim_end_matches(')');
+    // In a checkout it is this checkout's commit (a source tarball says "unknown").
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    match head {
+        Ok(h) if h.status.success() => {
+            let head = String::from_utf8(h.stdout).unwrap();
+            assert_eq!(rev.trim_end_matches("-dirty"), head.trim(), "{text:?}");
+        }
+        _ => assert_eq!(rev, "unknown"),
+    }
+}

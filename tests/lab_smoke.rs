@@ -9,13 +9,13 @@
 
 mod pcmk;
 
-use pcmk::{cmd, run, say, skip_unless};
+use pcmk::{cmd, run, say, skip, skip_unless};
 
 #[test]
 fn lab_smoke_drbd_connects_between_two_vms_and_the_agent_sees_it() {
     let test = "lab_smoke_drbd_connects_between_two_vms_and_the_agent_sees_it";
     if std::env::var("FERRO_LAB_SMOKE").as_deref() == Ok("0") {
-        say(&format!("SKIP {test}: FERRO_LAB_SMOKE=0"));
+        skip(test, "FERRO_LAB_SMOKE=0");
         return;
     }
     // Everything else (qemu, mmdebstrap) the lab installs itself.

@@ -6,7 +6,7 @@
 
 mod pcmk;
 
-use pcmk::{cmd, run, say, skip_unless};
+use pcmk::{cmd, run, say, skip, skip_unless};
 
 const TOOLS: &[&str] = &[
     "corosync",
@@ -90,7 +90,10 @@ fn ferro_implemented(test: &str) -> bool {
         ],
     );
     if !(ip && fs) {
-        say(&format!("SKIP {test}: ocf:ferro:IPaddr2 or ocf:ferro:Filesystem is not implemented in this build"));
+        skip(
+            test,
+            "ocf:ferro:IPaddr2 or ocf:ferro:Filesystem is not implemented in this build",
+        );
     }
     ip && fs
 }

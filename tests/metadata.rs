@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
+#[path = "support/skip.rs"]
+mod skip_;
+use skip_::skip;
+
 const DTD: &str = "/usr/share/resource-agents/ra-api-1.dtd";
 const OCF_ROOT: &str = "/usr/lib/ocf";
 const AGENTS: [&str; 5] = ["IPaddr2", "Filesystem", "exportfs", "nfsserver", "drbd"];
@@ -304,9 +308,12 @@ fn run(cmd: &mut Command, stdin: Option<&[u8]>, limit: Duration) -> Option<(i32,
     ))
 }
 
-fn xmllint_available() -> bool {
+fn xmllint_available(test: &str) -> bool {
     if !Path::new(DTD).exists() {
-        eprintln!("SKIP: {DTD} missing (Debian package resource-agents)");
+        skip(
+            test,
+            &format!("{DTD} missing (Debian package resource-agents)"),
+        );
         return false;
     }
     if run(
@@ -316,7 +323,7 @@ fn xmllint_available() -> bool {
     )
     .is_none()
     {
-        eprintln!("SKIP: xmllint missing (Debian package libxml2-utils)");
+        skip(test, "xmllint missing (Debian package libxml2-utils)");
         return false;
     }
     true
@@ -337,7 +344,7 @@ fn every_metadata_file_is_one_of_the_agents() {
 
 #[test]
 fn metadata_validates_against_the_ocf_dtd() {
-    if !xmllint_available() {
+    if !xmllint_available("metadata_validates_against_the_ocf_dtd") {
         return;
     }
     for agent in AGENTS {
@@ -494,9 +501,9 @@ fn parameters_and_operations_match_the_reference_agents() {
     for agent in AGENTS {
         let path = reference_agent(agent);
         if !path.exists() {
-            eprintln!(
-                "SKIP {agent}: reference agent {} not installed",
-                path.display()
+            skip(
+                "parameters_and_operations_match_the_reference_agents",
+                &format!("{agent}: reference agent {} not installed", path.display()),
             );
             continue;
         }
@@ -598,8 +605,9 @@ fn parameters_and_operations_match_the_reference_agents() {
         }
     }
     if compared == 0 {
-        eprintln!(
-            "SKIP: no reference agent installed (Debian packages resource-agents, drbd-utils)"
+        skip(
+            "parameters_and_operations_match_the_reference_agents",
+            "no reference agent installed (Debian packages resource-agents, drbd-utils)",
         );
     }
 }

@@ -1,5 +1,6 @@
 //! Logging for agents: to stderr always (pacemaker-execd records an agent's stderr), to the
-//! journal when its socket exists (syslog identifier = agent name, OCF_RESOURCE_INSTANCE field),
+//! journal when its socket exists (syslog identifier `Agent(instance)` as ocf_log's tag, and the
+//! fields OCF_RESOURCE_INSTANCE, OCF_AGENT, OCF_ACTION),
 //! and appended to HA_LOGFILE when set — what ocf_log does for the shell agents.
 
 use super::env::OcfEnv;
@@ -23,7 +24,8 @@ pub fn init(agent: &str, env: &OcfEnv, action: &str) -> tracing::span::EnteredSp
     } else {
         LevelFilter::INFO
     };
-    let prefix = format!("{agent}({})[{}]", env.instance(), std::process::id());
+    let tag = format!("{agent}({})", env.instance());
+    let prefix = format!("{tag}[{}]", std::process::id());
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .event_format(OcfLine { prefix })
@@ -33,7 +35,15 @@ pub fn init(agent: &str, env: &OcfEnv, action: &str) -> tracing::span::EnteredSp
         .then(|| tracing_journald::layer().ok())
         .flatten()
         .map(|l| {
-            l.with_syslog_identifier(agent.to_owned())
+            // The tag the reference agents' ocf_log gives (`IPaddr2(vip)`), so that two
+            // resources of one agent are told apart, and fields to select on:
+            // `journalctl OCF_RESOURCE_INSTANCE=vip`.
+            l.with_syslog_identifier(tag.clone())
+                .with_custom_fields([
+                    ("OCF_RESOURCE_INSTANCE", env.instance().as_bytes()),
+                    ("OCF_AGENT", agent.as_bytes()),
+                    ("OCF_ACTION", action.as_bytes()),
+                ])
                 .with_field_prefix(None)
                 .with_filter(level)
         });

@@ -21,25 +21,43 @@ lab_image() {
   LAB_KEY=$LAB_IMG/id_lab
 }
 
-# KVM if it really boots a kernel here (nested KVM may hang at "Booting from ROM"), else TCG.
+# KVM if it really boots a kernel here, else TCG. Nested KVM may hang at "Booting from ROM"
+# or qemu may abort at once: anything but the guest kernel reaching its init within the probe's
+# time means TCG. The answer is cached per host kernel, qemu build and /dev/kvm, so a changed
+# machine probes again; the probe itself never ends the caller (set -e) whatever qemu does.
 lab_accel() {
   if [[ -n ${FERRO_LAB_ACCEL:-} ]]; then LAB_ACCEL=$FERRO_LAB_ACCEL; return; fi
-  if [[ -f $LAB_CACHE/accel ]]; then LAB_ACCEL=$(cat "$LAB_CACHE/accel"); return; fi
-  LAB_ACCEL="tcg,tb-size=256"
-  if [[ -r /dev/kvm && -w /dev/kvm ]]; then
-    local probe; probe=$(mktemp -d)
-    timeout 40 qemu-system-x86_64 -accel kvm -cpu host -m 256 -display none -no-reboot \
-      -kernel "$LAB_IMG/vmlinuz" -initrd "$LAB_IMG/initrd.img" -serial "file:$probe/console" \
-      -append "console=ttyS0 panic=-1 root=/dev/nonexistent rootdelay=1" >/dev/null 2>&1 &
-    local qpid=$! i
-    for i in $(seq 1 30); do
-      grep -q "Run /init as init process" "$probe/console" 2>/dev/null && { LAB_ACCEL="kvm -cpu host"; break; }
-      sleep 1
-    done
-    kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null
-    rm -rf "$probe"
+  local key cache
+  key=$( { uname -r; qemu-system-x86_64 --version 2>/dev/null | head -1; ls -l /dev/kvm 2>/dev/null; } | sha256sum | cut -c1-12)
+  cache=$LAB_CACHE/accel-$key
+  if [[ -s $cache ]]; then LAB_ACCEL=$(cat "$cache"); return; fi
+  LAB_ACCEL=$(lab_accel_probe)
+  log "accelerator probe: ${LAB_ACCEL%% *}"
+  echo "$LAB_ACCEL" > "$cache"
+}
+
+# Prints the accelerator to use: "kvm -cpu host" when a KVM guest reaches its init, else TCG.
+lab_accel_probe() {
+  local tcg="tcg,tb-size=256"
+  if [[ ! -r /dev/kvm || ! -w /dev/kvm ]]; then echo "$tcg"; return 0; fi
+  local probe qpid i ok=0
+  probe=$(mktemp -d)
+  timeout 40 qemu-system-x86_64 -accel kvm -cpu host -m 256 -display none -no-reboot \
+    -kernel "$LAB_IMG/vmlinuz" -initrd "$LAB_IMG/initrd.img" -serial "file:$probe/console" \
+    -append "console=ttyS0 panic=-1 root=/dev/nonexistent rootdelay=1" >"$probe/qemu.log" 2>&1 &
+  qpid=$!
+  for i in $(seq 1 30); do
+    if grep -q "Run /init as init process" "$probe/console" 2>/dev/null; then ok=1; break; fi
+    kill -0 "$qpid" 2>/dev/null || break   # qemu gave up (e.g. aborted): no KVM here
+    sleep 1
+  done
+  kill "$qpid" 2>/dev/null || true
+  wait "$qpid" 2>/dev/null || true
+  if ((ok)); then echo "kvm -cpu host"; else
+    log "KVM probe: no guest init (qemu: $(tail -1 "$probe/qemu.log" 2>/dev/null)); using TCG"
+    echo "$tcg"
   fi
-  echo "$LAB_ACCEL" > "$LAB_CACHE/accel"
+  rm -rf "$probe"
 }
 
 lab_net_up() {
@@ -179,7 +197,7 @@ lab_cleanup() {
 # The host side needs these Debian packages; install what is missing (CI may be a new machine).
 lab_host_packages() {
   local p missing=()
-  for p in mmdebstrap qemu-system-x86 openssh-client e2fsprogs iproute2 python3; do
+  for p in mmdebstrap qemu-system-x86 openssh-client e2fsprogs iproute2 python3 util-linux; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   ((${#missing[@]})) || return 0
@@ -217,6 +235,7 @@ lab_prepare() {
   [[ $(id -u) == 0 ]] || die "run as root (netns, taps)"
   local n; n=$(pgrep -c qemu-system || true)
   ((n < 3)) || die "$n qemu VMs already running on this 2-core host: wait until fewer than 3 run"
+  lab_host_packages
   lab_image
   lab_accel
   LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$1

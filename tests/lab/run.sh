@@ -39,12 +39,13 @@ done
 [[ $AGENTS == reference || $AGENTS == ferro ]] || die "--agents reference|ferro"
 ((${#EXPS[@]})) || EXPS=("${ALL_EXPS[@]}")
 [[ $(id -u) == 0 ]] || die "run as root (netns, taps)"
-for t in qemu-system-x86_64 ssh python3 ip; do command -v $t >/dev/null || die "$t missing"; done
 
 mkdir -p "$LAB_CACHE"
 exec 9>"$LAB_CACHE/lab-$LAB_NS.lock"
 flock -n 9 || die "another lab run holds $LAB_CACHE/lab-$LAB_NS.lock (FERRO_LAB_NETNS=<name> for a second one)"
+# Install first, check after: a new machine has none of these yet.
 lab_host_packages
+for t in qemu-system-x86_64 ssh python3 ip mmdebstrap; do command -v $t >/dev/null || die "$t missing after installing the lab's packages"; done
 
 [[ $AGENTS == ferro ]] && lab_build_ferro
 lab_image

@@ -29,13 +29,15 @@ pub fn which(tool: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// True when the test can run: root, and every tool installed. Otherwise says why
-/// the test is skipped (it then passes without checking anything).
+#[path = "../support/skip.rs"]
+mod skip_;
+pub use skip_::skip;
+
+/// True when the test can run: root, and every tool installed. Otherwise records why the
+/// test is skipped (tests/support/skip.rs).
 pub fn skip_unless(test: &str, tools: &[&str]) -> bool {
     if !nix::unistd::geteuid().is_root() {
-        say(&format!(
-            "SKIP {test}: needs root (private mount and network namespaces)"
-        ));
+        skip(test, "needs root (private mount and network namespaces)");
         return false;
     }
     let missing: Vec<&str> = tools
@@ -44,10 +46,13 @@ pub fn skip_unless(test: &str, tools: &[&str]) -> bool {
         .filter(|t| which(t).is_none())
         .collect();
     if !missing.is_empty() {
-        say(&format!(
-            "SKIP {test}: not installed: {} (Debian: apt-get install pacemaker pacemaker-cli-utils pcs crmsh corosync resource-agents)",
-            missing.join(", ")
-        ));
+        skip(
+            test,
+            &format!(
+                "not installed: {} (Debian: apt-get install pacemaker pacemaker-cli-utils pcs crmsh corosync resource-agents)",
+                missing.join(", ")
+            ),
+        );
         return false;
     }
     true
