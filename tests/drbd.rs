@@ -303,3 +303,224 @@ fn validate_changes_nothing() {
     assert_eq!(std::fs::read_to_string(cib.path()).unwrap(), before);
     assert_eq!(Path::new("/proc/drbd").exists(), !drbd_absent());
 }
+
+/// A boolean typo makes monitor, notify and reload read it as false, as the reference's
+/// ocf_is_true does, instead of OCF_ERR_CONFIGURED (which stops the clone everywhere); here,
+/// without DRBD, they get as far as the module check. validate-all and start still name it.
+#[test]
+fn boolean_typo_is_fatal_only_to_validate_and_start() {
+    if !drbd_absent() {
+        return skip(
+            "boolean_typo_is_fatal_only_to_validate_and_start",
+            "this host has a DRBD module",
+        );
+    }
+    let params = [("drbd_resource", "r0"), ("stop_outdates_secondary", "ture")];
+    let recurring = clone_env(&[("OCF_RESKEY_CRM_meta_interval", "20000")]);
+    let notify = clone_env(&[
+        ("OCF_RESKEY_CRM_meta_notify_type", "post"),
+        ("OCF_RESKEY_CRM_meta_notify_operation", "start"),
+    ]);
+    for (action, env) in [
+        ("monitor", &recurring),
+        ("notify", &notify),
+        ("reload", &recurring),
+    ] {
+        let o = ferro(action, &params, env);
+        assert_eq!(o.code, 5, "{action}: {o:?}");
+        if let Some(r) = reference(action, &params, env) {
+            assert_eq!(r.code, o.code, "reference {action}: {r:?}");
+        }
+    }
+    for action in ["validate-all", "start"] {
+        let o = ferro(action, &params, &clone_env(&[]));
+        assert_eq!(o.code, 6, "{action}: {o:?}");
+        assert!(
+            o.exit_reason()
+                .unwrap_or_default()
+                .contains("stop_outdates_secondary"),
+            "{action}: {o:?}"
+        );
+    }
+}
+
+/// A scratch directory with a drbd.conf naming this host and one peer.
+struct DrbdConf {
+    dir: PathBuf,
+}
+
+impl DrbdConf {
+    fn new(name: &str, body: &str) -> Option<DrbdConf> {
+        if !have("drbdadm") {
+            return None;
+        }
+        let host = String::from_utf8(
+            std::process::Command::new("uname")
+                .arg("-n")
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let dir = std::env::temp_dir().join(format!("fdrbd-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = body
+            .replace("@HOST@", host.trim())
+            .replace("@DIR@", &dir.to_string_lossy());
+        std::fs::write(dir.join("drbd.conf"), conf).unwrap();
+        Some(DrbdConf { dir })
+    }
+
+    fn path(&self) -> String {
+        self.dir.join("drbd.conf").to_string_lossy().into_owned()
+    }
+
+    fn adm(&self) -> ferro_ocf::sys::drbd::Drbdadm {
+        ferro_ocf::sys::drbd::Drbdadm::new(Some(&self.path()))
+    }
+}
+
+impl Drop for DrbdConf {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const TWO_VOLUMES: &str = r#"
+resource r0 {
+  volume 0 { device /dev/drbd1; disk /dev/loop8; meta-disk internal; }
+  volume 1 { device /dev/drbd2; disk none; }
+  handlers { unfence-peer "/bin/sh -c 'echo \"$OCF_RESKEY_unfence_extra_args\" > @DIR@/unfence-args'"; }
+  on @HOST@ { address 10.0.0.1:7790; }
+  on peer { address 10.0.0.2:7790; }
+}
+"#;
+
+fn deadline() -> ferro_ocf::ocf::Deadline {
+    ferro_ocf::ocf::Deadline::after(std::time::Duration::from_secs(20))
+}
+
+/// What start asks drbd-utils, answered by the real drbdadm: which volumes have a disk to
+/// attach, and which connection to wait for (`drbdadm -d connect` names it by resource and
+/// peer node id, the two arguments of `drbdsetup wait-connect-connection`).
+#[test]
+fn start_reads_disks_and_connections_from_real_drbdadm() {
+    let Some(conf) = DrbdConf::new("adm", TWO_VOLUMES) else {
+        return skip(
+            "start_reads_disks_and_connections_from_real_drbdadm",
+            "no drbdadm",
+        );
+    };
+    let mut adm = conf.adm();
+    assert_eq!(adm.minors("r0", &deadline()).unwrap(), Some(vec![1, 2]));
+    assert_eq!(adm.has_disks("r0", &deadline()), Some(vec![true, false]));
+    let dry = adm.run(&["-d", "connect", "r0:peer"], &deadline()).unwrap();
+    assert!(dry.success(), "{dry:?}");
+    assert_eq!(
+        ferro_ocf::agents::drbd::wait_connect_connection(&dry.stdout).unwrap(),
+        ["wait-connect-connection", "r0", "1"],
+        "{}",
+        dry.stdout
+    );
+    let usage = std::process::Command::new("drbdsetup")
+        .args(["help", "wait-connect-connection"])
+        .output()
+        .unwrap();
+    let usage = String::from_utf8_lossy(&usage.stdout);
+    assert!(
+        usage.contains("wait-connect-connection {resource} {peer_node_id}\n"),
+        "{usage}"
+    );
+}
+
+/// The unfence hook reads its options from OCF_RESKEY_unfence_extra_args: drbdadm passes the
+/// environment the agent gives it on to the handler.
+#[test]
+fn unfence_hook_gets_the_extra_args() {
+    let Some(conf) = DrbdConf::new("unfence", TWO_VOLUMES) else {
+        return skip("unfence_hook_gets_the_extra_args", "no drbdadm");
+    };
+    let args = "--quiet --flock-required --flock-timeout 0 --unfence-only-if-owner-match";
+    let out = conf
+        .adm()
+        .run_env(
+            &["unfence-peer", "r0"],
+            &[("OCF_RESKEY_unfence_extra_args", args)],
+            &deadline(),
+        )
+        .unwrap();
+    assert!(out.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(conf.dir.join("unfence-args"))
+            .unwrap()
+            .trim(),
+        args
+    );
+}
+
+/// The promotion score against a CIB file (crm_attribute honours CIB_file): both ways of
+/// naming it (-p for Pacemaker 2.1+, `-n master-<rsc>` for 2.0) are the same attribute, and a
+/// score that is not a number (a manual INFINITY) is reported as such, not as "no score".
+#[test]
+fn promotion_score_forms_and_a_manual_infinity() {
+    use ferro_ocf::sys::pacemaker::{Outcome, PromotionScore, Score, ScoreForm};
+    let Some(cib) = Cib::new("forms") else {
+        return skip(
+            "promotion_score_forms_and_a_manual_infinity",
+            "no cibadmin/crm_attribute",
+        );
+    };
+    // Only this test sets CIB_file in this process; the agents run with their own environment.
+    std::env::set_var("CIB_file", cib.path());
+    let version = std::process::Command::new("crm_attribute")
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = ferro_ocf::sys::pacemaker::parse_pacemaker_version(&String::from_utf8_lossy(
+        &version.stdout,
+    ));
+    assert!(version.is_some(), "crm_attribute --version");
+    assert_eq!(
+        ScoreForm::detect(&deadline()),
+        ScoreForm::for_version(version)
+    );
+    let forms = if version >= Some((2, 1, 0)) {
+        vec![ScoreForm::Promotion, ScoreForm::Named]
+    } else {
+        vec![ScoreForm::Named]
+    };
+    for form in forms {
+        let score = PromotionScore {
+            instance: "test-drbd",
+            node: Some("fdrbd-node"),
+            form,
+        };
+        assert_eq!(
+            score.get(&deadline()).unwrap(),
+            Outcome::Done(Score::Absent),
+            "{form:?}"
+        );
+        assert_eq!(
+            score.set(Some(1000), &deadline()).unwrap(),
+            Outcome::Done(())
+        );
+        assert_eq!(cib.score().as_deref(), Some("1000"), "{form:?}");
+        assert_eq!(
+            score.get(&deadline()).unwrap(),
+            Outcome::Done(Score::Value(1000))
+        );
+        assert!(cib.attr(&["-v", "INFINITY"]).status.success());
+        let got = score.get(&deadline()).unwrap();
+        assert_eq!(got, Outcome::Done(Score::Other("INFINITY".to_owned())));
+        let Outcome::Done(got) = got else {
+            unreachable!()
+        };
+        assert!(
+            !got.is(None),
+            "INFINITY is not 'no score': it must be deleted"
+        );
+        assert_eq!(score.set(None, &deadline()).unwrap(), Outcome::Done(()));
+        assert_eq!(cib.score(), None, "{form:?}");
+    }
+    std::env::remove_var("CIB_file");
+}

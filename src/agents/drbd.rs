@@ -3,7 +3,8 @@
 //!
 //! Every action starts like the reference's drbd_validate_all (parameters, clone meta
 //! attributes, the kernel module, the resource in drbd.conf), then reads like the runbook:
-//!   start    load the module, `drbdadm adjust`, wait up to wfc_timeout for the peer, score
+//!   start    load the module, attach (`drbdadm adjust --skip-net`; 8.4: `attach`), connect
+//!            (`drbdadm adjust`), wait up to wfc_timeout for the peer, score
 //!   promote  `drbdadm primary`, retried until the deadline
 //!   demote   `drbdadm secondary`, retried until the deadline
 //!   stop     demote if needed, `drbdadm down`, optionally outdate, drop the score
@@ -12,22 +13,24 @@
 //!
 //! Differences from the reference, each a fix of a known problem:
 //! - Scores go through `crm_attribute -p` (ClusterLabs/resource-agents#1806: crm_master is
-//!   deprecated), are read first and written only when they change, and are skipped outside a
-//!   cluster instead of logging errors.
+//!   deprecated; `-n master-<rsc>` before Pacemaker 2.1), are read first and written only when
+//!   they change, and are skipped outside a cluster instead of logging errors.
 //! - Every drbdadm/drbdsetup/crm_* call is bounded by the action's deadline (LINBIT/drbd#51),
 //!   and DRBD 8.4 state comes from /proc/drbd: a monitor spawns no drbdsetup at all.
 //! - Parameter errors are reported as OCF_ERR_CONFIGURED naming the parameter before any
 //!   system check, so validate-all says what is wrong with the configuration even on a node
 //!   where DRBD is not installed.
 //! - `crm_resource --locate` is parsed for both "Promoted" (Pacemaker 2.1+) and "Master"; the
-//!   reference matches only "Master", so with current Pacemaker every Primary peer looked
-//!   "unexpected" to remove_master_score_if_peer_primary=unexpected.
+//!   reference before drbd-utils 9.30 matches only "Master", so with current Pacemaker every
+//!   Primary peer looked "unexpected" to remove_master_score_if_peer_primary=unexpected.
+//! - demote of a resource that is not running returns OCF_NOT_RUNNING, as drbd-utils after
+//!   9.22 does (9.22 returns OCF_ERR_GENERIC).
 
-use crate::ocf::env::{is_false, is_true};
+use crate::ocf::env::is_true;
 use crate::ocf::Agent;
 use crate::ocf::{Action, Ctx, Deadline, OcfCode, OcfContext};
 use crate::sys::drbd::{self, Drbdadm, ResourceState, Role, Summary, Version};
-use crate::sys::pacemaker::{self, Outcome, PromotionScore};
+use crate::sys::pacemaker::{self, Outcome, PromotionScore, Score, ScoreForm};
 use crate::{ocf_bail, ocf_err};
 use anyhow::Result;
 use std::cell::{Cell, RefCell};
@@ -63,7 +66,8 @@ pub struct Config {
     pub scores: [i64; 4],
     pub stop_outdates_secondary: bool,
     pub ignore_missing_notifications: bool,
-    /// None: do not wait for the connection after start.
+    /// None: do not wait for the connection after start. Some(0): until it is up (drbdsetup's
+    /// 0), within the deadline.
     pub wfc_timeout: Option<u64>,
     pub peer_primary: PeerPrimaryPolicy,
     pub fail_promote_early_if_peer_primary: bool,
@@ -74,11 +78,26 @@ pub struct Config {
     pub connect_only_after_promote: bool,
 }
 
+/// Whether `action` refuses a malformed parameter. The reference reads parameters leniently
+/// (ocf_is_true takes anything else as false; a bad adjust_master_score falls back to the
+/// default), and an OCF_ERR_CONFIGURED from monitor, notify or reload stops the clone on every
+/// node: only validate-all and start, where nothing is running yet, say what is wrong.
+pub fn strict_params(action: Action) -> bool {
+    matches!(action, Action::ValidateAll | Action::Start)
+}
+
+/// The parameter, or its default when unset or empty (the reference's `${X:=default}`).
+fn param<'c>(ctx: &'c Ctx, name: &str) -> &'c str {
+    ctx.params
+        .opt(name)
+        .or_else(|| ctx.metadata.param(name)?.default.as_deref())
+        .unwrap_or("")
+}
+
 impl Config {
-    /// The instance parameters. `strict` (validate-all) makes a bad adjust_master_score an
-    /// error; the other actions fall back to the default as the reference does, so that a typo
-    /// does not stop a running DRBD.
-    pub fn from_ctx(ctx: &Ctx, strict: bool) -> Result<Config> {
+    /// The instance parameters, strict as [`strict_params`] says.
+    pub fn from_ctx(ctx: &Ctx) -> Result<Config> {
+        let strict = strict_params(ctx.action);
         let p = &ctx.params;
         let resource = p.str("drbd_resource").trim().to_owned();
         if resource.is_empty() {
@@ -93,7 +112,7 @@ impl Config {
                 "parameter drbd_resource: resource name must only contain [-%+./0-9:=@A-Z_a-z], got {resource:?}"
             );
         }
-        let drbdconf = p.opt("drbdconf").map(str::to_owned);
+        let drbdconf = Some(param(ctx, "drbdconf").to_owned()).filter(|c| !c.is_empty());
         if let Some(c) = &drbdconf {
             if !safe_name(c) {
                 ocf_bail!(
@@ -103,7 +122,7 @@ impl Config {
             }
         }
         let version = |name: &str| -> Result<Option<Version>> {
-            match p.opt(name) {
+            match Some(param(ctx, name)).filter(|v| !v.is_empty()) {
                 None => Ok(None),
                 Some(v) => match Version::parse_strict(v) {
                     Some(v) => Ok(Some(v)),
@@ -114,7 +133,7 @@ impl Config {
                 },
             }
         };
-        let scores = match parse_scores(p.str("adjust_master_score")) {
+        let scores = match parse_scores(param(ctx, "adjust_master_score")) {
             Ok(s) => s,
             Err(why) if strict => ocf_bail!(ErrConfigured, "parameter adjust_master_score: {why}"),
             Err(why) => {
@@ -122,14 +141,12 @@ impl Config {
                 DEFAULT_SCORES
             }
         };
-        // The reference: empty or any non-digit means "do not wait".
-        let wfc = p.str("wfc_timeout").trim();
-        let wfc_timeout = if !wfc.is_empty() && wfc.bytes().all(|b| b.is_ascii_digit()) {
+        // The reference: any non-digit means "do not wait".
+        let wfc = param(ctx, "wfc_timeout");
+        let wfc_timeout = if wfc.bytes().all(|b| b.is_ascii_digit()) {
             wfc.parse().ok()
         } else {
-            if !wfc.is_empty() {
-                tracing::debug!("non-digits in wfc_timeout ({wfc}), going to not wait at all");
-            }
+            tracing::debug!("non-digits in wfc_timeout ({wfc}), going to not wait at all");
             None
         };
         let rm = p.str("remove_master_score_if_peer_primary");
@@ -140,31 +157,19 @@ impl Config {
         } else {
             PeerPrimaryPolicy::Ignore
         };
-        // Booleans the reference reads with ocf_is_true: anything else is false there. A value
-        // that is neither true nor false is most likely a typo, so validate-all names it.
-        let flag = |name: &str| -> Result<bool> {
-            let v = p.str(name);
-            if strict && !is_true(v) && !is_false(v) {
-                ocf_bail!(
-                    ErrConfigured,
-                    "parameter {name}: {v:?} is not a boolean (use true or false)"
-                );
-            }
-            Ok(is_true(v))
-        };
         Ok(Config {
             drbdconf,
             scores,
-            stop_outdates_secondary: flag("stop_outdates_secondary")?,
-            ignore_missing_notifications: flag("ignore_missing_notifications")?,
+            stop_outdates_secondary: p.bool("stop_outdates_secondary")?,
+            ignore_missing_notifications: p.bool("ignore_missing_notifications")?,
             wfc_timeout,
             peer_primary,
-            fail_promote_early_if_peer_primary: flag("fail_promote_early_if_peer_primary")?,
-            unfence_if_all_uptodate: flag("unfence_if_all_uptodate")?,
-            unfence_extra_args: p.str("unfence_extra_args").to_owned(),
+            fail_promote_early_if_peer_primary: p.bool("fail_promote_early_if_peer_primary")?,
+            unfence_if_all_uptodate: p.bool("unfence_if_all_uptodate")?,
+            unfence_extra_args: param(ctx, "unfence_extra_args").to_owned(),
             version_ge: version("require_drbd_module_version_ge")?,
             version_lt: version("require_drbd_module_version_lt")?,
-            connect_only_after_promote: flag("connect_only_after_promote")?,
+            connect_only_after_promote: p.bool("connect_only_after_promote")?,
             resource,
         })
     }
@@ -338,7 +343,8 @@ struct Session<'a> {
     adm: Drbdadm,
     version: Version,
     minors: Vec<u32>,
-    current_score: RefCell<Option<Option<i64>>>,
+    /// The score as read from the CIB (None: not read yet).
+    current_score: RefCell<Option<Score>>,
     no_cluster: Cell<bool>,
     pcmk_primary: RefCell<Option<Vec<String>>>,
 }
@@ -356,7 +362,7 @@ fn deadline(ctx: &Ctx) -> &Deadline {
 /// drbd_validate_all: everything every action checks first.
 fn open(ctx: &Ctx) -> Result<Opened<'_>> {
     let action = ctx.action;
-    let cfg = Config::from_ctx(ctx, action == Action::ValidateAll)?;
+    let cfg = Config::from_ctx(ctx)?;
     if action != Action::Stop {
         check_meta(ctx, None)?;
         if !matches!(action, Action::Monitor | Action::ValidateAll) {
@@ -477,23 +483,16 @@ impl<'a> Session<'a> {
 
     // --- promotion score -----------------------------------------------------------------
 
-    fn score_handle(&self) -> PromotionScore<'_> {
-        PromotionScore {
-            instance: self.ctx.env.instance(),
-            node: self.ctx.env.meta("on_node"),
-        }
-    }
-
-    fn current_score(&self) -> Option<Option<i64>> {
+    fn current_score(&self) -> Option<Score> {
         if self.no_cluster.get() {
             return None;
         }
-        if let Some(v) = *self.current_score.borrow() {
+        if let Some(v) = self.current_score.borrow().clone() {
             return Some(v);
         }
-        match self.score_handle().get(self.d()) {
+        match score_handle(self.ctx).get(self.d()) {
             Ok(Outcome::Done(v)) => {
-                *self.current_score.borrow_mut() = Some(v);
+                *self.current_score.borrow_mut() = Some(v.clone());
                 Some(v)
             }
             Ok(Outcome::NoCluster) => {
@@ -516,16 +515,16 @@ impl<'a> Session<'a> {
             _ => None,
         };
         let current = self.current_score();
-        if self.no_cluster.get() || current == Some(want) {
+        if self.no_cluster.get() || current.is_some_and(|c| c.is(want)) {
             return;
         }
-        match self.score_handle().set(want, self.d()) {
+        match score_handle(self.ctx).set(want, self.d()) {
             Ok(Outcome::Done(())) => {
                 match want {
                     Some(n) => tracing::info!("{}: promotion score set to {n}", self.res()),
                     None => tracing::info!("{}: promotion score removed", self.res()),
                 }
-                *self.current_score.borrow_mut() = Some(want);
+                *self.current_score.borrow_mut() = Some(want.map_or(Score::Absent, Score::Value));
             }
             Ok(Outcome::NoCluster) => self.no_cluster.set(true),
             Err(e) => tracing::error!("{}: cannot set the promotion score: {e:#}", self.res()),
@@ -577,25 +576,17 @@ impl<'a> Session<'a> {
     /// The unfence hook (crm-unfence-peer.9.sh) removes a stale fencing constraint; it reads
     /// its options from OCF_RESKEY_unfence_extra_args.
     fn unfence(&self) {
-        let mut cmd =
-            crate::sys::command::command("drbdadm", &self.adm_argv(&["unfence-peer", self.res()]));
-        cmd.env(
+        let env = [(
             "OCF_RESKEY_unfence_extra_args",
-            &self.cfg.unfence_extra_args,
-        );
-        match crate::sys::command::run_cmd(cmd, "drbdadm unfence-peer", self.d()) {
+            self.cfg.unfence_extra_args.as_str(),
+        )];
+        match self
+            .adm
+            .run_env(&["unfence-peer", self.res()], &env, self.d())
+        {
             Ok(out) => tracing::debug!("unfence exit code: {}", out.describe()),
             Err(e) => tracing::warn!("drbdadm unfence-peer: {e:#}"),
         }
-    }
-
-    fn adm_argv(&self, args: &[&str]) -> Vec<String> {
-        let mut v = Vec::new();
-        if let Some(c) = &self.cfg.drbdconf {
-            v.extend(["-c".to_owned(), c.clone()]);
-        }
-        v.extend(args.iter().map(|s| (*s).to_owned()));
-        v
     }
 
     // --- helpers of the actions ----------------------------------------------------------
@@ -644,26 +635,21 @@ impl<'a> Session<'a> {
             format!("--degr-wfc-timeout={t}"),
             format!("--outdated-wfc-timeout={t}"),
         ];
-        // drbdsetup's own timeout is wfc_timeout; ours leaves time for the rest of start.
-        let d = self.d().within(Duration::from_secs(t + 2)).portion(0.9);
+        // drbdsetup's own timeout is wfc_timeout (0: none); ours leaves time for the rest of
+        // start, which goes on when the peer is not there yet (the reference's start would
+        // hang in drbdsetup until Pacemaker's timeout).
+        let bound = |d: &Deadline| match t {
+            0 => d.portion(0.9),
+            t => d.within(Duration::from_secs(t + 2)).portion(0.9),
+        };
         let mut runs: Vec<Vec<String>> = Vec::new();
         if self.version.is_v9() {
             match peer {
                 Some(p) => {
-                    // `drbdadm -d connect res:peer` prints the drbdsetup connect line, whose
-                    // arguments name the connection; wait for that one.
-                    match self.adm(&["-d", "connect", &format!("{}:{p}", self.res())]) {
-                        Ok(o) if o.success() => {
-                            if let Some(line) = o.stdout.lines().find(|l| l.contains(" connect ")) {
-                                let w: Vec<&str> = line.split_whitespace().collect();
-                                if let Some(i) = w.iter().position(|x| *x == "connect") {
-                                    let mut a = vec!["wait-connect-connection".to_owned()];
-                                    a.extend(w[i + 1..].iter().take(3).map(|s| (*s).to_owned()));
-                                    runs.push(a);
-                                }
-                            }
-                        }
-                        _ => tracing::warn!(
+                    let dry = self.adm(&["-d", "connect", &format!("{}:{p}", self.res())]);
+                    match dry.ok().filter(|o| o.success()) {
+                        Some(o) => runs.extend(wait_connect_connection(&o.stdout)),
+                        None => tracing::warn!(
                             "Please use matching node names for hostname, uname, corosync, pacemaker and DRBD! Not a valid DRBD peer: '{p}'"
                         ),
                     }
@@ -680,7 +666,7 @@ impl<'a> Session<'a> {
         }
         for mut argv in runs {
             argv.extend(opts.iter().cloned());
-            match crate::sys::command::run("drbdsetup", &argv, &d) {
+            match crate::sys::command::run("drbdsetup", &argv, &bound(self.d())) {
                 Ok(o) if o.success() => {}
                 Ok(o) => {
                     tracing::info!("drbdsetup {}: {} {}", argv[0], o.describe(), o.last_line())
@@ -706,17 +692,31 @@ impl<'a> Session<'a> {
         self.wait_connect(None);
     }
 
-    /// Configure the resource in the kernel: disk always, network unless
-    /// connect_only_after_promote.
+    /// Create the resource in the kernel and attach its disks, without the network (the
+    /// reference's create_device_udev_settle and do_attach): a failed attach is told apart
+    /// from a network that is not there yet, and DRBD 9 can connect to the Primary first.
     fn bring_up(&self) -> Result<crate::sys::command::Output> {
-        if !self.cfg.connect_only_after_promote {
-            return self.adjust(&[]);
+        if !self.version.is_v9() {
+            for step in ["new-resource", "new-minor"] {
+                let out = self.adm(&[step, self.res()])?;
+                if !out.success() {
+                    ocf_bail!(
+                        ErrGeneric,
+                        "cannot create {}: drbdadm {step}: {}",
+                        self.res(),
+                        out.last_line()
+                    );
+                }
+            }
         }
+        self.attach()
+    }
+
+    /// Attach the disks of a created resource (for DRBD 9 diskless clients, a no-op).
+    fn attach(&self) -> Result<crate::sys::command::Output> {
         if self.version.is_v9() {
             self.adm(&["adjust", "--skip-net", self.res()])
         } else {
-            let _ = self.adm(&["new-resource", self.res()]);
-            let _ = self.adm(&["new-minor", self.res()]);
             self.adm(&["attach", self.res()])
         }
     }
@@ -784,21 +784,24 @@ impl<'a> Session<'a> {
         if !drbd::module_loaded() {
             load_module(self.ctx)?;
         }
-        let mut failed: Option<String> = None;
+        let has_disks = self.adm.has_disks(self.res(), self.d());
+        // Why the attach failed (exit code, or disks left Diskless), until it is retried.
+        let mut attach_failed: Option<String> = None;
+        let mut retried = false;
+        let mut attached = false;
+        // The reference's loop without its sleep after the first step: a step that worked is
+        // looked at again at once, a failed one (or a third look) after a pause.
+        let mut pause = false;
         for attempt in 0.. {
-            if attempt > 0 && !self.pause() {
-                ocf_bail!(
-                    ErrGeneric,
-                    "{} did not come up in time{}",
-                    self.res(),
-                    suffix(&failed)
-                );
+            if (pause || attempt >= 2) && !self.pause() {
+                ocf_bail!(ErrGeneric, "{} did not come up in time", self.res());
             }
+            pause = false;
             let st = self.state()?;
             match code_of_state(&st) {
                 OcfCode::RunningPromoted => {
                     tracing::warn!("{} already Primary, demoting.", self.res());
-                    let _ = self.adm(&["secondary", self.res()]);
+                    pause = !self.adm(&["secondary", self.res()])?.success();
                 }
                 OcfCode::NotRunning => {
                     if attempt == 0 {
@@ -806,17 +809,34 @@ impl<'a> Session<'a> {
                         let _ = self.adm(&["check-resize", self.res()]);
                     }
                     let out = self.bring_up()?;
+                    attached = true;
                     if !out.success() {
-                        let why = format!("drbdadm adjust {}: {}", self.res(), out.last_line());
-                        tracing::warn!("{why}");
                         // A second failure will not get better by waiting for the timeout.
-                        if attempt > 0 && !self.state()?.is_running() {
+                        if let Some(why) = attach_failed {
                             ocf_bail!(ErrGeneric, "failed to attach: {why}");
                         }
-                        failed = Some(why);
+                        attach_failed = Some(out.last_line().to_owned());
+                        pause = true;
                     }
                 }
                 _ => {
+                    let missing = match &has_disks {
+                        Some(has) if attached => attach_verdict(&st, &self.minors, has),
+                        _ => None,
+                    };
+                    if let Some(why) = attach_failed.take().or(missing) {
+                        tracing::warn!("{}: attach failed: {why}", self.res());
+                        // Once more on the created resource, as the reference does.
+                        if retried {
+                            ocf_bail!(ErrGeneric, "failed to attach: {why}");
+                        }
+                        retried = true;
+                        let out = self.attach()?;
+                        if !out.success() {
+                            ocf_bail!(ErrGeneric, "failed to attach: {}", out.last_line());
+                        }
+                        continue;
+                    }
                     if !self.cfg.connect_only_after_promote {
                         self.connect();
                     }
@@ -832,7 +852,8 @@ impl<'a> Session<'a> {
             ocf_bail!(ErrGeneric, "expected device nodes did not appear (in time)");
         }
         // In case no monitor is configured, and so that Pacemaker can promote at once: score
-        // now (PAF#80: instances sat unpromoted forever because only monitors set scores).
+        // now, as the reference does (PAF#80: agents that only scored in monitors sat
+        // unpromoted).
         let st = self.state()?;
         self.update_score(&st);
         tracing::info!("{} started: {}", self.res(), st.describe());
@@ -914,7 +935,8 @@ impl<'a> Session<'a> {
             match code_of_state(&self.state()?) {
                 OcfCode::Success => return Ok(OcfCode::Success),
                 OcfCode::NotRunning => {
-                    ocf_bail!(ErrGeneric, "cannot demote a resource that was not started")
+                    tracing::error!("Trying to demote a resource that was not started");
+                    return Ok(OcfCode::NotRunning);
                 }
                 _ => {
                     let out = self.adm(&["secondary", self.res()])?;
@@ -1037,6 +1059,42 @@ fn suffix(last: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// `drbdadm -d connect <res>:<peer>` prints `drbdsetup connect <res> <peer-node-id>
+/// [options]`: the wait for that connection is `wait-connect-connection <res> <peer-node-id>`
+/// (connect's options are not wait-connect's).
+pub fn wait_connect_connection(dry_run: &str) -> Option<Vec<String>> {
+    dry_run.lines().find_map(|line| {
+        let mut w = line
+            .split_whitespace()
+            .skip_while(|w| *w != "connect")
+            .skip(1);
+        let (res, node_id) = (w.next()?, w.next()?);
+        Some(vec![
+            "wait-connect-connection".to_owned(),
+            res.to_owned(),
+            node_id.to_owned(),
+        ])
+    })
+}
+
+/// After an attach: None when every volume the configuration gives a disk has it, else why not.
+pub fn attach_verdict(st: &ResourceState, minors: &[u32], has_disks: &[bool]) -> Option<String> {
+    let missing = st.missing_disks(minors, has_disks);
+    (!missing.is_empty()).then(|| {
+        let m: Vec<String> = missing.iter().map(|m| format!("/dev/drbd{m}")).collect();
+        format!("{} Diskless ({})", m.join(", "), st.describe())
+    })
+}
+
+/// This instance's promotion score on this node.
+fn score_handle(ctx: &Ctx) -> PromotionScore<'_> {
+    PromotionScore {
+        instance: ctx.env.instance(),
+        node: ctx.env.meta("on_node"),
+        form: ScoreForm::detect(&ctx.deadline),
+    }
+}
+
 fn code_of_state(st: &ResourceState) -> OcfCode {
     match (st.is_running(), st.role) {
         (false, _) => OcfCode::NotRunning,
@@ -1049,11 +1107,7 @@ fn code_of_state(st: &ResourceState) -> OcfCode {
 /// path cannot even begin (the configuration broke while DRBD runs), down the resource by name.
 fn stop_without_config(ctx: &Ctx, err: anyhow::Error) -> Result<OcfCode> {
     // Whatever happens below, an old score must not make Pacemaker promote here.
-    let score = PromotionScore {
-        instance: ctx.env.instance(),
-        node: ctx.env.meta("on_node"),
-    };
-    if let Err(e) = score.set(None, &ctx.deadline) {
+    if let Err(e) = score_handle(ctx).set(None, &ctx.deadline) {
         tracing::warn!("cannot remove the promotion score: {e:#}");
     }
     if !drbd::module_loaded() {
@@ -1085,6 +1139,10 @@ impl Agent for Drbd {
 
     fn metadata_xml(&self) -> &'static str {
         include_str!("../../ocf-metadata/drbd.xml")
+    }
+
+    fn strict_params(&self, action: Action) -> bool {
+        strict_params(action)
     }
 
     fn validate(&self, ctx: &Ctx) -> Result<()> {

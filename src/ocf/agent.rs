@@ -1,6 +1,6 @@
 //! What an agent is to the contract: the runner calls these methods, one per action.
 
-use super::{Ctx, OcfCode, OcfError};
+use super::{Action, Ctx, OcfCode, OcfError};
 use anyhow::Result;
 
 /// One OCF resource agent. `validate` is validate-all: it checks the configuration and the
@@ -11,6 +11,12 @@ pub trait Agent: Sync {
     fn name(&self) -> &'static str;
     /// The embedded `ocf-metadata/<name>.xml`.
     fn metadata_xml(&self) -> &'static str;
+
+    /// Whether `action` resolves the parameters strictly (a value of the wrong type is
+    /// OCF_ERR_CONFIGURED) rather than falling back to the default.
+    fn strict_params(&self, action: Action) -> bool {
+        action != Action::Stop
+    }
 
     fn validate(&self, ctx: &Ctx) -> Result<()>;
     fn start(&self, ctx: &Ctx) -> Result<OcfCode>;

@@ -1,11 +1,12 @@
 //! The few Pacemaker tools an agent calls: the promotion score (a transient node attribute,
-//! `crm_attribute -p`) and where Pacemaker thinks a resource is promoted (`crm_resource
+//! `crm_attribute -p`, or `-n master-<rsc>` before Pacemaker 2.1) and where Pacemaker thinks a resource is promoted (`crm_resource
 //! --locate`). Outside a cluster (the agent run by hand, under drbd-reactor's ocf.rs wrapper,
 //! on a node whose cluster stack is down) there is no score to keep: that is not an error.
 
 use crate::ocf::Deadline;
 use crate::sys::command;
 use anyhow::Result;
+use std::sync::OnceLock;
 
 const CRM_ATTRIBUTE: &str = "crm_attribute";
 /// crm_exit_t values crm_attribute returns.
@@ -18,6 +19,78 @@ pub struct PromotionScore<'a> {
     /// Pacemaker's name for this node (CRM_meta_on_node); without it crm_attribute asks the
     /// controller, one more IPC round trip.
     pub node: Option<&'a str>,
+    pub form: ScoreForm,
+}
+
+/// How crm_attribute is told which attribute is the promotion score.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScoreForm {
+    /// `-p <rsc>` (--promotion), Pacemaker 2.1 and later: crm_master is deprecated there
+    /// (ClusterLabs/resource-agents#1806).
+    Promotion,
+    /// `-n master-<rsc>`, what crm_master runs: Pacemaker 2.0 has no -p, and every score
+    /// written with it would fail, so nothing would ever be promoted.
+    Named,
+}
+
+impl ScoreForm {
+    /// By the installed Pacemaker's version (`crm_attribute --version`), asked once per
+    /// process. When it cannot be told, -p: current Pacemaker.
+    pub fn detect(deadline: &Deadline) -> ScoreForm {
+        static FORM: OnceLock<ScoreForm> = OnceLock::new();
+        *FORM.get_or_init(|| {
+            let version = command::run(CRM_ATTRIBUTE, &["--version"], deadline)
+                .ok()
+                .and_then(|o| parse_pacemaker_version(&o.stdout));
+            tracing::debug!("Pacemaker version {version:?}");
+            ScoreForm::for_version(version)
+        })
+    }
+
+    pub fn for_version(version: Option<(u32, u32, u32)>) -> ScoreForm {
+        match version {
+            Some(v) if v < (2, 1, 0) => ScoreForm::Named,
+            _ => ScoreForm::Promotion,
+        }
+    }
+}
+
+/// "Pacemaker 2.1.5\nWritten by ..." (also "Pacemaker 2.0.1-9e909a5bdd") -> (2, 1, 5).
+pub fn parse_pacemaker_version(s: &str) -> Option<(u32, u32, u32)> {
+    let v = s.lines().next()?.trim().strip_prefix("Pacemaker ")?;
+    let mut it = v.split(|c: char| !c.is_ascii_digit());
+    let mut n = || it.next()?.parse::<u32>().ok();
+    Some((n()?, n()?, n()?))
+}
+
+/// A promotion score as crm_attribute reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Score {
+    Absent,
+    Value(i64),
+    /// Not a plain number (a manual "INFINITY", say): known to be there, not known to be what
+    /// the agent wants, so it is always rewritten or deleted.
+    Other(String),
+}
+
+impl Score {
+    pub fn parse(stdout: &str) -> Score {
+        let v = stdout.trim();
+        match v.parse::<i64>() {
+            Ok(n) => Score::Value(n),
+            Err(_) if v.is_empty() => Score::Absent,
+            Err(_) => Score::Other(v.to_owned()),
+        }
+    }
+
+    /// Whether the score is already `want` (None: no score), so that writing it changes nothing.
+    pub fn is(&self, want: Option<i64>) -> bool {
+        match (self, want) {
+            (Score::Absent, None) => true,
+            (Score::Value(n), Some(w)) => *n == w,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -28,15 +101,12 @@ pub enum Outcome<T> {
 }
 
 impl PromotionScore<'_> {
-    fn argv(&self, op: &[&str]) -> Vec<String> {
-        // -p (--promotion) is Pacemaker's promotion attribute (master-<rsc>), lifetime reboot;
-        // the deprecated crm_master wrapper did the same (ClusterLabs/resource-agents#1806).
-        let mut v = vec![
-            "-p".to_owned(),
-            self.instance.to_owned(),
-            "-l".to_owned(),
-            "reboot".to_owned(),
-        ];
+    pub fn argv(&self, op: &[&str]) -> Vec<String> {
+        let mut v = match self.form {
+            ScoreForm::Promotion => vec!["-p".to_owned(), self.instance.to_owned()],
+            ScoreForm::Named => vec!["-n".to_owned(), format!("master-{}", self.instance)],
+        };
+        v.extend(["-l".to_owned(), "reboot".to_owned()]);
         if let Some(n) = self.node.filter(|n| !n.is_empty()) {
             v.extend(["-N".to_owned(), n.to_owned()]);
         }
@@ -63,14 +133,14 @@ impl PromotionScore<'_> {
         Ok(Outcome::Done(out))
     }
 
-    /// The current score, None when there is none.
-    pub fn get(&self, deadline: &Deadline) -> Result<Outcome<Option<i64>>> {
+    /// The current score.
+    pub fn get(&self, deadline: &Deadline) -> Result<Outcome<Score>> {
         Ok(match self.call(&["-G", "-q"], deadline)? {
             Outcome::NoCluster => Outcome::NoCluster,
-            Outcome::Done(out) if out.success() => {
-                Outcome::Done(out.stdout.trim().parse::<i64>().ok())
+            Outcome::Done(out) if out.success() => Outcome::Done(Score::parse(&out.stdout)),
+            Outcome::Done(out) if out.status.code() == Some(CRM_EX_NOSUCH) => {
+                Outcome::Done(Score::Absent)
             }
-            Outcome::Done(out) if out.status.code() == Some(CRM_EX_NOSUCH) => Outcome::Done(None),
             Outcome::Done(out) => anyhow::bail!(
                 "{} failed ({}): {}",
                 command::display_argv(CRM_ATTRIBUTE, &self.argv(&["-G", "-q"])),
@@ -147,6 +217,7 @@ mod tests {
         let s = PromotionScore {
             instance: "drbd_r0",
             node: Some("node1"),
+            form: ScoreForm::Promotion,
         };
         assert_eq!(
             s.argv(&["-v", "10000"]),
@@ -155,7 +226,55 @@ mod tests {
         let s = PromotionScore {
             instance: "drbd_r0",
             node: None,
+            form: ScoreForm::Promotion,
         };
         assert_eq!(s.argv(&["-D"]), ["-p", "drbd_r0", "-l", "reboot", "-D"]);
+        // What crm_master runs, for Pacemaker 2.0 (no -p there).
+        let s = PromotionScore {
+            instance: "drbd_r0",
+            node: Some("node1"),
+            form: ScoreForm::Named,
+        };
+        assert_eq!(
+            s.argv(&["-D"]),
+            ["-n", "master-drbd_r0", "-l", "reboot", "-N", "node1", "-D"]
+        );
+    }
+
+    #[test]
+    fn score_form_by_pacemaker_version() {
+        // `crm_attribute --version` of Pacemaker 2.1.5 (Debian 12) and 2.0.1 (Debian 10).
+        let v215 =
+            "Pacemaker 2.1.5\nWritten by Andrew Beekhof and the Pacemaker project contributors\n";
+        let v201 = "Pacemaker 2.0.1\nWritten by Andrew Beekhof\n";
+        assert_eq!(parse_pacemaker_version(v215), Some((2, 1, 5)));
+        assert_eq!(parse_pacemaker_version(v201), Some((2, 0, 1)));
+        assert_eq!(
+            parse_pacemaker_version("Pacemaker 2.0.5-ba59be7122\n"),
+            Some((2, 0, 5))
+        );
+        assert_eq!(
+            parse_pacemaker_version("crm_attribute: unknown option"),
+            None
+        );
+        let form = |s: &str| ScoreForm::for_version(parse_pacemaker_version(s));
+        assert_eq!(form(v215), ScoreForm::Promotion);
+        assert_eq!(form(v201), ScoreForm::Named);
+        assert_eq!(form("Pacemaker 3.0.0\n"), ScoreForm::Promotion);
+        assert_eq!(form("Pacemaker 1.1.23\n"), ScoreForm::Named);
+        // Unknown: current Pacemaker.
+        assert_eq!(form(""), ScoreForm::Promotion);
+    }
+
+    #[test]
+    fn a_score_that_is_not_a_number_is_not_no_score() {
+        assert_eq!(Score::parse("10000\n"), Score::Value(10000));
+        assert_eq!(Score::parse("\n"), Score::Absent);
+        let inf = Score::parse("INFINITY\n");
+        assert_eq!(inf, Score::Other("INFINITY".to_owned()));
+        // Unknown: deleting or writing it is never skipped.
+        assert!(!inf.is(None) && !inf.is(Some(10000)));
+        assert!(Score::Absent.is(None) && !Score::Absent.is(Some(1)));
+        assert!(Score::Value(10).is(Some(10)) && !Score::Value(10).is(None));
     }
 }

@@ -15,6 +15,19 @@ fn ctx(action: Action, pairs: &[(&str, &str)]) -> anyhow::Result<Ctx> {
     crate::ocf::run::prepare(&Drbd, action, env)
 }
 
+/// /proc/drbd captured from a real DRBD 8.4 pair (tests/fixtures/drbd/84/<state>/<node>).
+macro_rules! proc_drbd {
+    ($state:literal, $node:literal) => {
+        include_str!(concat!(
+            "../../../tests/fixtures/drbd/84/",
+            $state,
+            "/",
+            $node,
+            ".proc_drbd"
+        ))
+    };
+}
+
 fn summary() -> Summary {
     Summary {
         have_quorum: true,
@@ -225,10 +238,10 @@ fn adjust_master_score_parsing() {
 #[test]
 fn bad_adjust_master_score_fails_validate_but_falls_back_elsewhere() {
     let p = [("OCF_RESKEY_adjust_master_score", "0 10 1000")];
-    let e = Config::from_ctx(&ctx(Action::ValidateAll, &p).unwrap(), true).unwrap_err();
+    let e = Config::from_ctx(&ctx(Action::ValidateAll, &p).unwrap()).unwrap_err();
     assert_eq!(code_of(&e), OcfCode::ErrConfigured);
     assert!(e.to_string().contains("adjust_master_score"), "{e}");
-    let c = Config::from_ctx(&ctx(Action::Monitor, &p).unwrap(), false).unwrap();
+    let c = Config::from_ctx(&ctx(Action::Monitor, &p).unwrap()).unwrap();
     assert_eq!(c.scores, DEFAULT_SCORES);
 }
 
@@ -249,25 +262,23 @@ fn parameters_are_checked_and_named() {
         ),
     ] {
         let c = ctx(Action::ValidateAll, &[(k, v)]).unwrap();
-        let e = Config::from_ctx(&c, true).unwrap_err();
+        let e = Config::from_ctx(&c).unwrap_err();
         assert_eq!(code_of(&e), OcfCode::ErrConfigured, "{k}");
         assert!(e.to_string().contains(needle), "{k}: {e}");
     }
-    // Declared boolean: the parameter layer rejects it before the agent runs.
-    let e = ctx(
-        Action::ValidateAll,
-        &[("OCF_RESKEY_stop_outdates_secondary", "perhaps")],
-    )
-    .unwrap_err();
-    assert_eq!(code_of(&e), OcfCode::ErrConfigured);
-    assert!(e.to_string().contains("stop_outdates_secondary"), "{e}");
+    // Declared boolean: validate-all and start refuse a typo, naming the parameter.
+    for action in [Action::ValidateAll, Action::Start] {
+        let e = ctx(action, &[("OCF_RESKEY_stop_outdates_secondary", "perhaps")]).unwrap_err();
+        assert_eq!(code_of(&e), OcfCode::ErrConfigured);
+        assert!(e.to_string().contains("stop_outdates_secondary"), "{e}");
+    }
     let e = ctx(Action::Start, &[("OCF_RESKEY_drbd_resource", "")]).unwrap_err();
     assert_eq!(code_of(&e), OcfCode::ErrConfigured);
 }
 
 #[test]
 fn defaults_are_the_references() {
-    let c = Config::from_ctx(&ctx(Action::Start, &[]).unwrap(), true).unwrap();
+    let c = Config::from_ctx(&ctx(Action::Start, &[]).unwrap()).unwrap();
     assert_eq!(c.drbdconf.as_deref(), Some("/etc/drbd.conf"));
     assert_eq!(c.scores, DEFAULT_SCORES);
     assert_eq!(c.wfc_timeout, Some(5));
@@ -277,14 +288,40 @@ fn defaults_are_the_references() {
     assert!(
         !c.stop_outdates_secondary && !c.connect_only_after_promote && !c.unfence_if_all_uptodate
     );
-    for (v, want) in [("", None), ("none", None), ("0", Some(0)), ("30", Some(30))] {
-        let c = Config::from_ctx(
-            &ctx(Action::Start, &[("OCF_RESKEY_wfc_timeout", v)]).unwrap(),
-            true,
-        )
-        .unwrap();
+    // The reference's `${OCF_RESKEY_wfc_timeout:=5}`: empty is the default, not "no wait".
+    for (v, want) in [
+        ("", Some(5)),
+        ("none", None),
+        ("0", Some(0)),
+        ("30", Some(30)),
+    ] {
+        let c = Config::from_ctx(&ctx(Action::Start, &[("OCF_RESKEY_wfc_timeout", v)]).unwrap())
+            .unwrap();
         assert_eq!(c.wfc_timeout, want, "{v:?}");
     }
+    // Empty is the default for the other parameters with one too (`${X:=default}`).
+    assert_eq!(
+        c.unfence_extra_args,
+        "--quiet --flock-required --flock-timeout 0 --unfence-only-if-owner-match"
+    );
+    let c = Config::from_ctx(
+        &ctx(
+            Action::Start,
+            &[
+                ("OCF_RESKEY_unfence_extra_args", ""),
+                ("OCF_RESKEY_adjust_master_score", ""),
+                ("OCF_RESKEY_drbdconf", ""),
+            ],
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        c.unfence_extra_args,
+        "--quiet --flock-required --flock-timeout 0 --unfence-only-if-owner-match"
+    );
+    assert_eq!(c.scores, DEFAULT_SCORES);
+    assert_eq!(c.drbdconf.as_deref(), Some("/etc/drbd.conf"));
     let c = ctx(
         Action::Start,
         &[(
@@ -294,7 +331,7 @@ fn defaults_are_the_references() {
     )
     .unwrap();
     assert_eq!(
-        Config::from_ctx(&c, true).unwrap().peer_primary,
+        Config::from_ctx(&c).unwrap().peer_primary,
         PeerPrimaryPolicy::RemoveIfUnexpected
     );
 }
@@ -367,7 +404,7 @@ fn clone_meta_attributes() {
 
 #[test]
 fn notify_is_required_unless_ignored() {
-    let cfg = |c: &Ctx| Config::from_ctx(c, false).unwrap();
+    let cfg = |c: &Ctx| Config::from_ctx(c).unwrap();
     let c = ctx(Action::Start, &[]).unwrap();
     let e = check_notify(&c, &cfg(&c)).unwrap_err();
     assert_eq!(code_of(&e), OcfCode::ErrConfigured);
@@ -400,13 +437,7 @@ fn captured_states_give_the_references_codes_and_scores() {
         ($state:literal, $node:literal, $code:expr, $score:expr) => {
             (
                 concat!($state, "/", $node),
-                include_str!(concat!(
-                    "../../../tests/fixtures/drbd/84/",
-                    $state,
-                    "/",
-                    $node,
-                    ".proc_drbd"
-                )),
+                proc_drbd!($state, $node),
                 $code,
                 $score,
             )
@@ -462,4 +493,121 @@ fn captured_states_give_the_references_codes_and_scores() {
         assert_eq!(code_of_state(&st), code, "{name}");
         assert_eq!(score(st.summary()), want, "{name}: {}", st.describe());
     }
+}
+
+/// A boolean typo must not make monitor, notify or reload return OCF_ERR_CONFIGURED (which
+/// stops the clone on every node): as with the reference's ocf_is_true, it reads as false.
+#[test]
+fn boolean_typos_are_false_outside_validate_and_start() {
+    let typos = [
+        ("OCF_RESKEY_stop_outdates_secondary", "ture"),
+        ("OCF_RESKEY_connect_only_after_promote", "yess"),
+        ("OCF_RESKEY_ignore_missing_notifications", "on please"),
+        ("OCF_RESKEY_unfence_if_all_uptodate", "perhaps"),
+        ("OCF_RESKEY_fail_promote_early_if_peer_primary", "2"),
+    ];
+    for action in [
+        Action::Monitor,
+        Action::Notify,
+        Action::Reload,
+        Action::Promote,
+        Action::Demote,
+        Action::Stop,
+    ] {
+        let c = ctx(action, &typos).unwrap_or_else(|e| panic!("{action}: {e:#}"));
+        let cfg = Config::from_ctx(&c).unwrap_or_else(|e| panic!("{action}: {e:#}"));
+        assert!(
+            !cfg.stop_outdates_secondary
+                && !cfg.connect_only_after_promote
+                && !cfg.ignore_missing_notifications
+                && !cfg.unfence_if_all_uptodate
+                && !cfg.fail_promote_early_if_peer_primary,
+            "{action}: {cfg:?}"
+        );
+    }
+    for action in [Action::ValidateAll, Action::Start] {
+        let e = ctx(action, &typos[..1]).unwrap_err();
+        assert_eq!(code_of(&e), OcfCode::ErrConfigured, "{action}");
+    }
+}
+
+/// `drbdadm -d connect r0:peer` as drbd-utils 9.22 prints it (tests/drbd.rs runs the real
+/// one): the connection is named by resource and peer node id, and options are not passed on.
+#[test]
+fn wait_connect_names_resource_and_peer_node_id() {
+    let want = ["wait-connect-connection", "r0", "1"];
+    assert_eq!(
+        wait_connect_connection("drbdsetup connect r0 1\n").unwrap(),
+        want
+    );
+    assert_eq!(
+        wait_connect_connection("drbdsetup connect r0 1 --discard-my-data\n").unwrap(),
+        want
+    );
+    assert_eq!(wait_connect_connection(""), None);
+}
+
+/// How start tells a failed attach, on states read from a real DRBD 8.4: a volume that the
+/// configuration gives a disk but that is Diskless. The state alone (what start went by
+/// before) is an ordinary running Secondary.
+#[test]
+fn failed_attach_is_a_configured_disk_left_diskless() {
+    let parse84 = |text: &str| crate::sys::drbd::parse_proc_drbd(text, &[0]);
+    // Detached (captured): Diskless next to an UpToDate Primary.
+    let detached = parse84(proc_drbd!("diskless-secondary", "node2"));
+    assert_eq!(code_of_state(&detached), OcfCode::Success);
+    let why = attach_verdict(&detached, &[0], &[true]).expect("disk missing");
+    assert!(why.contains("/dev/drbd0 Diskless"), "{why}");
+    // What 8.4 is left with when `drbdadm adjust` stops at a failed attach: the minor exists,
+    // no disk, no network.
+    let failed = parse84(
+        "version: 8.4.11 (api:1/proto:86-101)\n \
+         0: cs:StandAlone ro:Secondary/Unknown ds:Diskless/DUnknown   r-----\n",
+    );
+    assert_eq!(code_of_state(&failed), OcfCode::Success);
+    assert!(attach_verdict(&failed, &[0], &[true]).is_some());
+    // A volume configured without a disk (`disk none`) is not missing one.
+    assert_eq!(attach_verdict(&failed, &[0], &[false]), None);
+    // Attached, in every other captured state.
+    for text in [
+        proc_drbd!("attached-standalone", "node1"),
+        proc_drbd!("wfconnection", "node1"),
+        proc_drbd!("connected-inconsistent", "node1"),
+        proc_drbd!("connected-secondary", "node2"),
+        proc_drbd!("resync-primary", "node2"),
+        proc_drbd!("outdated", "node2"),
+    ] {
+        let st = parse84(text);
+        assert_eq!(
+            attach_verdict(&st, &[0], &[true]),
+            None,
+            "{}",
+            st.describe()
+        );
+    }
+    // DRBD 9.2.8 with its backing disk gone (as `drbdadm status` showed it: disk:Diskless,
+    // connection:StandAlone), in the events2 form; and a diskless client, which is fine.
+    let v9 = |device: &str| {
+        crate::sys::drbd::parse_events2(
+            &format!(
+                "exists resource name:r0 role:Secondary suspended:no\n\
+                 exists connection name:r0 peer-node-id:1 conn-name:node2 connection:StandAlone role:Unknown\n\
+                 exists device name:r0 volume:0 minor:0 {device}\n\
+                 exists peer-device name:r0 peer-node-id:1 conn-name:node2 volume:0 replication:Off peer-disk:DUnknown\n\
+                 exists -\n"
+            ),
+            "r0",
+        )
+    };
+    let lost = v9("disk:Diskless client:no quorum:yes");
+    assert_eq!(code_of_state(&lost), OcfCode::Success);
+    assert!(attach_verdict(&lost, &[0], &[true]).is_some());
+    assert_eq!(
+        attach_verdict(&v9("disk:Diskless client:yes quorum:yes"), &[0], &[false]),
+        None
+    );
+    assert_eq!(
+        attach_verdict(&v9("disk:UpToDate client:no quorum:yes"), &[0], &[true]),
+        None
+    );
 }

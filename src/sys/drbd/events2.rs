@@ -7,6 +7,8 @@ use super::state::{Device, Peer, PeerDisk, ResourceState, Role};
 
 pub fn parse(text: &str, res: &str) -> ResourceState {
     let mut st = ResourceState::default();
+    // The peer-node-id of each entry of st.peers.
+    let mut node_ids: Vec<Option<u32>> = Vec::new();
     let name_kv = format!("name:{res}");
     for line in text.lines() {
         let mut words = line.split_whitespace();
@@ -32,15 +34,16 @@ pub fn parse(text: &str, res: &str) -> ResourceState {
                     _ => Role::Unconfigured,
                 };
             }
-            "connection" => st.peers.push(Peer {
-                node_id: num("peer-node-id"),
-                name: get("conn-name").unwrap_or("").to_owned(),
-                connection: get("connection").unwrap_or("Unknown").to_owned(),
-                role: get("role").unwrap_or("Unknown").to_owned(),
-                disks: Vec::new(),
-            }),
+            "connection" => {
+                node_ids.push(num("peer-node-id"));
+                st.peers.push(Peer {
+                    name: get("conn-name").unwrap_or("").to_owned(),
+                    connection: get("connection").unwrap_or("Unknown").to_owned(),
+                    role: get("role").unwrap_or("Unknown").to_owned(),
+                    disks: Vec::new(),
+                });
+            }
             "device" => st.devices.push(Device {
-                volume: num("volume").unwrap_or(0),
                 minor: num("minor").unwrap_or(0),
                 disk: get("disk").unwrap_or("Diskless").to_owned(),
                 client: get("client") == Some("yes"),
@@ -49,14 +52,18 @@ pub fn parse(text: &str, res: &str) -> ResourceState {
             "peer-device" => {
                 let id = num("peer-node-id");
                 let conn = get("conn-name");
-                let peer = st.peers.iter_mut().rev().find(|p| match (id, conn) {
-                    (Some(id), _) => p.node_id == Some(id),
-                    (None, Some(c)) => p.name == c,
-                    (None, None) => true,
-                });
-                if let Some(peer) = peer {
+                let peer = st
+                    .peers
+                    .iter_mut()
+                    .zip(&node_ids)
+                    .rev()
+                    .find(|(p, node_id)| match (id, conn) {
+                        (Some(id), _) => **node_id == Some(id),
+                        (None, Some(c)) => p.name == c,
+                        (None, None) => true,
+                    });
+                if let Some((peer, _)) = peer {
                     peer.disks.push(PeerDisk {
-                        volume: num("volume").unwrap_or(0),
                         disk: get("peer-disk").unwrap_or("DUnknown").to_owned(),
                         client: get("peer-client") == Some("yes"),
                         done: get("done").and_then(|v| v.parse().ok()),

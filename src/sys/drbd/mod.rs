@@ -22,7 +22,7 @@ use std::path::Path;
 pub const PROC_DRBD: &str = "/proc/drbd";
 const SYS_VERSION: &str = "/sys/module/drbd/version";
 
-/// A DRBD version x.y.z, comparable like the reference's version codes (x<<16 | y<<8 | z).
+/// A DRBD version x.y.z, ordered like the reference's version codes (x<<16 | y<<8 | z).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version(pub u32, pub u32, pub u32);
 
@@ -54,10 +54,6 @@ impl Version {
             parts[1].parse().ok()?,
             parts[2].parse().ok()?,
         ))
-    }
-
-    pub fn code(self) -> u32 {
-        (self.0 << 16) | (self.1 << 8) | self.2
     }
 
     pub fn is_v9(self) -> bool {
@@ -137,16 +133,24 @@ impl Drbdadm {
 
     /// Run drbdadm; the outcome is the caller's to judge (exit codes carry meaning).
     pub fn run(&self, args: &[&str], deadline: &Deadline) -> Result<command::Output> {
+        self.run_env(args, &[], deadline)
+    }
+
+    /// Run drbdadm with extra environment (the handlers it calls read their options there).
+    pub fn run_env(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        deadline: &Deadline,
+    ) -> Result<command::Output> {
         let argv = self.argv(args);
-        tracing::debug!("calling {}", command::display_argv("drbdadm", &argv));
-        let out = command::run("drbdadm", &argv, deadline)?;
+        let shown = command::display_argv("drbdadm", &argv);
+        tracing::debug!("calling {shown}");
+        let mut cmd = command::command("drbdadm", &argv);
+        cmd.envs(env.iter().copied());
+        let out = command::run_cmd(cmd, &shown, deadline)?;
         if !out.success() {
-            tracing::debug!(
-                "{} -> {}: {}",
-                command::display_argv("drbdadm", &argv),
-                out.describe(),
-                out.last_line()
-            );
+            tracing::debug!("{shown} -> {}: {}", out.describe(), out.last_line());
         }
         Ok(out)
     }
@@ -162,6 +166,22 @@ impl Drbdadm {
             );
         }
         Ok(out)
+    }
+
+    /// Whether the configuration gives each volume of `res` (in sh-minor order) a backing
+    /// disk; "none" is a diskless client. None when drbdadm cannot tell.
+    pub fn has_disks(&self, res: &str, deadline: &Deadline) -> Option<Vec<bool>> {
+        match self.run(&["sh-ll-dev", res], deadline) {
+            Ok(out) if out.success() => Some(parse_ll_devs(&out.stdout)),
+            Ok(out) => {
+                tracing::debug!("drbdadm sh-ll-dev {res}: {}", out.last_line());
+                None
+            }
+            Err(e) => {
+                tracing::debug!("drbdadm sh-ll-dev {res}: {e:#}");
+                None
+            }
+        }
     }
 
     /// The minor numbers of `res` from the configuration (not the kernel): None when the
@@ -183,6 +203,11 @@ impl Drbdadm {
         self.stacked = false;
         Ok(None)
     }
+}
+
+/// `drbdadm sh-ll-dev`: one backing device per volume, "none" for a volume without one.
+fn parse_ll_devs(s: &str) -> Vec<bool> {
+    s.split_whitespace().map(|w| w != "none").collect()
 }
 
 fn parse_minors(s: &str) -> Result<Vec<u32>> {
@@ -247,7 +272,6 @@ mod unit {
         for bad in ["9.0", "9.0.16.1", "9.x.1", "", "v9.0.0", "9.0.0-1"] {
             assert_eq!(Version::parse_strict(bad), None, "{bad}");
         }
-        assert_eq!(Version(8, 4, 11).code(), 0x08040b);
         assert!(Version(8, 4, 11) < Version(10, 0, 0) && Version(8, 4, 11) >= Version(8, 0, 0));
         assert!(!Version(8, 4, 11).is_v9() && Version(9, 0, 0).is_v9());
     }
@@ -257,5 +281,26 @@ mod unit {
         assert_eq!(parse_minors("0\n").unwrap(), [0]);
         assert_eq!(parse_minors("3\n4\n").unwrap(), [3, 4]);
         assert!(parse_minors("/dev/drbd0").is_err());
+    }
+
+    /// A stacked resource keeps -S for every call, the unfence hook's included.
+    #[test]
+    fn stacked_is_kept() {
+        let adm = Drbdadm {
+            conf: Some("/etc/drbd.conf".to_owned()),
+            stacked: true,
+        };
+        assert_eq!(
+            adm.display(&["unfence-peer", "r0"]),
+            "drbdadm -c /etc/drbd.conf -S unfence-peer r0"
+        );
+    }
+
+    /// `drbdadm sh-ll-dev` (drbd-utils 9.22) of a one-volume resource and of a two-volume
+    /// resource whose second volume has `disk none`.
+    #[test]
+    fn backing_disks_from_drbdadm() {
+        assert_eq!(parse_ll_devs("/dev/loop7\n"), [true]);
+        assert_eq!(parse_ll_devs("/dev/loop8\nnone\n"), [true, false]);
     }
 }

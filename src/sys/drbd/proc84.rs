@@ -35,7 +35,7 @@ pub fn parse(text: &str, minors: &[u32]) -> ResourceState {
     }
     let mut st = ResourceState::default();
     let mut peer = Peer::default();
-    for (volume, minor) in minors.iter().enumerate() {
+    for minor in minors {
         let Some((_, m)) = found.iter().find(|(n, _)| n == minor) else {
             continue;
         };
@@ -49,7 +49,6 @@ pub fn parse(text: &str, minors: &[u32]) -> ResourceState {
             _ => {}
         }
         st.devices.push(Device {
-            volume: volume as u32,
             minor: *minor,
             disk: disk.to_owned(),
             client: false,
@@ -64,7 +63,6 @@ pub fn parse(text: &str, minors: &[u32]) -> ResourceState {
             peer.role = peer_role.to_owned();
         }
         peer.disks.push(PeerDisk {
-            volume: volume as u32,
             disk: pdsk.to_owned(),
             client: false,
             done: m.done,

@@ -13,7 +13,6 @@ pub enum Role {
 /// A local volume.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Device {
-    pub volume: u32,
     pub minor: u32,
     /// UpToDate, Consistent, Inconsistent, Outdated, Diskless, Attaching, …
     pub disk: String,
@@ -26,7 +25,6 @@ pub struct Device {
 /// A peer's view of one volume.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PeerDisk {
-    pub volume: u32,
     pub disk: String,
     pub client: bool,
     /// Resync progress in percent, when this volume is resyncing with the peer.
@@ -36,7 +34,6 @@ pub struct PeerDisk {
 /// A connection to a peer (8.4 has exactly one, unnamed).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Peer {
-    pub node_id: Option<u32>,
     pub name: String,
     /// Connected, StandAlone, WFConnection (8.4), Connecting (9), SyncSource (8.4), …
     pub connection: String,
@@ -74,6 +71,20 @@ impl ResourceState {
     /// Running as far as Pacemaker is concerned: configured, with its block devices.
     pub fn is_running(&self) -> bool {
         self.role != Role::Unconfigured && !self.devices.is_empty()
+    }
+
+    /// The minors of volumes that the configuration gives a backing disk (`has_disk`, per
+    /// entry of `minors`) but that are Diskless in the kernel: their attach failed, or the disk
+    /// was detached since. A DRBD 9 diskless client (client:yes) has no disk to miss.
+    pub fn missing_disks(&self, minors: &[u32], has_disk: &[bool]) -> Vec<u32> {
+        minors
+            .iter()
+            .zip(has_disk)
+            .filter(|(_, has)| **has)
+            .filter_map(|(m, _)| self.devices.iter().find(|d| d.minor == *m))
+            .filter(|d| !d.client && matches!(d.disk.as_str(), "Diskless" | "Failed"))
+            .map(|d| d.minor)
+            .collect()
     }
 
     pub fn summary(&self) -> Summary {
@@ -139,7 +150,14 @@ impl ResourceState {
         let disks: Vec<&str> = self.devices.iter().map(|d| d.disk.as_str()).collect();
         let mut s = format!("{role}, disk {}", disks.join("/"));
         for p in &self.peers {
-            let pd: Vec<&str> = p.disks.iter().map(|d| d.disk.as_str()).collect();
+            let pd: Vec<String> = p
+                .disks
+                .iter()
+                .map(|d| match d.done {
+                    Some(done) => format!("{} ({done}% synced)", d.disk),
+                    None => d.disk.clone(),
+                })
+                .collect();
             let name = if p.name.is_empty() || p.name == "peer" {
                 String::new()
             } else {

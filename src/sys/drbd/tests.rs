@@ -34,7 +34,6 @@ fn both(proc_drbd: &str, events2_out: &str) -> ResourceState {
     assert_eq!(a.is_running(), b.is_running());
     let strip = |mut s: ResourceState| {
         for p in &mut s.peers {
-            p.node_id = None;
             p.name.clear();
             // events2 names the replication state (SyncSource), /proc/drbd the connection.
             p.connection.clear();
