@@ -13,15 +13,6 @@ on_nodes() {  # on_nodes CMD : run on both nodes in parallel, fail if either fai
   return $rc
 }
 
-drbd_state() {  # "cs ro ds" of r0 on VM, e.g. "Connected Primary/Secondary UpToDate/UpToDate"
-  lab_ssh "$1" "sed -n 's/.* cs:\([^ ]*\) ro:\([^ ]*\) ds:\([^ ]*\).*/\1 \2 \3/p' /proc/drbd" 2>/dev/null
-}
-
-drbd_is() {  # drbd_is VM PATTERN
-  # shellcheck disable=SC2053
-  [[ $(drbd_state "$1") == $2 ]]
-}
-
 drbd_init() {
   local t=$SECONDS
   on_nodes 'modprobe drbd; drbdadm down r0 >/dev/null 2>&1; drbdadm -- --force create-md r0 >/dev/null 2>&1 && drbdadm up r0 && mkdir -p /data'
@@ -30,7 +21,7 @@ drbd_init() {
   lab_ssh node1 'drbdadm primary --force r0 && mkfs.xfs -q -f /dev/drbd0'
   wait_for "DRBD initial sync" 300 drbd_is node1 'Connected Primary/Secondary UpToDate/UpToDate' ||
     { drbd_state node1; die "DRBD did not sync"; }
-  log "DRBD r0 created, synced, XFS made: $((SECONDS - t))s ($(lab_ssh node1 "head -1 /proc/drbd"))"
+  log "DRBD r0 created, synced, XFS made: $((SECONDS - t))s (DRBD $(lab_ssh node1 cat /sys/module/drbd/version))"
   if ((SMOKE)); then return; fi
   lab_ssh node1 'drbdadm secondary r0'
   on_nodes 'drbdadm down r0'

@@ -1,10 +1,12 @@
 #!/bin/bash
-# ocf:ferro:drbd against real DRBD (8.4 kernel module, drbd-utils 9) in the two lab node VMs.
+# ocf:ferro:drbd against real DRBD (8.4 kernel module, or 9 with FERRO_LAB_DRBD=9; drbd-utils 9)
+# in the two lab node VMs.
 #
 #   tests/lab/drbd-agent.sh [all]      up, capture, agent, ocf-tester, pacemaker, timing, down
 #   tests/lab/drbd-agent.sh up         boot node1/node2, create DRBD metadata; VMs keep running
 #   tests/lab/drbd-agent.sh capture    record kernel/drbdsetup output of every interesting state
-#                                      into tests/fixtures/drbd/84/ (the parsers' unit tests)
+#                                      into tests/fixtures/drbd/84/ (DRBD 9: .../9/; the parsers'
+#                                      unit tests)
 #   tests/lab/drbd-agent.sh agent      start/monitor/promote/demote/stop by hand, both nodes
 #   tests/lab/drbd-agent.sh tester     ocf-tester on node1
 #   tests/lab/drbd-agent.sh pacemaker  the agent as a promotable clone under Pacemaker
@@ -12,7 +14,8 @@
 #   tests/lab/drbd-agent.sh down       power off the VMs, remove the namespace
 #
 # Uses the lab's image and plumbing (lib.sh) in its own network namespace (FERRO_LAB_NETNS,
-# default fdrbd), so it does not collide with a run of tests/lab/run.sh.
+# default fdrbd), so it does not collide with a run of tests/lab/run.sh. FERRO_LAB_DRBD=9 (given
+# to `up`, remembered by the later steps): DRBD 9 modules built for the guest (build-drbd9.sh).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -21,7 +24,6 @@ export FERRO_LAB_NETNS=${FERRO_LAB_NETNS:-fdrbd}
 source "$HERE/lib.sh"
 NODES=(node1 node2)
 STATE=${FERRO_LAB_CACHE:-/var/cache/ferro-lab}/drbd-agent.run
-FIXTURES=$ROOT/tests/fixtures/drbd/84
 PASS=0 FAIL=0
 
 ok() { PASS=$((PASS + 1)); echo "PASS $*"; }
@@ -33,33 +35,33 @@ expect() {
   if [[ $rc == "$want" ]]; then ok "$desc (rc $rc)"; else bad "$desc: rc $rc, expected $want"; echo "$out" | tail -15; fi
 }
 on_both() { local vm; for vm in "${NODES[@]}"; do lab_ssh "$vm" "$1"; done; }
-proc_state() { lab_ssh "$1" "sed -n 's/.* cs:\([^ ]*\) ro:\([^ ]*\) ds:\([^ ]*\).*/\1 \2 \3/p' /proc/drbd"; }
-state_is() { [[ $(proc_state "$1") == $2 ]]; }
 
 load_state() {
   [[ -f $STATE ]] || die "no lab running (tests/lab/drbd-agent.sh up)"
   # shellcheck disable=SC1090
   source "$STATE"
+  FIXTURES=$ROOT/tests/fixtures/drbd/$([[ $LAB_DRBD == 9 ]] && echo 9 || echo 84)
 }
 
 cmd_up() {
-  lab_prepare drbd-agent
+  lab_prepare "drbd-agent-$LAB_DRBD"
+  lab_drbd_modules
   trap lab_cleanup EXIT
   lab_net_up
   lab_disks
   local vm
   for vm in "${NODES[@]}"; do vm_start "$vm"; done
-  for vm in "${NODES[@]}"; do wait_ssh "$vm"; done
-  printf 'LAB_RUN=%q\nLAB_IMG=%q\nLAB_KEY=%q\nLAB_ACCEL=%q\nLAB_NETNS_MADE=1\n' \
-    "$LAB_RUN" "$LAB_IMG" "$LAB_KEY" "$LAB_ACCEL" > "$STATE"
+  for vm in "${NODES[@]}"; do wait_ssh "$vm"; lab_drbd_install "$vm"; done
+  printf 'LAB_RUN=%q\nLAB_IMG=%q\nLAB_KEY=%q\nLAB_ACCEL=%q\nLAB_DRBD=%q\nLAB_NETNS_MADE=1\n' \
+    "$LAB_RUN" "$LAB_IMG" "$LAB_KEY" "$LAB_ACCEL" "$LAB_DRBD" > "$STATE"
   on_both 'drbdadm -- --force create-md r0 >/dev/null 2>&1; mkdir -p /data'
   # One full sync and an XFS now, so that every later step can run on its own with consistent
   # data on both nodes (capture makes fresh metadata again for its Inconsistent states).
   on_both 'modprobe drbd && drbdadm up r0'
-  wait_for "DRBD connected" 60 state_is node1 'Connected*' || die "DRBD did not connect"
+  wait_for "DRBD connected" 60 drbd_is node1 'Connected*' || die "DRBD did not connect"
   lab_ssh node1 'drbdadm primary --force r0'
-  wait_for "initial sync" 300 state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' ||
-    die "DRBD did not sync: $(proc_state node1)"
+  wait_for "initial sync" 300 drbd_is node1 'Connected Primary/Secondary UpToDate/UpToDate' ||
+    die "DRBD did not sync: $(drbd_state node1)"
   lab_ssh node1 'mkfs.xfs -q -f /dev/drbd0 && drbdadm secondary r0'
   on_both 'drbdadm down r0'
   trap - EXIT
@@ -86,6 +88,8 @@ snap() {
       c sh-status drbdsetup sh-status r0
       c events2 drbdsetup events2 --now r0
       c status drbdsetup status r0 --verbose --statistics
+      c adm-status drbdadm status r0
+      c show drbdsetup show r0
       c status-json drbdsetup status r0 --json
       c role drbdadm role r0
       c cstate drbdadm cstate r0
@@ -107,15 +111,18 @@ cmd_capture() {
   # Fresh metadata on both: the first connection finds Inconsistent data and a full sync.
   on_both 'modprobe drbd && drbdadm -- --force create-md r0 >/dev/null 2>&1'
   lab_ssh node1 'drbdadm --version; cat /sys/module/drbd/version; modinfo -F version drbd;
-    drbdadm sh-dev r0; drbdadm sh-minor r0; drbdadm sh-mod-parms; drbdadm sh-resources' \
+    drbdadm sh-dev r0; drbdadm sh-minor r0; drbdadm sh-ll-dev r0; drbdadm sh-mod-parms; drbdadm sh-resources' \
     > "$FIX/versions.node1" 2>&1 || true
+  # What the agent asks drbdadm about the configuration (dry runs: nothing is changed).
+  lab_ssh node1 'drbdadm -d -v dump r0' > "$FIX/dump.node1" 2>&1 || true
+  lab_ssh node1 'drbdadm -d connect r0:node2' > "$FIX/connect-dry-run.node1" 2>&1 || true
   snap loaded-unconfigured node1
   lab_ssh node1 'drbdadm new-resource r0 && drbdadm new-minor r0 && drbdadm attach r0'
   snap attached-standalone node1
   lab_ssh node1 'drbdadm connect r0'
   snap wfconnection node1
   lab_ssh node2 'drbdadm up r0'
-  wait_for "connected" 60 state_is node1 'Connected*' || die "no connection"
+  wait_for "connected" 60 drbd_is node1 'Connected*' || die "no connection"
   snap connected-inconsistent node1 node2
   # Slow the first sync down so that it can be seen in progress.
   on_both 'drbdadm disk-options --c-plan-ahead=0 --resync-rate=2M r0'
@@ -123,14 +130,14 @@ cmd_capture() {
   sleep 4
   snap resync-primary node1 node2
   on_both 'drbdadm disk-options --c-plan-ahead=0 --resync-rate=200M r0'
-  wait_for "synced" 300 state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' || die "no sync"
+  wait_for "synced" 300 drbd_is node1 'Connected Primary/Secondary UpToDate/UpToDate' || die "no sync"
   snap connected-primary node1 node2
   lab_ssh node1 'mkfs.xfs -q -f /dev/drbd0 && drbdadm secondary r0'
   snap connected-secondary node1 node2
   lab_ssh node2 'drbdadm disconnect r0'
   snap disconnected-secondary node1 node2
   lab_ssh node2 'drbdadm connect r0'
-  wait_for "reconnected" 60 state_is node2 'Connected*UpToDate/UpToDate' || die "no reconnect"
+  wait_for "reconnected" 60 drbd_is node2 'Connected*UpToDate/UpToDate' || die "no reconnect"
   # Promote while connected: a disconnected Secondary with "fencing resource-only" refuses
   # Primary when its fence-peer handler fails (no cluster here).
   lab_ssh node1 'drbdadm primary r0'
@@ -139,11 +146,11 @@ cmd_capture() {
   lab_ssh node2 'drbdadm outdate r0'
   snap outdated node2
   lab_ssh node2 'drbdadm connect r0'
-  wait_for "reconnected" 60 state_is node2 'Connected*UpToDate/UpToDate' || true
+  wait_for "reconnected" 60 drbd_is node2 'Connected*UpToDate/UpToDate' || true
   lab_ssh node2 'drbdadm detach r0'
   snap diskless-secondary node1 node2
   lab_ssh node2 'drbdadm attach r0'
-  wait_for "reattached" 60 state_is node2 'Connected*UpToDate/UpToDate' || true
+  wait_for "reattached" 60 drbd_is node2 'Connected*UpToDate/UpToDate' || true
   lab_ssh node1 'mkfs.xfs -q -f /dev/drbd0 && drbdadm secondary r0'
   on_both 'drbdadm down r0'
   snap down node1
@@ -187,7 +194,7 @@ cmd_agent() {
   expect 0 "node1 start (alone: waits wfc_timeout)" node1 "$(drbd_agent_cmd node1 start)"
   expect 0 "node1 monitor after start" node1 "$(drbd_agent_cmd node1 monitor OCF_RESKEY_CRM_meta_interval=20000)"
   expect 0 "node2 start" node2 "$(drbd_agent_cmd node2 start)"
-  wait_for "connected" 60 state_is node1 'Connected*UpToDate/UpToDate' || bad "not connected: $(proc_state node1)"
+  wait_for "connected" 60 drbd_is node1 'Connected*UpToDate/UpToDate' || bad "not connected: $(drbd_state node1)"
   expect 0 "node2 monitor, Secondary" node2 "$(drbd_agent_cmd node2 monitor OCF_RESKEY_CRM_meta_interval=20000)"
   expect 0 "node1 promote" node1 "$(drbd_agent_cmd node1 promote)"
   expect 8 "node1 monitor, Primary" node1 "$(drbd_agent_cmd node1 monitor OCF_RESKEY_CRM_meta_interval=10000)"
@@ -204,7 +211,7 @@ cmd_agent() {
   expect 0 "node2 stop again (idempotent)" node2 "$(drbd_agent_cmd node2 stop)"
   expect 0 "node1 monitor, peer gone (WFConnection)" node1 "$(drbd_agent_cmd node1 monitor OCF_RESKEY_CRM_meta_interval=20000)"
   expect 0 "node2 start again, reconnects" node2 "$(drbd_agent_cmd node2 start)"
-  wait_for "reconnected" 60 state_is node1 'Connected*' || bad "not reconnected: $(proc_state node1)"
+  wait_for "reconnected" 60 drbd_is node1 'Connected*' || bad "not reconnected: $(drbd_state node1)"
   # A hung drbdsetup (LINBIT/drbd#51) must not hang the agent: a monitor with a 3 s timeout
   # against a drbdsetup that never returns fails within its deadline.
   lab_ssh node1 'mkdir -p /tmp/hang && printf "#!/bin/sh\nexec sleep 600\n" > /tmp/hang/drbdsetup &&
@@ -265,21 +272,21 @@ cmd_pacemaker() {
   wait_for "scores" 60 score_is node2 10000 || true
   local s1 s2; s1=$(score_of node1); s2=$(score_of node2)
   [[ $s1 == 10000 && $s2 == 10000 ]] && ok "promotion scores 10000/10000" || bad "scores node1=$s1 node2=$s2"
-  wait_for "node1 Primary" 60 state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' &&
-    ok "DRBD $(proc_state node1)" || bad "DRBD on node1: $(proc_state node1)"
+  wait_for "node1 Primary" 60 drbd_is node1 'Connected Primary/Secondary UpToDate/UpToDate' &&
+    ok "DRBD $(drbd_state node1)" || bad "DRBD on node1: $(drbd_state node1)"
   crm 'pcs node standby node1'
   if wait_for "promoted on node2" 180 promoted_is node2; then ok "standby node1: promoted on node2"
   else bad "no failover: $(crm 'crm_mon -1 -A' 2>&1 | tail -20)"; fi
   s1=$(score_of node1)
   [[ -z $s1 ]] && ok "standby node1: its score removed on stop" || bad "node1 score still $s1"
   # crm_resource reports the role as soon as the promote is pending (record-pending).
-  wait_for "node2 Primary" 60 state_is node2 'WFConnection Primary/Unknown UpToDate/*' &&
-    ok "DRBD on node2: $(proc_state node2)" || bad "DRBD on node2: $(proc_state node2)"
+  wait_for "node2 Primary" 60 drbd_is node2 'WFConnection Primary/Unknown UpToDate/*' &&
+    ok "DRBD on node2: $(drbd_state node2)" || bad "DRBD on node2: $(drbd_state node2)"
   crm 'pcs node unstandby node1'
   if wait_for "back on node1" 240 promoted_is node1; then ok "unstandby: promoted on node1 again"
   else bad "no failback: $(crm 'crm_mon -1 -A' 2>&1 | tail -20)"; fi
-  wait_for "synced" 120 state_is node1 'Connected Primary/Secondary UpToDate/UpToDate' &&
-    ok "DRBD after failback: $(proc_state node1)" || bad "DRBD after failback: $(proc_state node1)"
+  wait_for "synced" 120 drbd_is node1 'Connected Primary/Secondary UpToDate/UpToDate' &&
+    ok "DRBD after failback: $(drbd_state node1)" || bad "DRBD after failback: $(drbd_state node1)"
   # DRBD demoted behind Pacemaker's back: the Promoted monitor must see it (0 instead of 8)
   # and Pacemaker must recover the instance and promote it again.
   lab_ssh node1 'drbdadm secondary r0'
@@ -287,7 +294,7 @@ cmd_pacemaker() {
     ok "out-of-band demote detected by the monitor"
   else bad "out-of-band demote not detected"; fi
   wait_for "promoted again" 180 promoted_is node1 &&
-    wait_for "node1 Primary again" 60 state_is node1 'Connected Primary/*' &&
+    wait_for "node1 Primary again" 60 drbd_is node1 'Connected Primary/*' &&
     ok "recovered: promoted on node1 again" || bad "no recovery after out-of-band demote"
   crm 'crm_mon -1 -A -f' > "$LAB_RUN/logs/pcmk-final.txt" 2>&1 || true
   local vm
@@ -295,7 +302,7 @@ cmd_pacemaker() {
     lab_ssh "$vm" 'journalctl -b --no-pager -t drbd -o short-precise' > "$LAB_RUN/logs/$vm.agent.log" 2>&1 || true
   done
   crm 'pcs resource disable drbd_r0-clone --wait=120' >/dev/null 2>&1 || true
-  state_is node1 'x' || { lab_ssh node1 'grep -q "^ *0: cs:" /proc/drbd' && bad "still configured after disable" ||
+  drbd_is node1 'x' || { lab_ssh node1 'grep -q "^ *0: cs:" /proc/drbd' && bad "still configured after disable" ||
     ok "disabled: DRBD down on node1"; }
   on_both 'systemctl stop pacemaker corosync' || true
 }
@@ -307,7 +314,7 @@ cmd_timing() {
   load_state
   install_ferro
   on_both 'systemctl stop pacemaker corosync 2>/dev/null; drbdadm down r0 2>/dev/null; modprobe drbd; drbdadm up r0'
-  wait_for "connected" 60 state_is node1 'Connected*UpToDate/UpToDate' || die "not connected"
+  wait_for "connected" 60 drbd_is node1 'Connected*UpToDate/UpToDate' || die "not connected"
   lab_ssh node1 'drbdadm primary r0'
   local vm agent n=20
   for vm in node1 node2; do

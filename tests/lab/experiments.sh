@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The experiments. Each prints a verdict and figures and appends one row to $RESULTS:
-# date kernel agents experiment verdict lost_writes longest_stall_s fault_to_restored_s notes
+# date kernel drbd agents experiment verdict lost_writes longest_stall_s fault_to_restored_s notes
 
 client_time() { lab_ssh client 'date +%s.%N'; }
 
@@ -36,9 +36,9 @@ writer_finish() {
 record() {  # record EXP VERDICT NOTES
   local row notes=$3
   [[ ${CERR:-0} == 0 ]] || notes+="; client saw ${CERR} write/fsync errors"
-  row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%F)" "$KERNEL" "$AGENTS" "$1" "$2" \
+  row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%F)" "$KERNEL" "$DRBD_VERSION" "$AGENTS" "$1" "$2" \
         "${LOST:-?}" "${STALL:-?}" "${RESTORED:-?}" "$notes")
-  [[ -s $RESULTS ]] || printf 'date\tkernel\tagents\texperiment\tverdict\tlost\tstall_s\trestored_s\tnotes\n' > "$RESULTS"
+  [[ -s $RESULTS ]] || printf 'date\tkernel\tdrbd\tagents\texperiment\tverdict\tlost\tstall_s\trestored_s\tnotes\n' > "$RESULTS"
   echo "$row" >> "$RESULTS"
   echo "RESULT $1: $2 — lost=${LOST:-?} client_errors=${CERR:-0} longest_stall=${STALL:-?}s fault_to_restored=${RESTORED:-?}s — $notes"
   [[ $2 == PASS ]]

@@ -155,6 +155,54 @@ wait_for() {
   done
 }
 
+# DRBD 8.4 (Debian's kernel module) or 9 (built by build-drbd9.sh for the image's kernel).
+LAB_DRBD=${FERRO_LAB_DRBD:-8.4}
+
+# lab_drbd_modules : for DRBD 9, the modules built for the image's kernel (cached), in $LAB_DRBD9.
+lab_drbd_modules() {
+  [[ $LAB_DRBD == 9 ]] || return 0
+  LAB_DRBD9=$("$LAB_DIR/build-drbd9.sh" "$LAB_IMG") || die "DRBD 9 module build failed"
+}
+
+# lab_drbd_install VM : for DRBD 9, its modules (they take precedence over the kernel's 8.4 in
+# updates/) and the DRBD 9 syntax of r0 on the node. Kept on the node's disk across reboots.
+lab_drbd_install() {
+  [[ $LAB_DRBD == 9 ]] || return 0
+  local vm=$1 rel ko
+  rel=$(cat "$LAB_DRBD9/release")
+  lab_ssh "$vm" "mkdir -p /lib/modules/$rel/updates/drbd9"
+  for ko in "$LAB_DRBD9"/*.ko; do lab_scp_to "$vm" "$ko" "/lib/modules/$rel/updates/drbd9/"; done
+  lab_scp_to "$vm" "$LAB_DIR/drbd9/r0.res" /etc/drbd.d/r0.res
+  lab_ssh "$vm" "depmod -a $rel && sync && modinfo -F version drbd | grep -q '^9\\.'" ||
+    die "$vm: DRBD 9 modules not installed ($(lab_ssh "$vm" 'modinfo -F version drbd' 2>&1))"
+}
+
+# drbd_state VM : "cs ro ds" of r0 in /proc/drbd's 8.4 words, e.g.
+# "Connected Primary/Secondary UpToDate/UpToDate", from `drbdsetup events2 --now` (DRBD 9 has
+# no state in /proc/drbd; drbd-utils 9 prints events2 for 8.4 too): WFConnection is 9's
+# Connecting, a running resync (SyncSource...) is shown as the connection state. Empty when
+# r0 is not up.
+drbd_state() {
+  SSH_T=${SSH_T:-60} lab_ssh "$1" 'drbdsetup events2 --now r0' 2>/dev/null | awk '
+    $1 != "exists" { next }
+    { delete kv; for (i = 3; i <= NF; i++) { k = $i; sub(/:.*/, "", k); v = $i; sub(/^[^:]*:/, "", v); kv[k] = v } }
+    $2 == "resource" { role = kv["role"] }
+    $2 == "connection" { conn = kv["connection"]; peer = kv["role"] }
+    $2 == "device" { disk = kv["disk"] }
+    $2 == "peer-device" { repl = kv["replication"]; pdisk = kv["peer-disk"] }
+    END {
+      if (role == "") exit
+      cs = conn == "" ? "StandAlone" : conn == "Connecting" ? "WFConnection" : conn
+      if (cs == "Connected" && repl != "" && repl != "Established" && repl != "Off") cs = repl
+      printf "%s %s/%s %s/%s\n", cs, role, peer == "" ? "Unknown" : peer, disk == "" ? "Diskless" : disk, pdisk == "" ? "DUnknown" : pdisk
+    }'
+}
+
+drbd_is() {  # drbd_is VM PATTERN
+  # shellcheck disable=SC2053
+  [[ $(drbd_state "$1") == $2 ]]
+}
+
 lab_fenced_start() {
   ip netns exec "$LAB_NS" python3 "$LAB_DIR/fenced.py" "$LAB_HOST_IP:$LAB_FENCED_PORT" "$LAB_RUN" \
     >>"$LAB_RUN/logs/fenced.log" 2>&1 &
@@ -170,7 +218,7 @@ lab_collect_logs() {
     [[ $vm == node* ]] || continue
     SSH_T=60 lab_ssh "$vm" 'cat /var/log/pacemaker/pacemaker.log 2>/dev/null' \
       > "$LAB_RUN/logs/$vm.pacemaker.log" 2>/dev/null || true
-    SSH_T=30 lab_ssh "$vm" 'crm_mon -1 -A -f 2>&1; cat /proc/drbd' \
+    SSH_T=30 lab_ssh "$vm" 'crm_mon -1 -A -f 2>&1; drbdsetup status --verbose --statistics' \
       > "$LAB_RUN/logs/$vm.status" 2>/dev/null || true
   done
 }

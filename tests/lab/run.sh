@@ -2,15 +2,17 @@
 # The ferro-ocf VM lab: two DRBD/NFS cluster nodes and an NFS client, all qemu VMs in a private
 # network namespace. See docs/lab.md.
 #
-#   tests/lab/run.sh [--agents reference|ferro] [--smoke] [--runs N] [--keep] [--show] [EXPERIMENT...]
+#   tests/lab/run.sh [--agents reference|ferro] [--drbd 8.4|9] [--smoke] [--runs N] [--keep] [--show] [EXPERIMENT...]
 #
 # EXPERIMENTs (default: all, in this order):
 #   standby kill-primary failback stay nfs-restart nfs-fail netcut-drbd netcut-full
 # --smoke: boot the two nodes, bring DRBD up and check it connects and syncs; no cluster.
 # --show: print crm_mon and the client's view when the cluster is ready and after each experiment.
+# --drbd 9: DRBD 9 modules built for the guest kernel (build-drbd9.sh) instead of its 8.4.
 # Environment: FERRO_LAB_CACHE (image cache, default /var/cache/ferro-lab), FERRO_LAB_NETNS
 # (default flab; two runs at once need two names), FERRO_LAB_ACCEL
-# (e.g. "tcg,tb-size=256" or "kvm -cpu host"; default: probed once, cached), FERRO_LAB_KEEP=1.
+# (e.g. "tcg,tb-size=256" or "kvm -cpu host"; default: probed once, cached), FERRO_LAB_KEEP=1,
+# FERRO_DRBD9_TARBALL (the DRBD 9 source for --drbd 9; see build-drbd9.sh).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -26,17 +28,20 @@ while (($#)); do
   case $1 in
     --agents) AGENTS=$2; shift ;;
     --agents=*) AGENTS=${1#*=} ;;
+    --drbd) LAB_DRBD=$2; shift ;;
+    --drbd=*) LAB_DRBD=${1#*=} ;;
     --smoke) SMOKE=1 ;;
     --runs) RUNS=$2; shift ;;
     --keep) export FERRO_LAB_KEEP=1 ;;
     --show) SHOW=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) [[ " ${ALL_EXPS[*]} " == *" $1 "* ]] || die "unknown experiment $1 (${ALL_EXPS[*]})"; EXPS+=("$1") ;;
   esac
   shift
 done
 [[ $AGENTS == reference || $AGENTS == ferro ]] || die "--agents reference|ferro"
+[[ $LAB_DRBD == 8.4 || $LAB_DRBD == 9 ]] || die "--drbd 8.4|9"
 ((${#EXPS[@]})) || EXPS=("${ALL_EXPS[@]}")
 [[ $(id -u) == 0 ]] || die "run as root (netns, taps)"
 
@@ -49,8 +54,9 @@ for t in qemu-system-x86_64 ssh python3 ip mmdebstrap; do command -v $t >/dev/nu
 
 [[ $AGENTS == ferro ]] && lab_build_ferro
 lab_image
+lab_drbd_modules
 lab_accel
-LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$AGENTS$( ((SMOKE)) && echo -smoke || true)
+LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$AGENTS-drbd$LAB_DRBD$( ((SMOKE)) && echo -smoke || true)
 mkdir -p "$LAB_RUN/logs"
 echo "$LAB_KEY" > "$LAB_CACHE/key-$LAB_NS"   # for ssh.sh
 trap lab_cleanup EXIT
@@ -64,10 +70,12 @@ lab_fenced_start
 VMS=(node1 node2); ((SMOKE)) || VMS+=(client)
 for vm in "${VMS[@]}"; do vm_start "$vm"; done
 for vm in "${VMS[@]}"; do wait_ssh "$vm"; done
+for vm in node1 node2; do lab_drbd_install "$vm"; done
 KERNEL=$(lab_ssh node1 uname -r)
 drbd_init
+DRBD_VERSION=$(lab_ssh node1 cat /sys/module/drbd/version)
 if ((SMOKE)); then
-  lab_ssh node1 cat /proc/drbd
+  lab_ssh node1 drbdadm status r0
   what="DRBD r0 connected and UpToDate/UpToDate"
   if [[ $AGENTS == ferro ]]; then
     # The agent reads the real kernel's state: Primary is "promoted" (8), Secondary "running" (0).
@@ -79,7 +87,7 @@ if ((SMOKE)); then
     done
     what+=", ocf:ferro:drbd monitor 8 on the Primary and 0 on the Secondary"
   fi
-  echo "SMOKE PASS: 2 nodes booted ($KERNEL, ${LAB_ACCEL%% *}), $what, $((SECONDS - T0))s"
+  echo "SMOKE PASS: 2 nodes booted ($KERNEL, DRBD $DRBD_VERSION, ${LAB_ACCEL%% *}), $what, $((SECONDS - T0))s"
   exit 0
 fi
 
@@ -101,7 +109,7 @@ for ((run = 1; run <= RUNS; run++)); do
   done
 done
 echo
-echo "== results ($AGENTS agents: $AGENT_CHOICE; kernel $KERNEL; accel ${LAB_ACCEL%% *}) =="
+echo "== results ($AGENTS agents: $AGENT_CHOICE; kernel $KERNEL; DRBD $DRBD_VERSION; accel ${LAB_ACCEL%% *}) =="
 column -t -s $'\t' "$RESULTS"
 cat "$RESULTS" >> "$LAB_CACHE/results.tsv"
 echo "$((${#EXPS[@]} * RUNS - FAILS)) passed, $FAILS failed"
