@@ -15,7 +15,8 @@ on_nodes() {  # on_nodes CMD : run on both nodes in parallel, fail if either fai
 
 drbd_init() {
   local t=$SECONDS
-  on_nodes 'modprobe drbd; drbdadm down r0 >/dev/null 2>&1; drbdadm -- --force create-md r0 >/dev/null 2>&1 && drbdadm up r0 && mkdir -p /data'
+  on_nodes 'modprobe drbd; drbdadm down r0 >/dev/null 2>&1; drbdadm -- --force create-md r0 >/dev/null 2>&1 && drbdadm up r0 && mkdir -p /data' ||
+    die "DRBD r0 not created (create-md, up) on a node"
   wait_for "DRBD connected" 60 drbd_is node1 'Connected*' ||
     { drbd_state node1; die "DRBD did not connect"; }
   lab_ssh node1 'drbdadm primary --force r0 && mkfs.xfs -q -f /dev/drbd0'

@@ -173,8 +173,10 @@ lab_drbd_install() {
   lab_ssh "$vm" "mkdir -p /lib/modules/$rel/updates/drbd9"
   for ko in "$LAB_DRBD9"/*.ko; do lab_scp_to "$vm" "$ko" "/lib/modules/$rel/updates/drbd9/"; done
   lab_scp_to "$vm" "$LAB_DIR/drbd9/r0.res" /etc/drbd.d/r0.res
-  lab_ssh "$vm" "depmod -a $rel && sync && modinfo -F version drbd | grep -q '^9\\.'" ||
-    die "$vm: DRBD 9 modules not installed ($(lab_ssh "$vm" 'modinfo -F version drbd' 2>&1))"
+  # systemd-modules-load loaded the kernel's 8.4 at boot (drbd-utils' modules-load.d): unused
+  # yet, it makes way for 9, which a reboot then loads.
+  lab_ssh "$vm" "depmod -a $rel && sync && rmmod drbd 2>/dev/null; modprobe drbd && grep -q '^9\\.' /sys/module/drbd/version" ||
+    die "$vm: DRBD 9 not loaded ($(lab_ssh "$vm" 'modinfo -F version drbd; cat /sys/module/drbd/version' 2>&1))"
 }
 
 # drbd_state VM : "cs ro ds" of r0 in /proc/drbd's 8.4 words, e.g.
