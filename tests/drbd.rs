@@ -344,6 +344,40 @@ fn boolean_typo_is_fatal_only_to_validate_and_start() {
     }
 }
 
+/// The one rule for stop and probes: a bad value of a parameter other than drbd_resource
+/// falls back to its default. Without DRBD (this host) a probe is OCF_ERR_INSTALLED, never 6,
+/// and stop succeeds (no module, no resource); drbd_resource itself is judged by probes.
+#[test]
+fn stop_matrix() {
+    if !drbd_absent() {
+        return skip("stop_matrix", "this host has a DRBD module");
+    }
+    let probe = clone_env(&[("OCF_RESKEY_CRM_meta_interval", "0")]);
+    for (k, v) in [
+        ("drbdconf", "/etc/drbd.conf;x"),
+        ("adjust_master_score", "0 10 1000"),
+        ("adjust_master_score", "10000 1000 10 0"),
+        ("stop_outdates_secondary", "ture"),
+        ("ignore_missing_notifications", "ture"),
+        ("fail_promote_early_if_peer_primary", "ture"),
+        ("unfence_if_all_uptodate", "ture"),
+        ("connect_only_after_promote", "sometimes"),
+        ("require_drbd_module_version_ge", "9.0"),
+        ("require_drbd_module_version_lt", "x.y.z"),
+    ] {
+        let params = [("drbd_resource", "r0"), (k, v)];
+        let o = ferro("monitor", &params, &probe);
+        assert_eq!(o.code, 5, "probe {k}={v}: {o:?}");
+        let o = ferro("stop", &params, &clone_env(&[]));
+        assert_eq!(o.code, 0, "stop {k}={v}: {o:?}");
+        let o = ferro("validate-all", &params, &clone_env(&[]));
+        assert_eq!(o.code, 6, "validate-all {k}={v}: {o:?}");
+    }
+    let params = [("drbd_resource", "r0 ; reboot")];
+    assert_eq!(ferro("monitor", &params, &probe).code, 6);
+    assert_eq!(ferro("stop", &params, &clone_env(&[])).code, 0);
+}
+
 /// A scratch directory with a drbd.conf naming this host and one peer.
 struct DrbdConf {
     dir: PathBuf,

@@ -78,12 +78,18 @@ pub struct Config {
     pub connect_only_after_promote: bool,
 }
 
-/// Whether `action` refuses a malformed parameter. The reference reads parameters leniently
-/// (ocf_is_true takes anything else as false; a bad adjust_master_score falls back to the
-/// default), and an OCF_ERR_CONFIGURED from monitor, notify or reload stops the clone on every
-/// node: only validate-all and start, where nothing is running yet, say what is wrong.
-pub fn strict_params(action: Action) -> bool {
-    matches!(action, Action::ValidateAll | Action::Start)
+/// Read `name` as [`crate::ocf::Params::parse`] does (strictly in validate-all and start only:
+/// an OCF_ERR_CONFIGURED from monitor, notify or reload stops the clone on every node), an empty
+/// value being the default (the reference's `${X:=default}`).
+fn read<T>(ctx: &Ctx, name: &str, f: impl Fn(&str) -> Result<T>) -> Result<T> {
+    let default = ctx
+        .metadata
+        .param(name)
+        .and_then(|s| s.default.as_deref())
+        .unwrap_or("");
+    ctx.params.parse(name, |v| {
+        f(Some(v.trim()).filter(|v| !v.is_empty()).unwrap_or(default))
+    })
 }
 
 /// The parameter, or its default when unset or empty (the reference's `${X:=default}`).
@@ -95,9 +101,9 @@ fn param<'c>(ctx: &'c Ctx, name: &str) -> &'c str {
 }
 
 impl Config {
-    /// The instance parameters, strict as [`strict_params`] says.
+    /// The instance parameters: drbd_resource names the resource and is judged in every
+    /// action; the others only in validate-all and start ([`read`]).
     pub fn from_ctx(ctx: &Ctx) -> Result<Config> {
-        let strict = strict_params(ctx.action);
         let p = &ctx.params;
         let resource = p.str("drbd_resource").trim().to_owned();
         if resource.is_empty() {
@@ -112,35 +118,31 @@ impl Config {
                 "parameter drbd_resource: resource name must only contain [-%+./0-9:=@A-Z_a-z], got {resource:?}"
             );
         }
-        let drbdconf = Some(param(ctx, "drbdconf").to_owned()).filter(|c| !c.is_empty());
-        if let Some(c) = &drbdconf {
+        let drbdconf = read(ctx, "drbdconf", |c| {
             if !safe_name(c) {
                 ocf_bail!(
                     ErrConfigured,
                     "parameter drbdconf: drbdconf name must only contain [-%+./0-9:=@A-Z_a-z], got {c:?}"
                 );
             }
-        }
+            Ok(Some(c.to_owned()).filter(|c| !c.is_empty()))
+        })?;
         let version = |name: &str| -> Result<Option<Version>> {
-            match Some(param(ctx, name)).filter(|v| !v.is_empty()) {
-                None => Ok(None),
-                Some(v) => match Version::parse_strict(v) {
+            read(ctx, name, |v| match v {
+                "" => Ok(None),
+                v => match Version::parse_strict(v) {
                     Some(v) => Ok(Some(v)),
                     None => ocf_bail!(
                         ErrConfigured,
-                        "{name}: invalid version format '{v}' (expected x.y.z)"
+                        "parameter {name}: invalid version format '{v}' (expected x.y.z)"
                     ),
                 },
-            }
+            })
         };
-        let scores = match parse_scores(param(ctx, "adjust_master_score")) {
-            Ok(s) => s,
-            Err(why) if strict => ocf_bail!(ErrConfigured, "parameter adjust_master_score: {why}"),
-            Err(why) => {
-                tracing::error!("BAD adjust_master_score: {why}; falling back to default");
-                DEFAULT_SCORES
-            }
-        };
+        let scores = read(ctx, "adjust_master_score", |v| {
+            parse_scores(v)
+                .map_err(|why| ocf_err!(ErrConfigured, "parameter adjust_master_score: {why}"))
+        })?;
         // The reference: any non-digit means "do not wait".
         let wfc = param(ctx, "wfc_timeout");
         let wfc_timeout = if wfc.bytes().all(|b| b.is_ascii_digit()) {
@@ -1141,8 +1143,8 @@ impl Agent for Drbd {
         include_str!("../../ocf-metadata/drbd.xml")
     }
 
-    fn strict_params(&self, action: Action) -> bool {
-        strict_params(action)
+    fn identity(&self) -> &'static [&'static str] {
+        &["drbd_resource"]
     }
 
     fn validate(&self, ctx: &Ctx) -> Result<()> {

@@ -60,23 +60,18 @@ impl Config {
         } else {
             clientspec.clone()
         };
-        let fsid = p.str("fsid").trim().to_owned();
-        if fsid.contains(',') {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter fsid: {fsid:?} cannot contain a comma"
-            );
-        }
-        let options = p.opt("options").map(str::to_owned);
-        if let Some(o) = &options {
+        let options = p.parse("options", |o| {
             if o.chars().any(char::is_whitespace) {
                 ocf_bail!(
                     ErrConfigured,
                     "parameter options: {o:?} contains white space; separate options with commas"
                 );
             }
-        }
-        let tolerate_missing = matches!(ctx.action, Action::Stop | Action::Monitor);
+            Ok(Some(o.to_owned()).filter(|o| !o.is_empty()))
+        })?;
+        // Tolerated where parameters are read leniently (stop, monitor): the filesystem may
+        // be gone.
+        let tolerate_missing = p.lenient();
         let mut dirs = Vec::new();
         let mut missing = Vec::new();
         for d in p.str("directory").split_whitespace() {
@@ -123,35 +118,7 @@ impl Config {
         if dirs.is_empty() {
             ocf_bail!(ErrConfigured, "parameter directory: no directory given");
         }
-        if dirs.len() > 1 && !is_decimal(&fsid) {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter fsid: {fsid:?} must be an integer when exporting several directories \
-                 (they get fsid, fsid+1, ...)"
-            );
-        }
-        match fsid_number(&fsid) {
-            // exportfs(8) keeps the low 32 bits of a larger number: another resource's fsid.
-            Some(n) if n.saturating_add(dirs.len() as u64 - 1) > u64::from(u32::MAX) => {
-                ocf_bail!(
-                    ErrConfigured,
-                    "parameter fsid: {fsid:?}{} does not fit in 32 bits (at most {})",
-                    if dirs.len() > 1 {
-                        " plus the number of directories"
-                    } else {
-                        ""
-                    },
-                    u32::MAX
-                )
-            }
-            Some(_) => {}
-            None if fsid == "root" || is_uuid(&fsid) => {}
-            None => ocf_bail!(
-                ErrConfigured,
-                "parameter fsid: {fsid:?} is not a 32-bit number, a UUID (32 hex digits) or \
-                 \"root\""
-            ),
-        }
+        let fsid = p.parse("fsid", |fsid| parse_fsid(fsid.trim(), dirs.len()))?;
         let rmtab_backup = p
             .opt("rmtab_backup")
             .filter(|b| *b != "none")
@@ -196,6 +163,50 @@ impl Config {
             .as_deref()
             .map(|b| Path::new(b.trim_start_matches('/')))
     }
+}
+
+/// fsid as exportfs(8) takes it, for `n` directories (fsid, fsid+1, …). Empty only where
+/// the parameter is unset, which start refuses as a missing required parameter.
+fn parse_fsid(fsid: &str, n: usize) -> Result<String> {
+    if fsid.contains(',') {
+        ocf_bail!(
+            ErrConfigured,
+            "parameter fsid: {fsid:?} cannot contain a comma"
+        );
+    }
+    if fsid.is_empty() {
+        return Ok(String::new());
+    }
+    if n > 1 && !is_decimal(fsid) {
+        ocf_bail!(
+            ErrConfigured,
+            "parameter fsid: {fsid:?} must be an integer when exporting several directories \
+             (they get fsid, fsid+1, ...)"
+        );
+    }
+    match fsid_number(fsid) {
+        // exportfs(8) keeps the low 32 bits of a larger number: another resource's fsid.
+        Some(v) if v.saturating_add(n as u64 - 1) > u64::from(u32::MAX) => {
+            ocf_bail!(
+                ErrConfigured,
+                "parameter fsid: {fsid:?}{} does not fit in 32 bits (at most {})",
+                if n > 1 {
+                    " plus the number of directories"
+                } else {
+                    ""
+                },
+                u32::MAX
+            )
+        }
+        Some(_) => {}
+        None if fsid == "root" || is_uuid(fsid) => {}
+        None => ocf_bail!(
+            ErrConfigured,
+            "parameter fsid: {fsid:?} is not a 32-bit number, a UUID (32 hex digits) or \
+             \"root\""
+        ),
+    }
+    Ok(fsid.to_owned())
 }
 
 fn is_decimal(s: &str) -> bool {
@@ -447,6 +458,10 @@ impl crate::ocf::Agent for Exportfs {
         include_str!("../../ocf-metadata/exportfs.xml")
     }
 
+    fn identity(&self) -> &'static [&'static str] {
+        &["clientspec", "directory"]
+    }
+
     fn validate(&self, ctx: &Ctx) -> Result<()> {
         Config::from_ctx(ctx)?;
         self.require_exportfs()
@@ -530,8 +545,39 @@ impl crate::ocf::Agent for Exportfs {
     fn stop(&self, ctx: &Ctx) -> Result<OcfCode> {
         let cfg = match Config::from_ctx(ctx) {
             Ok(c) => c,
-            // ocf-rarun's handle_invalid_env: nothing this configuration could have started.
+            // Only clientspec and directory are judged here (the others fell back to their
+            // defaults). Unusable, they name no export of ours, unless etab lists one of the
+            // directories for one of the clients all the same: then stop fails rather than
+            // call it stopped (the reference's handle_invalid_env does not look).
             Err(e) if crate::ocf::code_of(&e) == OcfCode::ErrConfigured => {
+                let p = &ctx.params;
+                let clients: Vec<String> = p
+                    .str("clientspec")
+                    .split_whitespace()
+                    .map(|c| c.replace(['[', ']'], ""))
+                    .collect();
+                let dirs: Vec<&str> = p
+                    .str("directory")
+                    .split_whitespace()
+                    .map(|d| {
+                        Some(d.trim_end_matches('/'))
+                            .filter(|d| !d.is_empty())
+                            .unwrap_or("/")
+                    })
+                    .collect();
+                let listed = nfs::read_etab()?.into_iter().find(|x| {
+                    dirs.contains(&x.path.as_str())
+                        && clients.iter().any(|c| x.client.eq_ignore_ascii_case(c))
+                });
+                if let Some(x) = listed {
+                    return Err(e.context(ocf_err!(
+                        ErrConfigured,
+                        "{} is still exported to {}, and this configuration cannot unexport it: \
+                         unexport it or fix the configuration",
+                        x.path,
+                        x.client
+                    )));
+                }
                 info!("{e:#}: resource considered stopped");
                 return Ok(OcfCode::Success);
             }

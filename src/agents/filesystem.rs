@@ -16,7 +16,8 @@
 //! - depth 20 on a mount configured read-only reads instead of failing to write the status file;
 //! - users of the mount in other mount namespaces are found (propagated copies) and private
 //!   copies there are unmounted too, so the device is really free after stop (#1426);
-//! - stop with parameters start would refuse succeeds, unless the mount point is mounted.
+//! - stop and probes judge only device and directory (the rest falls back to the defaults);
+//!   stop with an unusable one succeeds, unless the mount point is mounted.
 
 use crate::ocf::env::{is_false, is_true};
 use crate::ocf::Agent;
@@ -164,41 +165,8 @@ impl Config {
         }
         let directory = normalize_directory(p.str("directory"))?;
 
-        let fstype = p.str("fstype").trim().to_owned();
-        if fstype.is_empty()
-            || fstype
-                .contains(|c: char| c.is_whitespace() || c.is_control() || matches!(c, '/' | ','))
-        {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter fstype: {fstype:?} is not a filesystem type"
-            );
-        }
-
-        let options = p.str("options").trim().to_owned();
-        // mount -o takes one comma-separated word: a space would smuggle a second device or
-        // mount point into the reference's unquoted `mount $options`.
-        if options.contains(|c: char| c.is_whitespace() || c.is_control()) {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter options: {options:?} must be one comma-separated list without spaces"
-            );
-        }
-        if options.starts_with('-') {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter options: {options:?} must not start with '-'"
-            );
-        }
-        for o in ["remount", "move", "rmove"] {
-            if has_option(&options, o) {
-                ocf_bail!(
-                    ErrConfigured,
-                    "parameter options: {o:?} does not mount the device"
-                );
-            }
-        }
-        let opts = Options::parse(&options);
+        let fstype = p.parse("fstype", parse_fstype)?;
+        let (options, opts) = p.parse("options", parse_options)?;
 
         // FUSE filesystems (fuse.sshfs, …) have no block device either; fuseblk (ntfs-3g) has.
         let blockdevice = !NOT_BLOCK.contains(&fstype.as_str())
@@ -221,23 +189,27 @@ impl Config {
                 Fsck::Auto
             }
         };
-        let force_unmount = p.str("force_unmount").trim();
-        let kill = if is_true(force_unmount) || force_unmount == "safe" {
-            true
-        } else if is_false(force_unmount) {
-            false
-        } else {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter force_unmount: {force_unmount:?} is not one of true, safe, false"
-            );
-        };
-        let signals = |name: &str| -> Result<Vec<Sig>> {
-            procs::parse_signals(p.str(name)).map_err(|w| {
-                ocf_err!(
+        let kill = p.parse("force_unmount", |v| {
+            let v = v.trim();
+            if is_true(v) || v == "safe" {
+                Ok(true)
+            } else if is_false(v) {
+                Ok(false)
+            } else {
+                ocf_bail!(
                     ErrConfigured,
-                    "parameter {name}: {w:?} is not a signal name or number"
+                    "parameter force_unmount: {v:?} is not one of true, safe, false"
                 )
+            }
+        })?;
+        let signals = |name: &str| -> Result<Vec<Sig>> {
+            p.parse(name, |v| {
+                procs::parse_signals(v).map_err(|w| {
+                    ocf_err!(
+                        ErrConfigured,
+                        "parameter {name}: {w:?} is not a signal name or number"
+                    )
+                })
             })
         };
         let term_signals = signals("term_signals")?;
@@ -281,6 +253,47 @@ impl Config {
             status_file: PathBuf::from(sf),
         })
     }
+}
+
+/// A filesystem type as mount(2) takes it (empty only where the parameter is unset, which
+/// start refuses as a missing required parameter).
+fn parse_fstype(v: &str) -> Result<String> {
+    let fstype = v.trim();
+    if fstype.contains(|c: char| c.is_whitespace() || c.is_control() || matches!(c, '/' | ',')) {
+        ocf_bail!(
+            ErrConfigured,
+            "parameter fstype: {fstype:?} is not a filesystem type"
+        );
+    }
+    Ok(fstype.to_owned())
+}
+
+/// The mount options: one comma-separated word that mounts the device.
+fn parse_options(v: &str) -> Result<(String, Options)> {
+    let options = v.trim();
+    // mount -o takes one comma-separated word: a space would smuggle a second device or
+    // mount point into the reference's unquoted `mount $options`.
+    if options.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        ocf_bail!(
+            ErrConfigured,
+            "parameter options: {options:?} must be one comma-separated list without spaces"
+        );
+    }
+    if options.starts_with('-') {
+        ocf_bail!(
+            ErrConfigured,
+            "parameter options: {options:?} must not start with '-'"
+        );
+    }
+    for o in ["remount", "move", "rmove"] {
+        if has_option(options, o) {
+            ocf_bail!(
+                ErrConfigured,
+                "parameter options: {o:?} does not mount the device"
+            );
+        }
+    }
+    Ok((options.to_owned(), Options::parse(options)))
 }
 
 /// An absolute path in the form mountinfo prints mount points (no `//`, `/./`, trailing `/`).
@@ -488,6 +501,10 @@ impl Agent for Filesystem {
         include_str!("../../ocf-metadata/Filesystem.xml")
     }
 
+    fn identity(&self) -> &'static [&'static str] {
+        &["device", "directory"]
+    }
+
     fn validate(&self, ctx: &Ctx) -> Result<()> {
         let cfg = Config::from(ctx)?;
         mount_point(&cfg, &MountTable::read()?, &ctx.deadline)?;
@@ -603,9 +620,10 @@ impl Agent for Filesystem {
     fn stop(&self, ctx: &Ctx) -> Result<OcfCode> {
         let cfg = match Config::from(ctx) {
             Ok(c) => c,
-            // A configuration start refuses was never mounted by us; failing stop would fence.
-            // Unless its mount point is mounted (parameters changed while running): calling
-            // that stopped would let another node mount the filesystem too.
+            // Only device and directory are judged here (the others fell back to their
+            // defaults). Unusable, they were never mounted by us, and failing stop would
+            // fence; unless the mount point is mounted (parameters changed while running):
+            // calling that stopped would let another node mount the filesystem too.
             // A directory that leads to / is refused, never unmounted.
             Err(e) if crate::ocf::code_of(&e) == OcfCode::ErrConfigured => {
                 if let Some(dir) = directory_leniently(ctx.params.str("directory"), &ctx.deadline) {

@@ -14,6 +14,7 @@
 //!
 //! Exit codes follow the reference agent, except where marked "Differs from the reference".
 
+use crate::ocf::env::{is_false, is_true};
 use crate::ocf::{Ctx, OcfCode, OcfContext, OcfEnv, Params};
 use crate::ocf_bail;
 use crate::sys::findif::{self, Query};
@@ -41,6 +42,10 @@ impl crate::ocf::Agent for IPaddr2 {
 
     fn metadata_xml(&self) -> &'static str {
         include_str!("../../ocf-metadata/IPaddr2.xml")
+    }
+
+    fn identity(&self) -> &'static [&'static str] {
+        &["ip", "nic", "network_namespace"]
     }
 
     fn validate(&self, ctx: &Ctx) -> Result<()> {
@@ -82,14 +87,11 @@ impl crate::ocf::Agent for IPaddr2 {
 
     fn stop(&self, ctx: &Ctx) -> Result<OcfCode> {
         require_root(ctx)?;
-        // Differs from the reference: a configuration that start refuses can have started
-        // nothing, so stop succeeds instead of failing (a failed stop gets the node fenced).
+        // Only ip, nic and network_namespace are judged here (the others fell back to their
+        // defaults).
         let cfg = match Config::parse(&ctx.params, &ctx.env) {
             Ok(cfg) => cfg,
-            Err(e) => {
-                warn!("{e:#}: nothing can have been started with this configuration");
-                return Ok(OcfCode::Success);
-            }
+            Err(e) => return stop_unidentified(ctx, e),
         };
         stop_background_announcer(&announcer_pidfile(ctx, &cfg));
         let Some(mut host) = Host::enter(&cfg)? else {
@@ -181,6 +183,41 @@ impl crate::ocf::Agent for IPaddr2 {
     }
 }
 
+/// Stop where ip, nic or network_namespace is unusable. Differs from the reference, which
+/// fails (and gets the node fenced) or, with no route, reports success without looking: the
+/// address the configuration names can be nowhere if ip is no address or the namespace cannot
+/// exist, and stop succeeds; if the address is on an interface all the same (a link-local
+/// address without nic), stop fails rather than call it stopped.
+fn stop_unidentified(ctx: &Ctx, err: anyhow::Error) -> Result<OcfCode> {
+    let p = &ctx.params;
+    let Ok(ip) = parse_ip(p.str("ip").trim()) else {
+        warn!("{err:#}: no address of this configuration can be on this node");
+        return Ok(OcfCode::Success);
+    };
+    if let Some(ns) = p.opt("network_namespace") {
+        if !netns::valid_name(ns) || !netns::exists(ns) {
+            warn!("{err:#}: there is no network namespace {ns:?}");
+            return Ok(OcfCode::Success);
+        }
+        netns::enter(ns)?;
+    }
+    let mut nl = Netlink::open()?;
+    let lvs_support = p.bool("lvs_support")?;
+    for a in nl.addrs(Family::of(&ip), None)? {
+        let lo = nl.link_by_index(a.index)?.is_some_and(|l| l.is_loopback());
+        // lvs_support keeps the address on lo while the resource is stopped.
+        if a.ip == ip && !(lvs_support && lo) {
+            return Err(err.context(crate::ocf_err!(
+                ErrConfigured,
+                "{ip} is still on this node, and this configuration cannot tell whether it is \
+                 ours: remove it or fix the configuration"
+            )));
+        }
+    }
+    warn!("{err:#}: {ip} is not on this node");
+    Ok(OcfCode::Success)
+}
+
 /// What check_link_status finds wrong with the link: down, or up without carrier.
 fn link_problem(link: &Link) -> Option<&'static str> {
     if !link.is_up() {
@@ -253,13 +290,18 @@ struct Config {
 }
 
 impl Config {
+    /// The parameters as [`Params::parse`] reads them: ip, nic and network_namespace are
+    /// judged in every action, the others only where the action reads strictly.
     fn parse(p: &Params, env: &OcfEnv) -> Result<Config> {
         let ip_text = p.str("ip").trim();
         let ip = match parse_ip(ip_text) {
             Ok(ip) => ip,
             Err(why) => ocf_bail!(ErrConfigured, "parameter ip: {ip_text:?} {why}"),
         };
-        refuse_clones(p, env)?;
+        if !p.lenient() {
+            // A start policy: a clone found running is stopped and monitored per address.
+            refuse_clones(p, env)?;
+        }
         let ip = unique_address(ip, p, env)?;
         let family = Family::of(&ip);
 
@@ -286,25 +328,12 @@ impl Config {
                 Some(name.to_owned())
             }
         };
-        if let Some(l) = &iflabel {
-            // Differs from the reference (length only). The label ends up in `ip addr` output that scripts on the node parse: quotes,
-            // backslashes, `%`, `;` or `*` there are trouble. The reference documents labels
-            // as alphanumeric; `-`, `_`, `.` and `:` are common in real ones.
-            if l.is_empty()
-                || !l
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-            {
-                ocf_bail!(
-                    ErrConfigured,
-                    "parameter {label_param}: label {l:?} may only contain letters, digits, \
-                     '-', '_', '.' and ':'"
-                );
-            }
-            if let Some(n) = &nic {
-                check_label_length(n, l)?;
-            }
-        }
+        let label_ok = match &iflabel {
+            None => Ok(None),
+            Some(l) => check_label(l, label_param, nic.as_deref()).map(|()| iflabel.clone()),
+        };
+        // The label, also in nic=eth0:label, is not needed to find the address.
+        let iflabel = p.or_default("iflabel", label_ok, || Ok(None))?;
         if let (Family::V6, None, IpAddr::V6(a)) = (family, &nic, ip) {
             if a.segments()[0] & 0xffc0 == 0xfe80 {
                 ocf_bail!(
@@ -321,103 +350,117 @@ impl Config {
                 .filter(|v| !v.is_empty())
         });
         let netmask = match netmask_text {
-            None => None,
+            None => Ok(None),
             Some(m) => match parse_netmask(m, family) {
-                Ok(n) => Some(n),
-                Err(why) => ocf_bail!(ErrConfigured, "parameter cidr_netmask: {m:?} {why}"),
+                Ok(n) => Ok(Some(n)),
+                Err(why) => Err(crate::ocf_err!(
+                    ErrConfigured,
+                    "parameter cidr_netmask: {m:?} {why}"
+                )),
             },
         };
+        let netmask = p.or_default("cidr_netmask", netmask, || Ok(None))?;
 
-        let broadcast = match (family, p.opt("broadcast")) {
-            (_, None) => Broadcast::Derived,
-            (Family::V6, Some(b)) => {
+        let broadcast = p.parse("broadcast", |b| match (family, b.trim()) {
+            (_, "") => Ok(Broadcast::Derived),
+            (Family::V6, b) => {
                 info!("broadcast {b:?} has no meaning for an IPv6 address and is ignored");
-                Broadcast::Derived
+                Ok(Broadcast::Derived)
             }
-            (Family::V4, Some("+")) => Broadcast::HostBitsSet,
-            (Family::V4, Some("-")) => Broadcast::HostBitsCleared,
-            (Family::V4, Some(b)) => match b.parse::<Ipv4Addr>() {
-                Ok(a) => Broadcast::Addr(a),
+            (Family::V4, "+") => Ok(Broadcast::HostBitsSet),
+            (Family::V4, "-") => Ok(Broadcast::HostBitsCleared),
+            (Family::V4, b) => match b.parse::<Ipv4Addr>() {
+                Ok(a) => Ok(Broadcast::Addr(a)),
                 Err(_) => ocf_bail!(
                     ErrConfigured,
                     "parameter broadcast: {b:?} is not an IPv4 address, '+' or '-'"
                 ),
             },
-        };
+        })?;
 
-        let lvs_support = p.bool("lvs_support")?;
-        if lvs_support && family == Family::V6 {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter lvs_support: not supported for the IPv6 address {ip}"
-            );
-        }
-        let lvs_ipv6_addrlabel = if p.bool("lvs_ipv6_addrlabel")? {
+        let lvs_support = p.parse("lvs_support", |v| {
+            if is_true(v) && family == Family::V6 {
+                ocf_bail!(
+                    ErrConfigured,
+                    "parameter lvs_support: not supported for the IPv6 address {ip}"
+                );
+            }
+            Ok(is_true(v))
+        })?;
+        let lvs_ipv6_addrlabel = p.parse("lvs_ipv6_addrlabel", |v| {
+            if !is_true(v) {
+                return Ok(None);
+            }
             if family == Family::V4 {
                 ocf_bail!(
                     ErrConfigured,
                     "parameter lvs_ipv6_addrlabel: IPv4 does not support lvs_ipv6_addrlabel"
                 );
             }
-            match p.num::<u32>("lvs_ipv6_addrlabel_value") {
-                Ok(Some(v)) => Some(v),
-                _ => ocf_bail!(
-                    ErrConfigured,
-                    "parameter lvs_ipv6_addrlabel_value: {:?} should be a positive integer",
-                    p.str("lvs_ipv6_addrlabel_value")
-                ),
-            }
-        } else {
-            None
-        };
+            p.parse("lvs_ipv6_addrlabel_value", |v| {
+                match v.trim().parse::<u32>() {
+                    Ok(v) => Ok(Some(v)),
+                    _ => ocf_bail!(
+                        ErrConfigured,
+                        "parameter lvs_ipv6_addrlabel_value: {v:?} should be a positive integer"
+                    ),
+                }
+            })
+        })?;
 
-        let preferred_lft = match p.str("preferred_lft").trim() {
+        let preferred_lft = p.parse("preferred_lft", |v| match v.trim() {
             "" => ocf_bail!(
                 ErrConfigured,
                 "parameter preferred_lft: an empty value is invalid (use forever or seconds)"
             ),
-            "forever" => None,
+            "forever" => Ok(None),
             v => match v.parse::<u32>() {
-                Ok(n) if n != u32::MAX => Some(n),
+                Ok(n) if n != u32::MAX => Ok(Some(n)),
                 _ => ocf_bail!(
                     ErrConfigured,
                     "parameter preferred_lft: {v:?} is neither forever nor a number of seconds"
                 ),
             },
-        };
+        })?;
 
         let positive = |name: &str| -> Result<u32> {
-            match p.num::<u32>(name) {
-                Ok(Some(n)) if n > 0 => Ok(n),
+            p.parse(name, |v| match v.trim().parse::<u32>() {
+                Ok(n) if n > 0 => Ok(n),
                 _ => ocf_bail!(
                     ErrConfigured,
-                    "parameter {name}: {:?} should be a positive integer",
-                    p.str(name)
+                    "parameter {name}: {v:?} should be a positive integer"
                 ),
-            }
+            })
         };
         let count = positive("arp_count")?;
         let interval = Duration::from_millis(positive("arp_interval")? as u64);
-        let refresh = match p.num::<u32>("arp_count_refresh") {
-            Ok(n) => n.unwrap_or(0),
-            Err(_) => ocf_bail!(
-                ErrConfigured,
-                "parameter arp_count_refresh: {:?} should be 0 or a positive integer",
-                p.str("arp_count_refresh")
-            ),
-        };
+        let refresh = p.parse("arp_count_refresh", |v| match v.trim() {
+            "" => Ok(0),
+            v => match v.parse::<u32>() {
+                Ok(n) => Ok(n),
+                Err(_) => ocf_bail!(
+                    ErrConfigured,
+                    "parameter arp_count_refresh: {v:?} should be 0 or a positive integer"
+                ),
+            },
+        })?;
         // IPv4 announces in the background by default, IPv6 in the foreground (after DAD).
-        let background = match p.opt("arp_bg") {
-            None => family == Family::V4,
-            Some(_) => p.bool("arp_bg")?,
-        };
-        match p.opt("arp_sender") {
-            None | Some("send_arp" | "iputils_arping" | "libnet_arping" | "ipoibarping") => {}
-            Some(v) => ocf_bail!(
+        let background = p.parse("arp_bg", |v| match v.trim() {
+            "" => Ok(family == Family::V4),
+            v if is_true(v) => Ok(true),
+            v if is_false(v) => Ok(false),
+            v => ocf_bail!(
+                ErrConfigured,
+                "parameter arp_bg: {v:?} is not a boolean (use true or false)"
+            ),
+        })?;
+        p.parse("arp_sender", |v| match v.trim() {
+            "" | "send_arp" | "iputils_arping" | "libnet_arping" | "ipoibarping" => Ok(()),
+            v => ocf_bail!(
                 ErrConfigured,
                 "parameter arp_sender: unrecognized value {v:?}"
             ),
-        }
+        })?;
 
         let netns = match p.opt("network_namespace") {
             None => None,
@@ -427,16 +470,16 @@ impl Config {
                 "parameter network_namespace: {ns:?} is not a valid namespace name"
             ),
         };
-        let proto = match p.opt("proto") {
-            None => None,
-            Some(v) => match findif::route_protocol(v) {
-                Some(n) => Some(n),
+        let proto = p.parse("proto", |v| match v.trim() {
+            "" => Ok(None),
+            v => match findif::route_protocol(v) {
+                Some(n) => Ok(Some(n)),
                 None => ocf_bail!(
                     ErrConfigured,
                     "parameter proto: unknown route protocol {v:?}"
                 ),
             },
-        };
+        })?;
 
         Ok(Config {
             ip,
@@ -465,6 +508,28 @@ impl Config {
     }
 }
 
+/// A label may only hold the characters real labels use, and fit IFNAMSIZ with the nic.
+fn check_label(l: &str, param: &str, nic: Option<&str>) -> Result<()> {
+    // Differs from the reference (length only). The label ends up in `ip addr` output that
+    // scripts on the node parse: quotes, backslashes, `%`, `;` or `*` there are trouble. The
+    // reference documents labels as alphanumeric; `-`, `_`, `.` and `:` are common in real ones.
+    if l.is_empty()
+        || !l
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    {
+        ocf_bail!(
+            ErrConfigured,
+            "parameter {param}: label {l:?} may only contain letters, digits, \
+             '-', '_', '.' and ':'"
+        );
+    }
+    if let Some(n) = nic {
+        check_label_length(n, l)?;
+    }
+    Ok(())
+}
+
 /// Cloned IPaddr2 is the reference's CLUSTERIP load sharing (iptables/nft rules and a
 /// multicast MAC); this agent manages one address on one node only.
 fn refuse_clones(p: &Params, env: &OcfEnv) -> Result<()> {
@@ -482,14 +547,6 @@ fn refuse_clones(p: &Params, env: &OcfEnv) -> Result<()> {
             ),
         }
     }
-    // As in the reference: the clone number is added to ip (see unique_address), which needs
-    // distinct instances. With clone-max 1 (all this agent runs) the address is ip itself.
-    if p.bool("unique_clone_address")? && !env.meta_bool("globally_unique") {
-        ocf_bail!(
-            ErrConfigured,
-            "parameter unique_clone_address: makes sense only with meta globally_unique set"
-        );
-    }
     for name in [
         "mac",
         "clusterip_hash",
@@ -506,25 +563,35 @@ fn refuse_clones(p: &Params, env: &OcfEnv) -> Result<()> {
 /// unique_clone_address: ip plus the clone instance number, as the reference computes it
 /// (the number added to the last byte; no carry into the others).
 fn unique_address(ip: IpAddr, p: &Params, env: &OcfEnv) -> Result<IpAddr> {
-    if !p.bool("unique_clone_address")? {
-        return Ok(ip);
-    }
-    let n = env.meta_u32("clone").unwrap_or(0);
     fn bump<const N: usize>(mut o: [u8; N], n: u32) -> Option<[u8; N]> {
         o[N - 1] = u8::try_from(u32::from(o[N - 1]) + n).ok()?;
         Some(o)
     }
-    let bumped = match ip {
-        IpAddr::V4(a) => bump(a.octets(), n).map(IpAddr::from),
-        IpAddr::V6(a) => bump(a.octets(), n).map(IpAddr::from),
-    };
-    match bumped {
-        Some(a) => Ok(a),
-        None => ocf_bail!(
-            ErrConfigured,
-            "parameter unique_clone_address: {ip} plus clone instance {n} is not an address"
-        ),
-    }
+    p.parse("unique_clone_address", |v| {
+        if !is_true(v) {
+            return Ok(ip);
+        }
+        // As in the reference: the clone number is added to ip, which needs distinct
+        // instances. With clone-max 1 (all this agent runs) the address is ip itself.
+        if !env.meta_bool("globally_unique") {
+            ocf_bail!(
+                ErrConfigured,
+                "parameter unique_clone_address: makes sense only with meta globally_unique set"
+            );
+        }
+        let n = env.meta_u32("clone").unwrap_or(0);
+        let bumped = match ip {
+            IpAddr::V4(a) => bump(a.octets(), n).map(IpAddr::from),
+            IpAddr::V6(a) => bump(a.octets(), n).map(IpAddr::from),
+        };
+        match bumped {
+            Some(a) => Ok(a),
+            None => ocf_bail!(
+                ErrConfigured,
+                "parameter unique_clone_address: {ip} plus clone instance {n} is not an address"
+            ),
+        }
+    })
 }
 
 /// An address that can be managed: not unspecified, multicast or broadcast.

@@ -102,34 +102,36 @@ fn refuse_sysconfig_params(ctx: &Ctx) -> Result<()> {
 }
 
 impl Config {
+    /// The parameters: nfs_shared_infodir is judged in every action, the others only where
+    /// the action reads strictly ([`crate::ocf::Params::parse`]).
     fn from_ctx(ctx: &Ctx) -> Result<Config> {
         let p = &ctx.params;
-        let smnotify_retry_time = match p.opt("nfs_smnotify_retry_time") {
-            None => None,
-            Some(v) => Some(v.parse::<u32>().map_err(|_| {
-                ocf_err!(
+        let smnotify_retry_time = p.parse("nfs_smnotify_retry_time", |v| match v.trim() {
+            "" => Ok(None),
+            v => match v.parse::<u32>() {
+                Ok(n) => Ok(Some(n)),
+                Err(_) => ocf_bail!(
                     ErrConfigured,
                     "parameter nfs_smnotify_retry_time: {v:?} is not a number of minutes"
-                )
-            })?),
-        };
-        let nfs_ip: Vec<String> = p
-            .opt("nfs_ip")
-            .map(|v| {
-                v.split([',', ' '])
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
-        for ip in &nfs_ip {
-            if ip.parse::<std::net::IpAddr>().is_err() {
-                ocf_bail!(
-                    ErrConfigured,
-                    "parameter nfs_ip: {ip:?} is not an IP address"
-                );
+                ),
+            },
+        })?;
+        let nfs_ip = p.parse("nfs_ip", |v| {
+            let ips: Vec<String> = v
+                .split([',', ' '])
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            for ip in &ips {
+                if ip.parse::<std::net::IpAddr>().is_err() {
+                    ocf_bail!(
+                        ErrConfigured,
+                        "parameter nfs_ip: {ip:?} is not an IP address"
+                    );
+                }
             }
-        }
+            Ok(ips)
+        })?;
         let infodir = match p.opt("nfs_shared_infodir") {
             None => None,
             Some(d) if d.starts_with('/') => Some(PathBuf::from(d.trim_end_matches('/'))),
@@ -138,7 +140,8 @@ impl Config {
                 "parameter nfs_shared_infodir: {d:?} is not an absolute path"
             ),
         };
-        if infodir.is_some() && ctx.env.is_clone() {
+        // A start policy: a clone found running is stopped and monitored all the same.
+        if infodir.is_some() && ctx.env.is_clone() && !p.lenient() {
             ocf_bail!(
                 ErrConfigured,
                 "parameter nfs_shared_infodir: this agent does not support clone mode when a \
@@ -154,20 +157,24 @@ impl Config {
         // The default rpcpipefs_dir is where nfs-utils puts rpc_pipefs by default; a system that
         // moved it (Debian 12: /run/rpc_pipefs, via nfs.conf) keeps it there, where a bind mount
         // on /var/lib/nfs cannot hide it and nothing needs remounting (#1300).
-        let pipefs_dir = if p.is_set("rpcpipefs_dir") {
-            match p.opt("rpcpipefs_dir") {
-                Some(d) if d.starts_with('/') => PathBuf::from(d.trim_end_matches('/')),
-                d => ocf_bail!(
-                    ErrConfigured,
-                    "parameter rpcpipefs_dir: {:?} is not an absolute path",
-                    d.unwrap_or("")
-                ),
-            }
-        } else {
-            PathBuf::from(nfs::pipefs_directory())
-        };
-        let server_scope = p.opt("nfs_server_scope").map(str::to_owned);
-        if let Some(s) = &server_scope {
+        let pipefs_dir = p.or_default(
+            "rpcpipefs_dir",
+            if p.is_set("rpcpipefs_dir") {
+                match p.opt("rpcpipefs_dir") {
+                    Some(d) if d.starts_with('/') => Ok(PathBuf::from(d.trim_end_matches('/'))),
+                    d => Err(ocf_err!(
+                        ErrConfigured,
+                        "parameter rpcpipefs_dir: {:?} is not an absolute path",
+                        d.unwrap_or("")
+                    )),
+                }
+            } else {
+                Ok(PathBuf::from(nfs::pipefs_directory()))
+            },
+            || Ok(PathBuf::from(nfs::pipefs_directory())),
+        )?;
+        let server_scope = p.parse("nfs_server_scope", |s| {
+            let s = s.trim();
             // It becomes nfsd's host name (at most 64 bytes); kept to host name characters.
             if s.len() > 64
                 || !s
@@ -179,14 +186,19 @@ impl Config {
                     "parameter nfs_server_scope: {s:?} is not a host name or an IP address"
                 );
             }
-        }
+            Ok(Some(s.to_owned()).filter(|s| !s.is_empty()))
+        })?;
         let statd_path = if Path::new(VAR_LIB_NFS).join("statd").is_dir() {
             Path::new(VAR_LIB_NFS).join("statd")
         } else {
             PathBuf::from(VAR_LIB_NFS)
         };
         Ok(Config {
-            mode: detect_mode(p.opt("nfs_init_script"))?,
+            mode: p.or_default(
+                "nfs_init_script",
+                detect_mode(p.opt("nfs_init_script")),
+                || detect_mode(None),
+            )?,
             nfsv4_only: p.bool("nfsv4_only")?,
             no_notify: p.bool("nfs_no_notify")?,
             notify_foreground: p.bool("nfs_notify_foreground")?,
@@ -930,6 +942,31 @@ fn remove_scope_dropin(d: &Deadline) -> Result<()> {
     Ok(())
 }
 
+/// Stop where nfs_shared_infodir is unusable: this configuration cannot have started the
+/// server, which stop leaves alone; but if nfsd runs or something is mounted on /var/lib/nfs,
+/// stop fails rather than call it stopped (the reference fails in any case, and the node is
+/// fenced).
+fn stop_unidentified(err: anyhow::Error) -> Result<OcfCode> {
+    let threads = nfs::nfsd_threads().ok().flatten().unwrap_or(0);
+    let mounted = MountTable::read()?
+        .at(Path::new(VAR_LIB_NFS))
+        .filter(|m| m.fstype != "rpc_pipefs")
+        .map(|m| m.source.to_string_lossy().into_owned());
+    if threads > 0 || mounted.is_some() {
+        return Err(err.context(ocf_err!(
+            ErrConfigured,
+            "the NFS server is still running here ({}), and this configuration cannot stop it: \
+             stop it or fix the configuration",
+            match mounted {
+                Some(src) => format!("{src} is mounted on {VAR_LIB_NFS}"),
+                None => format!("nfsd runs {threads} threads"),
+            }
+        )));
+    }
+    info!("{err:#}: the NFS server is not running");
+    Ok(OcfCode::Success)
+}
+
 impl crate::ocf::Agent for Nfsserver {
     fn name(&self) -> &'static str {
         "nfsserver"
@@ -937,6 +974,10 @@ impl crate::ocf::Agent for Nfsserver {
 
     fn metadata_xml(&self) -> &'static str {
         include_str!("../../ocf-metadata/nfsserver.xml")
+    }
+
+    fn identity(&self) -> &'static [&'static str] {
+        &["nfs_shared_infodir"]
     }
 
     fn validate(&self, ctx: &Ctx) -> Result<()> {
@@ -1038,7 +1079,14 @@ impl crate::ocf::Agent for Nfsserver {
     }
 
     fn stop(&self, ctx: &Ctx) -> Result<OcfCode> {
-        let cfg = Config::from_ctx(ctx)?;
+        // Only nfs_shared_infodir is judged here (the others fell back to their defaults).
+        let cfg = match Config::from_ctx(ctx) {
+            Ok(c) => c,
+            Err(e) if crate::ocf::code_of(&e) == OcfCode::ErrConfigured => {
+                return stop_unidentified(e)
+            }
+            Err(e) => return Err(e),
+        };
         let d = &ctx.deadline;
         info!("stopping NFS server ...");
         // Keep the current monitor list for the next start (here or on the other node).
