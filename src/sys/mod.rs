@@ -2,6 +2,7 @@
 //! processes, DRBD, NFS.
 
 pub mod arp;
+pub mod background;
 pub mod blockdev;
 pub mod command;
 pub mod drbd;
