@@ -432,7 +432,7 @@ pub(super) fn check_label_length(nic: &str, label: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ocf::{code_of, Agent, Metadata, OcfCode};
+    use crate::ocf::{code_of, Metadata, OcfCode};
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config> {
         cfg_env(pairs, &[])
