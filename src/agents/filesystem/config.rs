@@ -47,25 +47,13 @@ pub(super) fn fsck_skipped(fstype: &str) -> bool {
     NO_FSCK.contains(&fstype) || NOT_BLOCK.contains(&fstype)
 }
 
-/// Safe to mount on several nodes at once.
-pub(super) const CLUSTER_SAFE: &[&str] = &[
-    "nfs4",
-    "nfs",
-    "aznfs",
-    "efs",
-    "smbfs",
-    "cifs",
-    "none",
-    "gfs2",
-    "glusterfs",
-    "ceph",
-    "ocfs2",
-    "overlay",
-    "overlayfs",
-    "tmpfs",
-    "cvfs",
-    "lustre",
-];
+/// Safe to mount on several nodes at once (the reference's list): the cluster filesystems, and
+/// those not on a local block device but rozofs and zfs.
+pub(super) fn cluster_safe(fstype: &str) -> bool {
+    matches!(fstype, "gfs2" | "ocfs2")
+        || (NOT_BLOCK.contains(&fstype) && !matches!(fstype, "rozofs" | "zfs"))
+}
+
 /// Destroyed by mounting on two nodes, even read-only (journal replay).
 pub(super) const NEVER_CLONED: &[&str] = &[
     "ext4", "ext4dev", "ext3", "reiserfs", "reiser4", "xfs", "jfs",

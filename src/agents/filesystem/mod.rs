@@ -37,7 +37,7 @@ use std::time::Duration;
 mod config;
 
 use config::{
-    directory_leniently, fsck_skipped, Config, Fsck, CLUSTER_SAFE, NETWORK, NEVER_CLONED,
+    cluster_safe, directory_leniently, fsck_skipped, Config, Fsck, NETWORK, NEVER_CLONED,
 };
 
 pub struct Filesystem;
@@ -434,7 +434,7 @@ fn refuse_unsafe_clone(ctx: &Ctx, cfg: &Config) -> Result<()> {
         return Ok(());
     }
     let fs = cfg.fstype.as_str();
-    let safe = if CLUSTER_SAFE.contains(&fs) {
+    let safe = if cluster_safe(fs) {
         1
     } else if NEVER_CLONED.contains(&fs) {
         if cfg.force_clones {
@@ -751,13 +751,7 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
                 if holders.is_empty() {
                     tracing::info!("No processes on {} were signalled.", target.display());
                 } else {
-                    last_holders = procs::describe(&holders);
-                    for sig in signals.iter() {
-                        tracing::info!("sending signal {sig} to: {last_holders}");
-                        for h in &holders {
-                            procs::signal(h.pid, *sig)?;
-                        }
-                    }
+                    last_holders = signal_all(&holders, signals)?;
                     signalled = true;
                 }
             }
@@ -858,13 +852,7 @@ fn release_other_namespaces(
             if cfg.kill {
                 let holders = procs::holders(&busy, &HashSet::from([numbers]), &protected, &phase)?;
                 if !holders.is_empty() {
-                    last = procs::describe(&holders);
-                    for sig in signals.iter() {
-                        tracing::info!("sending signal {sig} to: {last}");
-                        for h in &holders {
-                            procs::signal(h.pid, *sig)?;
-                        }
-                    }
+                    last = signal_all(&holders, signals)?;
                     signalled = true;
                 }
             }
@@ -886,6 +874,18 @@ fn release_other_namespaces(
             format!(": still used by {last}")
         }
     )
+}
+
+/// Send each of `signals` to every holder; what they are, for the reason of a failure.
+fn signal_all(holders: &[procs::Holder], signals: &[procs::Sig]) -> Result<String> {
+    let who = procs::describe(holders);
+    for sig in signals {
+        tracing::info!("sending signal {sig} to: {who}");
+        for h in holders {
+            procs::signal(h.pid, *sig)?;
+        }
+    }
+    Ok(who)
 }
 
 /// umount2 in a bounded child (a fork, no program): a network filesystem's unmount may wait
