@@ -1,7 +1,8 @@
 //! The VM lab's smoke run (tests/lab/run.sh --smoke --agents ferro): two Debian 12 node VMs
 //! under qemu, DRBD 8.4 from Debian's kernel connected and fully synced between them, and
 //! ocf:ferro:drbd reading the real kernel's state (promoted on the Primary, running on the
-//! Secondary). The only test of the suite that runs DRBD; the failover experiments are
+//! Secondary), installed into the nodes as the .deb (scripts/deb.sh). The only test of the
+//! suite that runs DRBD; the failover experiments are
 //! tests/lab/run.sh without --smoke (docs/lab.md).
 //!
 //! It builds (once, cached) a VM image from Debian packages and boots two VMs, a few minutes
@@ -22,6 +23,8 @@ fn lab_smoke_drbd_connects_between_two_vms_and_the_agent_sees_it() {
     if !skip_unless(test, &["apt-get", "ip"]) {
         return;
     }
+    // The nodes get the Debian package users install, made from the binary under test.
+    let deb = pcmk::built_deb().unwrap_or_else(|e| panic!("{e}"));
     let script = pcmk::manifest_dir().join("tests/lab/run.sh");
     // SIGTERM first: the lab's trap powers the VMs off and removes its namespace.
     let out = run(
@@ -31,7 +34,7 @@ fn lab_smoke_drbd_connects_between_two_vms_and_the_agent_sees_it() {
             .args(["--smoke", "--agents", "ferro"])
             // Its own namespace: a lab run by hand (flab) does not block it.
             .env("FERRO_LAB_NETNS", "flabsmoke")
-            .env("FERRO_BIN", env!("CARGO_BIN_EXE_ferro-ocf")),
+            .env("FERRO_DEB", &deb),
         2600,
     );
     let pass = out.stdout.lines().find(|l| l.starts_with("SMOKE PASS"));
