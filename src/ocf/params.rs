@@ -75,8 +75,11 @@ impl Params {
             let default = spec.default.as_deref().unwrap_or("");
             p.defaults.insert(spec.name.clone(), default.to_owned());
             let mut value = given.unwrap_or(default);
-            if strict && spec.required && value.trim().is_empty() {
-                ocf_bail!(ErrConfigured, "required parameter {} is not set", spec.name);
+            if spec.required && value.trim().is_empty() {
+                if strict {
+                    ocf_bail!(ErrConfigured, "required parameter {} is not set", spec.name);
+                }
+                tracing::warn!("required parameter {} is not set", spec.name);
             }
             let wrong_type = !value.is_empty()
                 && match spec.kind {
