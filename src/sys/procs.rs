@@ -47,11 +47,26 @@ pub fn ancestors() -> HashSet<i32> {
     set
 }
 
-fn stat_ppid(pid: i32) -> Option<i32> {
+/// /proc/PID/stat as (comm, the fields after it, from the state on).
+fn stat(pid: i32) -> Option<(String, Vec<String>)> {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // comm may contain spaces and parentheses: the fields after it follow the last ')'.
-    let rest = &s[s.rfind(')')? + 2..];
-    rest.split(' ').nth(1)?.parse().ok()
+    let close = s.rfind(')')?;
+    let comm = s.get(s.find('(')? + 1..close)?.to_owned();
+    let rest = s.get(close + 2..)?.split(' ').map(str::to_owned).collect();
+    Some((comm, rest))
+}
+
+fn stat_ppid(pid: i32) -> Option<i32> {
+    stat(pid)?.1.get(1)?.parse().ok()
+}
+
+/// A process's name and start time (clock ticks after boot): with the boot, they tell a
+/// restarted daemon from the one that ran before, even if it got the same pid.
+pub fn identity(pid: i32) -> Option<(String, u64)> {
+    let (comm, rest) = stat(pid)?;
+    // starttime is field 22; `rest` starts at field 3.
+    Some((comm, rest.get(19)?.parse().ok()?))
 }
 
 pub fn comm(pid: i32) -> String {
@@ -323,6 +338,18 @@ pub fn all_pids() -> std::io::Result<impl Iterator<Item = i32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_of_this_process() {
+        let (comm, start) = identity(std::process::id() as i32).unwrap();
+        assert_eq!(comm, super::comm(std::process::id() as i32));
+        assert!(start > 0);
+        assert_eq!(
+            stat_ppid(std::process::id() as i32),
+            Some(nix::unistd::getppid().as_raw())
+        );
+        assert_eq!(identity(-1), None);
+    }
 
     #[test]
     fn signal_lists_by_name_and_number() {
