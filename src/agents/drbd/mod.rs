@@ -14,7 +14,9 @@
 //! Differences from the reference, each a fix of a known problem:
 //! - Scores go through `crm_attribute -p` (ClusterLabs/resource-agents#1806: crm_master is
 //!   deprecated; `-n master-<rsc>` before Pacemaker 2.1), are read first and written only when
-//!   they change, and are skipped outside a cluster instead of logging errors.
+//!   they change, and are skipped outside a cluster instead of logging errors. A recurring
+//!   monitor keeps what it last knew of the score (score_cache): in steady state it runs no
+//!   program on DRBD 8.4, and only `drbdsetup events2` on DRBD 9.
 //! - Every drbdadm/drbdsetup/crm_* call is bounded by the action's deadline (LINBIT/drbd#51),
 //!   and DRBD 8.4 state comes from /proc/drbd: a monitor spawns no drbdsetup at all.
 //! - Parameter errors are reported as OCF_ERR_CONFIGURED naming the parameter before any
