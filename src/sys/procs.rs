@@ -331,12 +331,8 @@ pub fn describe(holders: &[Holder]) -> String {
 /// The pids of live processes whose command name (/proc/PID/comm) is `comm`; a zombie has
 /// ended already, only its parent has not reaped it yet.
 pub fn pids_by_comm(comm: &str) -> Vec<i32> {
-    let zombie = |pid: i32| {
-        fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|st| st.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
-            .unwrap_or(true)
-    };
+    let zombie =
+        |pid: i32| stat(pid).map_or(true, |(_, rest)| rest.first().is_some_and(|s| s == "Z"));
     all_pids()
         .into_iter()
         .flatten()
