@@ -15,7 +15,13 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 const REFERENCE: &str = "/usr/lib/drbd/crm-fence-peer.9.sh";
-const TOOLS: &[&str] = &["cibadmin", "crm_mon", "crm_attribute", "unshare", "hostname"];
+const TOOLS: &[&str] = &[
+    "cibadmin",
+    "crm_mon",
+    "crm_attribute",
+    "unshare",
+    "hostname",
+];
 const ID: &str = "drbd-fence-by-handler-r0-drbd_r0-clone";
 
 /// As crm-fence-peer.9.sh places it on node1 when node2 is fenced.
@@ -65,7 +71,10 @@ impl Fixture {
             return None;
         }
         if !Path::new(REFERENCE).is_file() {
-            skip(test, "drbd-utils' crm-fence-peer.9.sh is not installed (apt-get install drbd-utils)");
+            skip(
+                test,
+                "drbd-utils' crm-fence-peer.9.sh is not installed (apt-get install drbd-utils)",
+            );
             return None;
         }
         let dir = TempDir::new("ferro-fence-peer");
@@ -78,7 +87,11 @@ impl Fixture {
             symlink(env!("CARGO_BIN_EXE_ferro-ocf"), d.join("ferro").join(name)).unwrap();
         }
         fs::copy(REFERENCE, d.join("reference/crm-fence-peer.9.sh")).unwrap();
-        symlink("crm-fence-peer.9.sh", d.join("reference/crm-unfence-peer.9.sh")).unwrap();
+        symlink(
+            "crm-fence-peer.9.sh",
+            d.join("reference/crm-unfence-peer.9.sh"),
+        )
+        .unwrap();
         let fake = d.join("bin/drbdsetup");
         fs::write(&fake, "#!/bin/sh\nexec cat \"$FAKE_EVENTS2\"\n").unwrap();
         fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
@@ -93,19 +106,29 @@ impl Fixture {
     /// and node2), quorate, with node2 shot (node_state: expected down, out of the membership)
     /// and `constraint`, if any, in place.
     fn cib(&self, who: Handler, constraint: Option<&str>) -> PathBuf {
-        let example = fs::read_to_string(manifest_dir().join("crm-examples/ha-nfs.cib.xml")).unwrap();
+        let example =
+            fs::read_to_string(manifest_dir().join("crm-examples/ha-nfs.cib.xml")).unwrap();
         let xml = example
             .replacen("admin_epoch=\"0\">", "admin_epoch=\"0\" have-quorum=\"1\" dc-uuid=\"1\">", 1)
             .replace(
                 "<status/>",
                 "<status>\n    <node_state id=\"1\" uname=\"node1\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\"/>\n    <node_state id=\"2\" uname=\"node2\" in_ccm=\"false\" crmd=\"offline\" join=\"down\" expected=\"down\"/>\n  </status>",
             );
-        assert!(xml.contains("have-quorum") && xml.contains("node_state"), "the example CIB changed");
+        assert!(
+            xml.contains("have-quorum") && xml.contains("node_state"),
+            "the example CIB changed"
+        );
         let f = self.path(&format!("{who:?}.cib.xml"));
         fs::write(&f, xml).unwrap();
         if let Some(c) = constraint {
             run(
-                cmd("cibadmin").env("CIB_file", &f).args(["--create", "-o", "constraints", "-X", c]),
+                cmd("cibadmin").env("CIB_file", &f).args([
+                    "--create",
+                    "-o",
+                    "constraints",
+                    "-X",
+                    c,
+                ]),
                 30,
             )
             .check("cibadmin --create");
@@ -141,7 +164,10 @@ impl Fixture {
             .env_clear()
             .env(
                 "PATH",
-                format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", self.path("bin").display()),
+                format!(
+                    "{}:/usr/sbin:/usr/bin:/sbin:/bin",
+                    self.path("bin").display()
+                ),
             )
             .env("CIB_file", cib)
             .env("FAKE_EVENTS2", &state)
@@ -196,7 +222,11 @@ fn fence_refuses_what_it_cannot_act_on() {
     let Some(f) = Fixture::new(test) else { return };
     let lost = events2("UpToDate", "DUnknown");
     // No DRBD_RESOURCE; a resource no clone runs; a mask that is not hex; this node not in it.
-    let no_res: Vec<(&str, &str)> = DRBD9_ENV.iter().copied().filter(|(k, _)| *k != "DRBD_RESOURCE").collect();
+    let no_res: Vec<(&str, &str)> = DRBD9_ENV
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "DRBD_RESOURCE")
+        .collect();
     assert_eq!(f.both(test, FENCE, None, &no_res, &lost), (Some(1), None));
     let mut other = DRBD9_ENV.to_vec();
     other[0] = ("DRBD_RESOURCE", "r9");
@@ -215,7 +245,13 @@ fn fence_refuses_what_it_cannot_act_on() {
 fn fence_without_confirmed_quorum_places_nothing() {
     let test = "fence_without_confirmed_quorum_places_nothing";
     let Some(f) = Fixture::new(test) else { return };
-    let r = f.both(test, FENCE, None, DRBD9_ENV, &events2("UpToDate", "DUnknown"));
+    let r = f.both(
+        test,
+        FENCE,
+        None,
+        DRBD9_ENV,
+        &events2("UpToDate", "DUnknown"),
+    );
     assert_eq!(r, (Some(1), None));
 }
 
@@ -223,7 +259,13 @@ fn fence_without_confirmed_quorum_places_nothing() {
 fn fence_finds_its_constraint_in_place_and_answers_4() {
     let test = "fence_finds_its_constraint_in_place_and_answers_4";
     let Some(f) = Fixture::new(test) else { return };
-    let (code, left) = f.both(test, FENCE, Some(PLACED), DRBD9_ENV, &events2("UpToDate", "DUnknown"));
+    let (code, left) = f.both(
+        test,
+        FENCE,
+        Some(PLACED),
+        DRBD9_ENV,
+        &events2("UpToDate", "DUnknown"),
+    );
     assert_eq!(code, Some(4));
     assert!(left.is_some_and(|l| l.contains("node1")));
 }
@@ -233,7 +275,13 @@ fn fence_finds_its_constraint_in_place_and_answers_4() {
 fn fence_takes_the_constraint_back_when_the_peer_is_up_to_date_again() {
     let test = "fence_takes_the_constraint_back_when_the_peer_is_up_to_date_again";
     let Some(f) = Fixture::new(test) else { return };
-    let r = f.both(test, FENCE, Some(PLACED), DRBD9_ENV, &events2("UpToDate", "UpToDate"));
+    let r = f.both(
+        test,
+        FENCE,
+        Some(PLACED),
+        DRBD9_ENV,
+        &events2("UpToDate", "UpToDate"),
+    );
     assert_eq!(r, (Some(1), None));
 }
 
@@ -244,7 +292,13 @@ fn fence_leaves_a_constraint_that_rejects_this_node() {
     let test = "fence_leaves_a_constraint_that_rejects_this_node";
     let Some(f) = Fixture::new(test) else { return };
     let theirs = PLACED.replace("value=\"node1\"", "value=\"node2\"");
-    let (code, left) = f.both(test, FENCE, Some(&theirs), DRBD9_ENV, &events2("UpToDate", "DUnknown"));
+    let (code, left) = f.both(
+        test,
+        FENCE,
+        Some(&theirs),
+        DRBD9_ENV,
+        &events2("UpToDate", "DUnknown"),
+    );
     assert_eq!(code, Some(1));
     assert!(left.is_some_and(|l| l.contains("node2")));
 }
@@ -255,11 +309,21 @@ fn unfence_removes_the_constraint_once_all_disks_are_up_to_date() {
     let Some(f) = Fixture::new(test) else { return };
     let synced = events2("UpToDate", "UpToDate");
     let all_up = [DRBD9_ENV, &[("UP_TO_DATE_NODES", "0x3")]].concat();
-    assert_eq!(f.both(test, UNFENCE, Some(PLACED), &all_up, &synced), (Some(0), None));
+    assert_eq!(
+        f.both(test, UNFENCE, Some(PLACED), &all_up, &synced),
+        (Some(0), None)
+    );
     // Nothing to remove: fine too.
-    assert_eq!(f.both(test, UNFENCE, None, &all_up, &synced), (Some(0), None));
+    assert_eq!(
+        f.both(test, UNFENCE, None, &all_up, &synced),
+        (Some(0), None)
+    );
     // DRBD 8.4's environment (no node ids): the same.
-    let env84 = [("DRBD_RESOURCE", "r0"), ("DRBD_PEER", "node2"), ("DRBD_MINOR", "0")];
+    let env84 = [
+        ("DRBD_RESOURCE", "r0"),
+        ("DRBD_PEER", "node2"),
+        ("DRBD_MINOR", "0"),
+    ];
     assert_eq!(f.both(test, UNFENCE, None, &env84, &synced).0, Some(0));
 }
 
@@ -268,7 +332,13 @@ fn unfence_removes_the_constraint_once_all_disks_are_up_to_date() {
 fn unfence_keeps_the_constraint_while_the_peer_resyncs() {
     let test = "unfence_keeps_the_constraint_while_the_peer_resyncs";
     let Some(f) = Fixture::new(test) else { return };
-    let (code, left) = f.both(test, UNFENCE, Some(PLACED), DRBD9_ENV, &events2("UpToDate", "Inconsistent"));
+    let (code, left) = f.both(
+        test,
+        UNFENCE,
+        Some(PLACED),
+        DRBD9_ENV,
+        &events2("UpToDate", "Inconsistent"),
+    );
     assert_eq!(code, Some(0));
     assert!(left.is_some());
 }

@@ -13,12 +13,24 @@ fn live_fence_peer_matches_crm_fence_peer() {
     let test = "live_fence_peer_matches_crm_fence_peer";
     if !skip_unless(
         test,
-        &["corosync", "pacemakerd", "cibadmin", "crm_mon", "crm_node", "crmadmin", "unshare", "ip"],
+        &[
+            "corosync",
+            "pacemakerd",
+            "cibadmin",
+            "crm_mon",
+            "crm_node",
+            "crmadmin",
+            "unshare",
+            "ip",
+        ],
     ) {
         return;
     }
     if !std::path::Path::new("/usr/lib/drbd/crm-fence-peer.9.sh").is_file() {
-        skip(test, "drbd-utils' crm-fence-peer.9.sh is not installed (apt-get install drbd-utils)");
+        skip(
+            test,
+            "drbd-utils' crm-fence-peer.9.sh is not installed (apt-get install drbd-utils)",
+        );
         return;
     }
     let script = pcmk::manifest_dir().join("tests/live/fence-peer.sh");
@@ -41,5 +53,8 @@ fn live_fence_peer_matches_crm_fence_peer() {
     };
     say(&format!("--- {test}: {}\n{shown}", script.display()));
     out.check(&script.display().to_string());
-    assert!(out.stdout.contains("== PASS"), "== PASS missing from the output");
+    assert!(
+        out.stdout.contains("== PASS"),
+        "== PASS missing from the output"
+    );
 }

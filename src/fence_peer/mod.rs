@@ -103,7 +103,10 @@ pub fn main(action: Action, program: &str, args: &[String]) -> u8 {
     let _lock = match take_lock(&opts) {
         Ok(l) => l,
         Err(e) => {
-            warn!("Could not get flock on {}: {e:#}", opts.lock_file.as_deref().unwrap_or(""));
+            warn!(
+                "Could not get flock on {}: {e:#}",
+                opts.lock_file.as_deref().unwrap_or("")
+            );
             if opts.flock_required {
                 return exit::ERROR;
             }
@@ -258,7 +261,10 @@ pub fn decide(
     unreachable_is_outdated: bool,
 ) -> Decision {
     if s.pdsk_all_up_to_date {
-        Decision::Skip(exit::ERROR, "All peer disks are UpToDate! Did not place the constraint.")
+        Decision::Skip(
+            exit::ERROR,
+            "All peer disks are UpToDate! Did not place the constraint.",
+        )
     } else if s.unconfigured {
         Decision::Skip(
             exit::ERROR,
@@ -414,16 +420,19 @@ impl Handler<'_> {
         self.cib = Cib::parse(&xml)?;
         self.master_id = match &self.opts.master_id {
             Some(m) => m.clone(),
-            None => self.cib.drbd_clone(self.res).map(str::to_owned).with_context(|| {
-                format!(
-                    "drbd-fencing could not determine the master id of drbd resource {}",
-                    self.res
-                )
-            })?,
+            None => self
+                .cib
+                .drbd_clone(self.res)
+                .map(str::to_owned)
+                .with_context(|| {
+                    format!(
+                        "drbd-fencing could not determine the master id of drbd resource {}",
+                        self.res
+                    )
+                })?,
         };
         if need_lists {
-            let lists =
-                NodeLists::from_env(self.env, self.hostname).map_err(anyhow::Error::msg)?;
+            let lists = NodeLists::from_env(self.env, self.hostname).map_err(anyhow::Error::msg)?;
             if let Some(n) = lists.my_drbd_name(self.env).filter(|n| *n != self.hostname) {
                 warn!(
                     "My node id ({}) does not resolve to my hostname ({}) but to {n}",
@@ -491,7 +500,11 @@ impl Handler<'_> {
 
     fn drbd_state(&self) -> Summary {
         let deadline = Deadline::after(TOOL_LIMIT);
-        let state = if self.env.get("UP_TO_DATE_NODES").is_some_and(|m| !m.is_empty()) {
+        let state = if self
+            .env
+            .get("UP_TO_DATE_NODES")
+            .is_some_and(|m| !m.is_empty())
+        {
             drbd::events2_state(self.res, &deadline)
         } else {
             self.minors(&deadline)
@@ -516,7 +529,10 @@ impl Handler<'_> {
             }
         };
         text.split_whitespace()
-            .map(|w| w.parse::<u32>().with_context(|| format!("DRBD_MINOR={text}")))
+            .map(|w| {
+                w.parse::<u32>()
+                    .with_context(|| format!("DRBD_MINOR={text}"))
+            })
             .collect()
     }
 
@@ -603,7 +619,12 @@ impl Handler<'_> {
             return Ok(exit::ERROR);
         }
         let s = self.drbd_state();
-        match decide(&s, reachable, fenced, self.opts.unreachable_peer_is_outdated) {
+        match decide(
+            &s,
+            reachable,
+            fenced,
+            self.opts.unreachable_peer_is_outdated,
+        ) {
             Decision::Skip(code, why) => {
                 warn!("{why}");
                 Ok(code)
@@ -790,7 +811,10 @@ impl Handler<'_> {
     }
 
     fn unfence(&mut self) -> Result<()> {
-        let need_lists = self.env.get("UP_TO_DATE_NODES").is_some_and(|m| !m.is_empty())
+        let need_lists = self
+            .env
+            .get("UP_TO_DATE_NODES")
+            .is_some_and(|m| !m.is_empty())
             || self.opts.unfence_only_if_owner_match;
         self.init(need_lists)?;
         let id = self.id();
@@ -838,10 +862,15 @@ impl Handler<'_> {
             {
                 warn!("{e:#}");
             }
-            warn!("told pacemaker to kill me, but scheduling reboot -f in 300 seconds just in case");
+            warn!(
+                "told pacemaker to kill me, but scheduling reboot -f in 300 seconds just in case"
+            );
             Duration::from_secs(300)
         } else {
-            warn!("going to reboot -f in 20 seconds; kill {} to cancel!", std::process::id());
+            warn!(
+                "going to reboot -f in 20 seconds; kill {} to cancel!",
+                std::process::id()
+            );
             Duration::from_secs(20)
         };
         std::thread::sleep(wait);

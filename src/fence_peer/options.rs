@@ -131,9 +131,7 @@ impl Options {
             resource,
             master_id: o.master_id.filter(|m| !m.is_empty()),
             role: o.role.unwrap_or_else(|| "Master".to_owned()),
-            fencing_attribute: o
-                .fencing_attribute
-                .unwrap_or_else(|| "#uname".to_owned()),
+            fencing_attribute: o.fencing_attribute.unwrap_or_else(|| "#uname".to_owned()),
             id_prefix,
             timeout,
             dc_timeout,
@@ -238,7 +236,10 @@ impl NodeLists {
             let peer = env
                 .get("DRBD_PEER")
                 .filter(|p| !p.is_empty())
-                .or_else(|| env.get("DRBD_PEERS").filter(|p| p.split_whitespace().count() == 1))
+                .or_else(|| {
+                    env.get("DRBD_PEERS")
+                        .filter(|p| p.split_whitespace().count() == 1)
+                })
                 .map(|p| p.trim().to_owned());
             return Ok(NodeLists {
                 include: vec![(0, hostname.to_owned())],
@@ -260,9 +261,7 @@ impl NodeLists {
             .filter(|_| me.bytes().all(|b| b.is_ascii_digit()))
             .filter(|n| *n < 100 && (me.len() == 1 || !me.starts_with('0')))
             .ok_or_else(|| {
-                format!(
-                    "Unexpected input, DRBD_MY_NODE_ID={me} should be a decimal number"
-                )
+                format!("Unexpected input, DRBD_MY_NODE_ID={me} should be a decimal number")
             })?;
         let up = |i: u32| i < 64 && mask & (1 << i) != 0;
         if !up(my_id) {
@@ -276,7 +275,9 @@ impl NodeLists {
             ..NodeLists::default()
         };
         for i in 0..32 {
-            let Some(name) = env.get(&format!("DRBD_NODE_ID_{i}")).filter(|v| !v.is_empty())
+            let Some(name) = env
+                .get(&format!("DRBD_NODE_ID_{i}"))
+                .filter(|v| !v.is_empty())
             else {
                 continue;
             };
@@ -332,8 +333,17 @@ mod tests {
         ]);
         let (o, notes) = Options::parse(
             &args(&[
-                "-t", "5", "--dc-timeout=7", "--id-prefix", "x-r0", "--lock-file=NONE",
-                "--bogus", "stray", "--unreachable-peer-is-outdated", "-i", "ms",
+                "-t",
+                "5",
+                "--dc-timeout=7",
+                "--id-prefix",
+                "x-r0",
+                "--lock-file=NONE",
+                "--bogus",
+                "stray",
+                "--unreachable-peer-is-outdated",
+                "-i",
+                "ms",
             ]),
             &e,
             false,
@@ -350,14 +360,21 @@ mod tests {
         assert!(!o.unreachable_peer_is_outdated);
         assert_eq!(
             notes,
-            ["ignoring unknown option --bogus", "ignoring unexpected argument stray"]
+            [
+                "ignoring unknown option --bogus",
+                "ignoring unexpected argument stray"
+            ]
         );
         let (o, _) = Options::parse(&args(&["--unreachable-peer-is-outdated"]), &e, true);
         assert!(o.unreachable_peer_is_outdated);
         let (o, _) = Options::parse(&args(&["--lock-file", "mine", "-r", "a/b"]), &e, false);
         assert_eq!(o.lock_file.as_deref(), Some("/var/lock/drbd/mine"));
         assert_eq!(o.id_prefix, "drbd-fence-by-handler-a/b");
-        let (o, _) = Options::parse(&args(&["--lock-dir=rel"]), &env(&[("DRBD_RESOURCE", "a/b")]), false);
+        let (o, _) = Options::parse(
+            &args(&["--lock-dir=rel"]),
+            &env(&[("DRBD_RESOURCE", "a/b")]),
+            false,
+        );
         assert_eq!(o.lock_file.as_deref(), Some("/var/lock/drbd/fence.a_b"));
     }
 
@@ -379,7 +396,9 @@ mod tests {
         assert!(bad(&[("UP_TO_DATE_NODES", "5"), ("DRBD_MY_NODE_ID", "0")]).contains("hex mask"));
         assert!(bad(&[("UP_TO_DATE_NODES", "0xz"), ("DRBD_MY_NODE_ID", "0")]).contains("hex mask"));
         assert!(bad(&[("UP_TO_DATE_NODES", "0x1"), ("DRBD_MY_NODE_ID", "x")]).contains("decimal"));
-        assert!(bad(&[("UP_TO_DATE_NODES", "0x2"), ("DRBD_MY_NODE_ID", "0")]).contains("not a member"));
+        assert!(
+            bad(&[("UP_TO_DATE_NODES", "0x2"), ("DRBD_MY_NODE_ID", "0")]).contains("not a member")
+        );
     }
 
     #[test]

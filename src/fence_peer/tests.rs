@@ -22,16 +22,31 @@ fn exit_codes_by_peer_state_and_local_disk() {
     assert_eq!(decide(&cons, true, false, false), Decision::Place(4));
     assert_eq!(decide(&up, false, true, false), Decision::Place(7));
     // Fenced but only Consistent: being able to shoot the peer does not make our data better.
-    assert!(matches!(decide(&cons, false, true, false), Decision::Skip(5, _)));
+    assert!(matches!(
+        decide(&cons, false, true, false),
+        Decision::Skip(5, _)
+    ));
     assert_eq!(decide(&up, false, false, false), Decision::Place(5));
-    assert!(matches!(decide(&cons, false, false, false), Decision::Skip(5, _)));
+    assert!(matches!(
+        decide(&cons, false, false, false),
+        Decision::Skip(5, _)
+    ));
     assert_eq!(decide(&cons, false, false, true), Decision::Place(5));
-    assert!(matches!(decide(&outd, true, true, true), Decision::Skip(5, _)));
+    assert!(matches!(
+        decide(&outd, true, true, true),
+        Decision::Skip(5, _)
+    ));
     // Peer disks all UpToDate (the link came back), or no DRBD at all: nothing placed, 1.
     let back = summary("UpToDate", "UpToDate");
-    assert!(matches!(decide(&back, false, false, false), Decision::Skip(1, _)));
+    assert!(matches!(
+        decide(&back, false, false, false),
+        Decision::Skip(1, _)
+    ));
     let none = drbd::ResourceState::default().summary();
-    assert!(matches!(decide(&none, true, true, false), Decision::Skip(1, _)));
+    assert!(matches!(
+        decide(&none, true, true, false),
+        Decision::Skip(1, _)
+    ));
 }
 
 fn ns(in_ccm: &str, crmd: &str, expected: &str) -> NodeState {
@@ -73,8 +88,16 @@ fn constraint() -> Constraint {
         rule_id: "drbd-fence-by-handler-r0-rule-ms".into(),
         role: "Master".into(),
         exprs: vec![
-            ("drbd-fence-by-handler-r0-expr-0-ms".into(), "#uname".into(), "alpha".into()),
-            ("drbd-fence-by-handler-r0-expr-2-ms".into(), "#uname".into(), "gamma".into()),
+            (
+                "drbd-fence-by-handler-r0-expr-0-ms".into(),
+                "#uname".into(),
+                "alpha".into(),
+            ),
+            (
+                "drbd-fence-by-handler-r0-expr-2-ms".into(),
+                "#uname".into(),
+                "gamma".into(),
+            ),
         ],
     }
 }
@@ -136,9 +159,21 @@ fn fencing_restricts_an_existing_constraint_further() {
 
 #[test]
 fn called_as() {
-    assert_eq!(Action::from_program("crm-fence-peer.9.sh"), Some(Action::Fence));
-    assert_eq!(Action::from_program("crm-fence-peer.sh"), Some(Action::Fence));
-    assert_eq!(Action::from_program("crm-unfence-peer.9.sh"), Some(Action::Unfence));
+    assert_eq!(
+        Action::from_program("crm-fence-peer.9.sh"),
+        Some(Action::Fence)
+    );
+    assert_eq!(
+        Action::from_program("crm-fence-peer.sh"),
+        Some(Action::Fence)
+    );
+    assert_eq!(
+        Action::from_program("crm-unfence-peer.9.sh"),
+        Some(Action::Unfence)
+    );
     assert_eq!(Action::from_program("ferro-ocf"), None);
-    assert_eq!(Action::from_subcommand("unfence-peer"), Some(Action::Unfence));
+    assert_eq!(
+        Action::from_subcommand("unfence-peer"),
+        Some(Action::Unfence)
+    );
 }

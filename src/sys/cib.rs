@@ -249,7 +249,9 @@ impl Cib {
                 }),
                 "rule" if under("rsc_location") => {
                     if in_rule > 0 {
-                        if let Some(rule) = cib.locations.last_mut().and_then(|l| l.rules.last_mut()) {
+                        if let Some(rule) =
+                            cib.locations.last_mut().and_then(|l| l.rules.last_mut())
+                        {
                             rule.other = true;
                         }
                     } else if let Some(l) = cib.locations.last_mut() {
@@ -390,7 +392,9 @@ mod tests {
         assert!(!beta.crmd_online());
         assert_eq!(beta.expected.as_deref(), Some("down"));
         assert!(cib.node_state("alpha").unwrap().crmd_online());
-        let loc = cib.location("drbd-fence-by-handler-r0-drbd_r0-clone").unwrap();
+        let loc = cib
+            .location("drbd-fence-by-handler-r0-drbd_r0-clone")
+            .unwrap();
         assert_eq!(loc.rules[0].role, "Master");
         assert_eq!(
             loc.rules[0].expressions,
@@ -407,7 +411,9 @@ mod tests {
     #[test]
     fn a_fence_constraint_bans_every_node_but_the_one_it_names() {
         let cib = Cib::parse(CIB).unwrap();
-        let loc = cib.location("drbd-fence-by-handler-r0-drbd_r0-clone").unwrap();
+        let loc = cib
+            .location("drbd-fence-by-handler-r0-drbd_r0-clone")
+            .unwrap();
         assert!(cib.bans(loc, "drbd_r0-clone", "beta"));
         assert!(cib.bans(loc, "drbd_r0-clone", "BETA"));
         assert!(!cib.bans(loc, "drbd_r0-clone", "alpha"));

@@ -301,11 +301,11 @@ mod tests {
 
     #[test]
     fn crmadmin_status_answers() {
-        assert!(controller_ok(
-            "Controller on node2 in state S_NOT_DC: ok\n"
-        ));
+        assert!(controller_ok("Controller on node2 in state S_NOT_DC: ok\n"));
         assert!(controller_ok("Status of crmd@node2: S_NOT_DC (ok)\n"));
-        assert!(!controller_ok("error: No reply received from controller before timeout\n"));
+        assert!(!controller_ok(
+            "error: No reply received from controller before timeout\n"
+        ));
         assert!(!controller_ok(""));
     }
 
