@@ -4,7 +4,7 @@
 //! on a node whose cluster stack is down) there is no score to keep: that is not an error.
 
 use crate::ocf::Deadline;
-use crate::sys::command;
+use crate::sys::{command, procs};
 use anyhow::Result;
 use std::sync::OnceLock;
 
@@ -45,6 +45,20 @@ impl ScoreForm {
             tracing::debug!("Pacemaker version {version:?}");
             ScoreForm::for_version(version)
         })
+    }
+
+    /// The form as one word, and back (for a cache of it).
+    pub fn tag(self) -> &'static str {
+        match self {
+            ScoreForm::Promotion => "promotion",
+            ScoreForm::Named => "named",
+        }
+    }
+
+    pub fn from_tag(s: &str) -> Option<ScoreForm> {
+        [ScoreForm::Promotion, ScoreForm::Named]
+            .into_iter()
+            .find(|f| f.tag() == s)
     }
 
     pub fn for_version(version: Option<(u32, u32, u32)>) -> ScoreForm {
@@ -290,6 +304,78 @@ pub fn request_self_termination(node: &str, deadline: &Deadline) -> Result<()> {
     Ok(())
 }
 
+const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
+/// The daemons that keep a node's transient attributes, by /proc comm (15 characters at most):
+/// pacemaker-attrd (attrd before Pacemaker 2.0); on a remote node pacemaker-remoted (before
+/// 2.0 pacemaker_remoted), which relays to the cluster node's attrd.
+const ATTRIBUTE_KEEPERS: &[&str] = &[
+    "pacemaker-attrd",
+    "attrd",
+    "pacemaker-remot",
+    "pacemaker_remot",
+];
+
+/// What the cluster's view of this node's transient attributes (the promotion score) lives
+/// and dies with, as a string that changes when that view may have been reset: the boot (the
+/// attributes are lost at a reboot) and the process keeping them, by pid and start time (a
+/// cluster stop or restart on this node clears them and starts a new one). With `CIB_file`
+/// the tools read and write that file instead, so its name stands for the process. None when
+/// no cluster runs here.
+///
+/// `known`, an epoch returned before, is checked first with one /proc read; otherwise every
+/// process is looked at.
+pub fn transient_epoch(known: Option<&str>) -> Option<String> {
+    let boot = std::fs::read_to_string(BOOT_ID).ok()?;
+    let cib = std::env::var("CIB_file").ok().filter(|v| !v.is_empty());
+    epoch(boot.trim(), cib.as_deref(), known)
+}
+
+fn epoch(boot: &str, cib_file: Option<&str>, known: Option<&str>) -> Option<String> {
+    if let Some(cib) = cib_file {
+        return Some(format!("{boot} CIB_file={cib}"));
+    }
+    let keeper = |pid: i32| {
+        let (comm, start) = procs::identity(pid)?;
+        ATTRIBUTE_KEEPERS
+            .contains(&comm.as_str())
+            .then(|| format!("{boot} {comm}/{pid}/{start}"))
+    };
+    let known_pid = known.and_then(|k| {
+        k.strip_prefix(boot)?
+            .trim_start()
+            .split('/')
+            .nth(1)?
+            .parse()
+            .ok()
+    });
+    if let Some(epoch) = known_pid
+        .and_then(keeper)
+        .filter(|e| Some(e.as_str()) == known)
+    {
+        return Some(epoch);
+    }
+    procs::all_pids().ok()?.find_map(keeper)
+}
+
+/// Which crm_attribute would run, and which build of it (path, inode, modification time): the
+/// score form depends on its version.
+pub fn tool_fingerprint() -> String {
+    use std::os::unix::fs::MetadataExt;
+    match command::find_program(CRM_ATTRIBUTE) {
+        Some(p) => match std::fs::metadata(&p) {
+            Ok(m) => format!(
+                "{}={}:{}.{}",
+                p.display(),
+                m.ino(),
+                m.mtime(),
+                m.mtime_nsec()
+            ),
+            Err(_) => format!("{}=-", p.display()),
+        },
+        None => format!("{CRM_ATTRIBUTE}=-"),
+    }
+}
+
 /// Whether `program` is on PATH (the default PATH for an agent run with none).
 pub fn have_program(program: &str) -> bool {
     command::find_program(program).is_some()
@@ -307,6 +393,55 @@ mod tests {
             "error: No reply received from controller before timeout\n"
         ));
         assert!(!controller_ok(""));
+    }
+
+    #[test]
+    fn epoch_is_this_boot_and_the_cib_file() {
+        let boot = "2f0c6d2e-1f7a-4c1e-9a53-0d2b1f9c4e11";
+        assert_eq!(
+            epoch(boot, Some("/tmp/x/cib.xml"), None).as_deref(),
+            Some("2f0c6d2e-1f7a-4c1e-9a53-0d2b1f9c4e11 CIB_file=/tmp/x/cib.xml")
+        );
+        // A hint naming a process that is not an attribute keeper (this test) is not taken
+        // at its word, nor one of another boot.
+        let me = std::process::id();
+        let (comm, start) = procs::identity(me as i32).unwrap();
+        let fake = format!("{boot} {comm}/{me}/{start}");
+        assert_ne!(epoch(boot, None, Some(&fake)), Some(fake));
+        assert!(transient_epoch(None).map_or(true, |e| !e.contains(&comm)));
+        // A stand-in keeper (sleep under attrd's name): found by the scan, then by the hint;
+        // once it is gone (a cluster stop), the old epoch is over.
+        let dir = std::env::temp_dir().join(format!("fepoch-{me}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("attrd");
+        std::fs::copy("/bin/sleep", &bin).unwrap();
+        let mut child = std::process::Command::new(&bin).arg("30").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Until exec has happened, the child still has the test's name.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while procs::identity(pid).map(|i| i.0).as_deref() != Some("attrd") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the stand-in never ran"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let start = procs::identity(pid).unwrap().1;
+        let mine = format!("{boot} attrd/{pid}/{start}");
+        assert_eq!(
+            epoch(boot, None, Some(&mine)).as_deref(),
+            Some(mine.as_str())
+        );
+        let scanned = epoch(boot, None, None).unwrap();
+        assert!(scanned.starts_with(boot), "{scanned}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_ne!(epoch(boot, None, Some(&mine)), Some(mine));
+        std::fs::remove_dir_all(&dir).unwrap();
+        for f in [ScoreForm::Promotion, ScoreForm::Named] {
+            assert_eq!(ScoreForm::from_tag(f.tag()), Some(f));
+        }
+        assert_eq!(ScoreForm::from_tag("x"), None);
     }
 
     #[test]

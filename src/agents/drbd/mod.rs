@@ -14,7 +14,9 @@
 //! Differences from the reference, each a fix of a known problem:
 //! - Scores go through `crm_attribute -p` (ClusterLabs/resource-agents#1806: crm_master is
 //!   deprecated; `-n master-<rsc>` before Pacemaker 2.1), are read first and written only when
-//!   they change, and are skipped outside a cluster instead of logging errors.
+//!   they change, and are skipped outside a cluster instead of logging errors. A recurring
+//!   monitor keeps what it last knew of the score (score_cache): in steady state it runs no
+//!   program on DRBD 8.4, and only `drbdsetup events2` on DRBD 9.
 //! - Every drbdadm/drbdsetup/crm_* call is bounded by the action's deadline (LINBIT/drbd#51),
 //!   and DRBD 8.4 state comes from /proc/drbd: a monitor spawns no drbdsetup at all.
 //! - Parameter errors are reported as OCF_ERR_CONFIGURED naming the parameter before any
@@ -33,11 +35,15 @@ use crate::sys::pacemaker::{self, Outcome, PromotionScore, Score, ScoreForm};
 use crate::{ocf_bail, ocf_err};
 use anyhow::Result;
 use std::cell::{Cell, RefCell};
+use std::path::Path;
 use std::time::Duration;
 
 mod config;
+mod score_cache;
 
 pub use config::*;
+pub use score_cache::TRUSTED_MONITORS;
+use score_cache::{Cache, Entry};
 
 pub struct Drbd;
 /// drbdadm's exit code when DRBD refuses Primary without access to UpToDate data (or after
@@ -191,8 +197,16 @@ struct Session<'a> {
     minors: Vec<u32>,
     /// The score as read from the CIB (None: not read yet).
     current_score: RefCell<Option<Score>>,
+    form: Cell<Option<ScoreForm>>,
     no_cluster: Cell<bool>,
     pcmk_primary: RefCell<Option<Vec<String>>>,
+    /// A recurring monitor's cache (see score_cache), with its key and, when it was trusted,
+    /// how many more monitors may trust it.
+    cache: Option<(Cache, String, Option<u32>)>,
+    /// crm_attribute was asked in this action (the score is known first-hand).
+    asked: Cell<bool>,
+    /// A crm_attribute call failed: the score in the CIB is not known.
+    score_unknown: Cell<bool>,
 }
 
 enum Opened<'a> {
@@ -205,9 +219,41 @@ fn deadline(ctx: &Ctx) -> &Deadline {
     &ctx.deadline
 }
 
+/// A recurring monitor's score cache and its key; every other action removes the cache.
+fn monitor_cache(ctx: &Ctx, cfg: &Config) -> Option<(Cache, String)> {
+    let cache = Cache::new(Path::new(ctx.env.rsc_tmp()), ctx.env.instance())?;
+    if ctx.action != Action::Monitor || ctx.env.is_probe() {
+        cache.forget();
+        return None;
+    }
+    let hint = cache.stored_key();
+    let Some(epoch) =
+        pacemaker::transient_epoch(hint.as_deref().and_then(|k| k.split(" | ").next()))
+    else {
+        // No cluster here: nothing to keep.
+        cache.forget();
+        return None;
+    };
+    let key = format!(
+        "{epoch} | {} {} {} | {} | {}",
+        ctx.env.instance(),
+        ctx.env.meta("on_node").unwrap_or("-"),
+        cfg.resource,
+        pacemaker::tool_fingerprint(),
+        drbd::config_fingerprint(cfg.drbdconf.as_deref()),
+    );
+    Some((cache, key))
+}
+
 /// drbd_validate_all: everything every action checks first.
 fn open(ctx: &Ctx) -> Result<Opened<'_>> {
     let action = ctx.action;
+    if action != Action::Monitor || ctx.env.is_probe() {
+        // Also when the configuration is broken: stop must not leave a stale cache behind.
+        if let Some(c) = Cache::new(Path::new(ctx.env.rsc_tmp()), ctx.env.instance()) {
+            c.forget();
+        }
+    }
     let cfg = Config::from_ctx(ctx)?;
     if action != Action::Stop {
         check_meta(ctx, None)?;
@@ -250,10 +296,22 @@ fn open(ctx: &Ctx) -> Result<Opened<'_>> {
             );
         }
     }
+    let cache = monitor_cache(ctx, &cfg);
+    let hit = cache.as_ref().and_then(|(c, key)| c.load(key));
     let mut adm = Drbdadm::new(cfg.drbdconf.as_deref());
-    let Some(minors) = adm.minors(&cfg.resource, deadline(ctx))? else {
+    if let Some(e) = &hit {
+        adm = adm.with_stacked(e.stacked);
+    }
+    let minors = match &hit {
+        Some(e) => Some(e.minors.clone()),
+        None => adm.minors(&cfg.resource, deadline(ctx))?,
+    };
+    let Some(minors) = minors else {
         if action == Action::Monitor && ctx.env.is_probe() {
             return Ok(Opened::NotHere);
+        }
+        if let Some((c, _)) = &cache {
+            c.forget();
         }
         let s = Session::new(ctx, cfg.clone(), adm, version, Vec::new());
         s.set_score(ScoreChange::Remove);
@@ -275,9 +333,15 @@ fn open(ctx: &Ctx) -> Result<Opened<'_>> {
             );
         }
     }
-    Ok(Opened::Ready(Box::new(Session::new(
-        ctx, cfg, adm, version, minors,
-    ))))
+    let mut s = Session::new(ctx, cfg, adm, version, minors);
+    if let Some((c, key)) = cache {
+        if let Some(e) = &hit {
+            *s.current_score.get_mut() = Some(e.score.clone());
+            s.form.set(Some(e.form));
+        }
+        s.cache = Some((c, key, hit.map(|e| e.left)));
+    }
+    Ok(Opened::Ready(Box::new(s)))
 }
 
 fn allows_two_primaries(dump: &str) -> bool {
@@ -304,8 +368,49 @@ impl<'a> Session<'a> {
             version,
             minors,
             current_score: RefCell::new(None),
+            form: Cell::new(None),
             no_cluster: Cell::new(false),
             pcmk_primary: RefCell::new(None),
+            cache: None,
+            asked: Cell::new(false),
+            score_unknown: Cell::new(false),
+        }
+    }
+
+    /// This instance's promotion score on this node.
+    fn score(&self) -> PromotionScore<'_> {
+        let form = self.form.get().unwrap_or_else(|| {
+            let f = ScoreForm::detect(self.d());
+            self.form.set(Some(f));
+            f
+        });
+        score_handle(self.ctx, form)
+    }
+
+    /// After a recurring monitor: keep what it knows for the next ones, or nothing when it is
+    /// not sure of it.
+    fn remember(&self, ok: bool) {
+        let Some((cache, key, left)) = &self.cache else {
+            return;
+        };
+        let score = self.current_score.borrow().clone();
+        let known = ok && !self.no_cluster.get() && !self.score_unknown.get();
+        match (score, self.form.get()) {
+            (Some(score @ (Score::Absent | Score::Value(_))), Some(form)) if known => {
+                let left = match left {
+                    Some(n) if !self.asked.get() => n.saturating_sub(1),
+                    _ => TRUSTED_MONITORS - 1,
+                };
+                cache.store(&Entry {
+                    key: key.clone(),
+                    score,
+                    form,
+                    minors: self.minors.clone(),
+                    stacked: self.adm.stacked(),
+                    left,
+                });
+            }
+            _ => cache.forget(),
         }
     }
 
@@ -336,8 +441,9 @@ impl<'a> Session<'a> {
         if let Some(v) = self.current_score.borrow().clone() {
             return Some(v);
         }
-        match score_handle(self.ctx).get(self.d()) {
+        match self.score().get(self.d()) {
             Ok(Outcome::Done(v)) => {
+                self.asked.set(true);
                 *self.current_score.borrow_mut() = Some(v.clone());
                 Some(v)
             }
@@ -346,6 +452,7 @@ impl<'a> Session<'a> {
                 None
             }
             Err(e) => {
+                self.score_unknown.set(true);
                 tracing::warn!("cannot read the promotion score: {e:#}");
                 None
             }
@@ -364,8 +471,9 @@ impl<'a> Session<'a> {
         if self.no_cluster.get() || current.is_some_and(|c| c.is(want)) {
             return;
         }
-        match score_handle(self.ctx).set(want, self.d()) {
+        match self.score().set(want, self.d()) {
             Ok(Outcome::Done(())) => {
+                self.asked.set(true);
                 match want {
                     Some(n) => tracing::info!("{}: promotion score set to {n}", self.res()),
                     None => tracing::info!("{}: promotion score removed", self.res()),
@@ -373,7 +481,10 @@ impl<'a> Session<'a> {
                 *self.current_score.borrow_mut() = Some(want.map_or(Score::Absent, Score::Value));
             }
             Ok(Outcome::NoCluster) => self.no_cluster.set(true),
-            Err(e) => tracing::error!("{}: cannot set the promotion score: {e:#}", self.res()),
+            Err(e) => {
+                self.score_unknown.set(true);
+                tracing::error!("{}: cannot set the promotion score: {e:#}", self.res())
+            }
         }
     }
 
@@ -616,6 +727,12 @@ impl<'a> Session<'a> {
     // --- the actions -----------------------------------------------------------------------
 
     fn monitor(&self) -> Result<OcfCode> {
+        let r = self.monitor_state();
+        self.remember(r.is_ok());
+        r
+    }
+
+    fn monitor_state(&self) -> Result<OcfCode> {
         let st = self.state()?;
         let code = code_of_state(&st);
         // A probe that finds nothing running leaves the score alone (the instance is about to
@@ -932,12 +1049,11 @@ pub fn attach_verdict(st: &ResourceState, minors: &[u32], has_disks: &[bool]) ->
     })
 }
 
-/// This instance's promotion score on this node.
-fn score_handle(ctx: &Ctx) -> PromotionScore<'_> {
+fn score_handle(ctx: &Ctx, form: ScoreForm) -> PromotionScore<'_> {
     PromotionScore {
         instance: ctx.env.instance(),
         node: ctx.env.meta("on_node"),
-        form: ScoreForm::detect(&ctx.deadline),
+        form,
     }
 }
 
@@ -953,7 +1069,8 @@ fn code_of_state(st: &ResourceState) -> OcfCode {
 /// path cannot even begin (the configuration broke while DRBD runs), down the resource by name.
 fn stop_without_config(ctx: &Ctx, err: anyhow::Error) -> Result<OcfCode> {
     // Whatever happens below, an old score must not make Pacemaker promote here.
-    if let Err(e) = score_handle(ctx).set(None, &ctx.deadline) {
+    let form = ScoreForm::detect(&ctx.deadline);
+    if let Err(e) = score_handle(ctx, form).set(None, &ctx.deadline) {
         tracing::warn!("cannot remove the promotion score: {e:#}");
     }
     if !drbd::module_loaded() {

@@ -703,18 +703,29 @@ fn check_status_file(ctx: &Ctx, cfg: &Config, m: &Mount, mp: &Path, d: &Deadline
     )
 }
 
+/// One umount(2): true when the mount point is unmounted (or was gone), false while it is busy.
+fn umount_unless_busy(
+    cfg: &Config,
+    target: &Path,
+    force: bool,
+    attempt: &Deadline,
+    budget: &Deadline,
+) -> Result<bool> {
+    match try_umount(target, force, attempt)? {
+        Ok(()) => still_mounted_after(target, cfg, budget).map(|()| true),
+        Err(e) if mount::gone(e) => Ok(true),
+        Err(Errno::EBUSY) => Ok(false),
+        Err(e) => Err(e).with_ocf(OcfCode::ErrGeneric, || {
+            format!("Couldn't unmount {}", target.display())
+        }),
+    }
+}
+
 /// Unmount one mount point: a plain umount first; only if busy, signal the processes using it,
 /// term_signals for half of the remaining time, then kill_signals, signal_delay apart.
 fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
-    match try_umount(target, false, &budget.portion(0.5))? {
-        Ok(()) => return still_mounted_after(target, cfg, budget),
-        Err(e) if mount::gone(e) => return Ok(()),
-        Err(Errno::EBUSY) => {}
-        Err(e) => {
-            return Err(e).with_ocf(OcfCode::ErrGeneric, || {
-                format!("Couldn't unmount {}", target.display())
-            })
-        }
+    if umount_unless_busy(cfg, target, false, &budget.portion(0.5), budget)? {
+        return Ok(());
     }
     tracing::info!("{} is busy", target.display());
     let force = NETWORK.contains(&cfg.fstype.as_str());
@@ -762,15 +773,8 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
                 Duration::from_millis(500)
             });
             loop {
-                match try_umount(target, force, &phase)? {
-                    Ok(()) => return still_mounted_after(target, cfg, budget),
-                    Err(e) if mount::gone(e) => return Ok(()),
-                    Err(Errno::EBUSY) => {}
-                    Err(e) => {
-                        return Err(e).with_ocf(OcfCode::ErrGeneric, || {
-                            format!("Couldn't unmount {}", target.display())
-                        })
-                    }
+                if umount_unless_busy(cfg, target, force, &phase, budget)? {
+                    return Ok(());
                 }
                 if !wait.sleep(Duration::from_millis(50)) || wait.expired() {
                     break;

@@ -13,7 +13,7 @@
 
 use crate::ocf::{Ctx, Deadline, OcfCode};
 use crate::sys::mountinfo::MountTable;
-use crate::sys::{command, mount, nfs, systemd};
+use crate::sys::{command, mount, nfs, procs, systemd};
 use crate::{ocf_bail, ocf_err};
 use anyhow::{Context, Result};
 use std::fs;
@@ -109,7 +109,7 @@ impl Nfsserver {
             ),
         }
         // Don't report success if the NFS server is up without its locking daemon.
-        if !cfg.nfsv4_only && nfs::pids_by_comm("rpc.statd").is_empty() {
+        if !cfg.nfsv4_only && procs::pids_by_comm("rpc.statd").is_empty() {
             ocf_bail!(
                 ErrGeneric,
                 "NFS server is up, but the locking daemons are down"
@@ -198,7 +198,7 @@ impl Nfsserver {
     fn start_init(&self, ctx: &Ctx, cfg: &Config, script: &Path) -> Result<()> {
         let d = &ctx.deadline;
         if !cfg.nfsv4_only {
-            if nfs::pids_by_comm("rpc.statd").is_empty() {
+            if procs::pids_by_comm("rpc.statd").is_empty() {
                 info!("starting rpc.statd");
                 let out = command::run("rpc.statd", &[] as &[&str], d)?;
                 if !out.success() {
@@ -409,30 +409,18 @@ fn is_mount_of(path: &Path, fstype: &str) -> Result<bool> {
 
 /// Terminate every process named `comm`: TERM, then KILL, bounded.
 fn stop_processes(comm: &str, d: &Deadline) -> Result<()> {
-    use crate::sys::procs::{signal, Sig};
-    let pids = nfs::pids_by_comm(comm);
-    if pids.is_empty() {
+    if procs::pids_by_comm(comm).is_empty() {
         return Ok(());
     }
-    info!("stopping {comm} ({pids:?})");
-    for (sig, wait) in [(nix::libc::SIGTERM, 3), (nix::libc::SIGKILL, 3)] {
-        for pid in nfs::pids_by_comm(comm) {
-            signal(pid, Sig(sig))?;
-        }
-        let gone = d
-            .within(Duration::from_secs(wait))
-            .poll(Duration::from_millis(100), || {
-                nfs::pids_by_comm(comm).is_empty().then_some(())
-            });
-        if gone.is_some() {
-            return Ok(());
-        }
+    info!("stopping {comm} ({:?})", procs::pids_by_comm(comm));
+    let survivors = procs::terminate_by_comm(comm, Duration::from_secs(3), d)?;
+    if !survivors.is_empty() {
+        ocf_bail!(
+            ErrGeneric,
+            "Failed to stop {comm}: {survivors:?} survived SIGKILL"
+        );
     }
-    ocf_bail!(
-        ErrGeneric,
-        "Failed to stop {comm}: {:?} survived SIGKILL",
-        nfs::pids_by_comm(comm)
-    )
+    Ok(())
 }
 
 /// mkdir -p with a reason.
