@@ -20,6 +20,10 @@ fn the_package_holds_the_binary_every_agent_link_the_man_page_and_the_examples()
         let link = format!("./usr/lib/ocf/resource.d/ferro/{agent} -> ../../../../sbin/ferro-ocf");
         assert!(list.contains(&link), "no {link} in\n{list}");
     }
+    for handler in ["crm-fence-peer.9.sh", "crm-unfence-peer.9.sh"] {
+        let link = format!("./usr/lib/ferro-ocf/{handler} -> ../../sbin/ferro-ocf");
+        assert!(list.contains(&link), "no {link} in\n{list}");
+    }
     assert!(list.contains("./usr/share/man/man8/ferro-ocf.8.gz"));
     for f in std::fs::read_dir(pcmk::manifest_dir().join("crm-examples")).unwrap() {
         let name = f.unwrap().file_name().into_string().unwrap();

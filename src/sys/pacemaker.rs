@@ -208,6 +208,102 @@ fn parse_locate(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// Where a CIB query goes: the local CIB manager (`cibadmin -Ql`), or the DC's copy, waiting
+/// at most `secs` for an answer (`cibadmin -Q -t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CibSource {
+    Local,
+    Dc { secs: u32 },
+}
+
+/// The CIB as XML text (also a CIB_file, which cibadmin reads when that is set).
+pub fn cib_query(source: CibSource, deadline: &Deadline) -> Result<String> {
+    let args: Vec<String> = match source {
+        CibSource::Local => vec!["-Q".into(), "-l".into()],
+        CibSource::Dc { secs } => vec!["-Q".into(), "-t".into(), secs.max(1).to_string()],
+    };
+    Ok(command::run_ok("cibadmin", &args, deadline)?.stdout)
+}
+
+/// How a constraint is written: created or merged into an existing one of its id
+/// (`--modify --allow-create`), or put in place of the existing one (`--replace`), which
+/// also drops what the new one leaves out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CibWrite {
+    CreateOrModify,
+    Replace,
+}
+
+/// One update of the constraints section with the `xml` object, bounded by `secs` for the
+/// CIB manager and by `deadline` for the process.
+pub fn cib_write_constraint(
+    xml: &str,
+    how: CibWrite,
+    secs: u32,
+    deadline: &Deadline,
+) -> Result<()> {
+    let mut args: Vec<&str> = match how {
+        CibWrite::CreateOrModify => vec!["--modify", "--allow-create"],
+        CibWrite::Replace => vec!["--replace"],
+    };
+    let t = secs.max(1).to_string();
+    args.extend(["--scope", "constraints", "--timeout", &t, "--xml-text", xml]);
+    command::run_ok("cibadmin", &args, deadline)?;
+    Ok(())
+}
+
+/// Delete the `<rsc_location>` of this id (`cibadmin -D`); absent already is not an error.
+pub fn cib_delete_location(id: &str, rsc: &str, deadline: &Deadline) -> Result<()> {
+    let xml = format!(
+        r#"<rsc_location rsc="{}" id="{}"/>"#,
+        super::cib::escape(rsc),
+        super::cib::escape(id)
+    );
+    let out = command::run("cibadmin", &["-D", "-X", &xml], deadline)?;
+    if !out.success() && out.status.code() != Some(CRM_EX_NOSUCH) {
+        anyhow::bail!(
+            "cibadmin -D {xml} failed ({}): {}",
+            out.describe(),
+            out.last_line()
+        );
+    }
+    Ok(())
+}
+
+/// `crm_node --quorum`: Some(true/false), None when it cannot tell (no cluster).
+pub fn partition_has_quorum(deadline: &Deadline) -> Option<bool> {
+    let out = command::run("crm_node", &["--quorum"], deadline).ok()?;
+    match out.stdout.trim() {
+        "1" => Some(true),
+        "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether the controller of `node` answers (`crmadmin -S`), within `timeout_ms`.
+pub fn controller_answers(node: &str, timeout_ms: u64, deadline: &Deadline) -> bool {
+    let t = format!("{timeout_ms}ms");
+    command::run("crmadmin", &["-t", &t, "-S", node], deadline)
+        .is_ok_and(|o| o.success() && controller_ok(&o.stdout))
+}
+
+/// "Controller on node2 in state S_NOT_DC: ok" (Pacemaker 2.1), "Status of crmd@node2: S_NOT_DC (ok)"
+/// (1.1).
+fn controller_ok(stdout: &str) -> bool {
+    let s = stdout.trim_end();
+    s.ends_with(": ok") || s.ends_with(" (ok)")
+}
+
+/// Ask Pacemaker to fence this node (the transient `terminate` attribute).
+pub fn request_self_termination(node: &str, deadline: &Deadline) -> Result<()> {
+    command::run_ok(
+        CRM_ATTRIBUTE,
+        &["-t", "status", "-N", node, "-n", "terminate", "-v", "1"],
+        deadline,
+    )?;
+    Ok(())
+}
+
 const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
 /// The daemons that keep a node's transient attributes, by /proc comm (15 characters at most):
 /// pacemaker-attrd (attrd before Pacemaker 2.0); on a remote node pacemaker-remoted (before
@@ -288,6 +384,16 @@ pub fn have_program(program: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crmadmin_status_answers() {
+        assert!(controller_ok("Controller on node2 in state S_NOT_DC: ok\n"));
+        assert!(controller_ok("Status of crmd@node2: S_NOT_DC (ok)\n"));
+        assert!(!controller_ok(
+            "error: No reply received from controller before timeout\n"
+        ));
+        assert!(!controller_ok(""));
+    }
 
     #[test]
     fn epoch_is_this_boot_and_the_cib_file() {

@@ -354,15 +354,26 @@ pub fn resource_state(
         return Ok(ResourceState::default());
     }
     if version.is_v9() {
-        let out = command::run_ok("drbdsetup", &["events2", "--now", res], deadline)
-            .with_context(|| format!("cannot read the state of DRBD resource {res}"))?;
-        Ok(events2::parse(&out.stdout, res))
+        events2_state(res, deadline)
     } else {
-        let path = proc_drbd();
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        Ok(proc84::parse(&text, minors))
+        proc_drbd_state(minors)
     }
+}
+
+/// `drbdsetup events2 --now <res>`: DRBD 9 (drbd-utils' drbdsetup also answers it for 8.4).
+pub fn events2_state(res: &str, deadline: &Deadline) -> Result<ResourceState> {
+    let out = command::run_ok("drbdsetup", &["events2", "--now", res], deadline)
+        .with_context(|| format!("cannot read the state of DRBD resource {res}"))?;
+    Ok(events2::parse(&out.stdout, res))
+}
+
+/// The state of these minors in /proc/drbd (DRBD 8.4): no netlink, which a handler called
+/// back from the kernel during a state change must not recurse into on 8.4.
+pub fn proc_drbd_state(minors: &[u32]) -> Result<ResourceState> {
+    let path = proc_drbd();
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(proc84::parse(&text, minors))
 }
 
 /// The block devices the kernel names after the minors (udev creates /dev/drbdN; the
