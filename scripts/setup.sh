@@ -1,6 +1,7 @@
 #!/bin/bash
-# Install what building and testing ferro-ocf needs on Debian 12, build it, and install the
-# agents (/usr/sbin/ferro-ocf and /usr/lib/ocf/resource.d/ferro/*). Idempotent.
+# Install what building and testing ferro-ocf needs on Debian 12, build it and its .deb
+# (target/debian/), and install the agents (/usr/sbin/ferro-ocf and
+# /usr/lib/ocf/resource.d/ferro/*). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,8 +11,10 @@ PACKAGES=(
     # the cluster stack and the reference agents we are a drop-in for (ocf-tester, the DTD)
     pacemaker pacemaker-cli-utils corosync pcs crmsh resource-agents drbd-utils
     # what the agents drive and the tests use
-    iproute2 util-linux kmod procps psmisc e2fsprogs xfsprogs nfs-kernel-server arping libxml2-utils
-    strace iputils-ping
+    iproute2 util-linux kmod procps psmisc e2fsprogs xfsprogs btrfs-progs nfs-kernel-server arping
+    libxml2-utils strace iputils-ping
+    # the .deb's test in a clean Debian root, the VM lab (its smoke run is part of the tests)
+    mmdebstrap dpkg-dev man-db qemu-system-x86 openssh-client
     # building
     gcc pkg-config ca-certificates
 )
@@ -33,5 +36,6 @@ if ! command -v cargo >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends cargo rustc
 fi
 
-cargo build --release --locked
+# The release build and the .deb made from it (the VM lab installs the .deb into its nodes).
+scripts/deb.sh >/dev/null
 ./target/release/ferro-ocf install

@@ -1,8 +1,11 @@
 //! Entry point: argv0 selects the agent (`/usr/lib/ocf/resource.d/ferro/IPaddr2 monitor`), or,
 //! called as `ferro-ocf`, the first argument does (`ferro-ocf IPaddr2 monitor`), next to the
-//! `install`, `uninstall` and `--list` commands for people and packaging.
+//! `install`, `uninstall` and `--list` commands for people and packaging. DRBD's fence-peer
+//! handler is not an agent: called as `crm-fence-peer.9.sh` / `crm-unfence-peer.9.sh` (the
+//! installed links) or as `ferro-ocf fence-peer|unfence-peer`.
 
 use crate::agents::{self, AGENTS};
+use crate::fence_peer;
 use crate::install;
 use crate::ocf::{run::run, OcfCode};
 use clap::{Arg, ArgAction, Command};
@@ -33,13 +36,22 @@ pub fn dispatch(args: &[OsString]) -> u8 {
     if let Some(agent) = agents::find(&name) {
         return run(agent, &args[1..]).as_u8();
     }
+    if let Some(action) = fence_peer::Action::from_program(&name) {
+        return fence_peer::main(action, &name, &lossy(&args[1..]));
+    }
     multicall(args)
+}
+
+fn lossy(args: &[OsString]) -> Vec<String> {
+    args.iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
 }
 
 fn cli() -> Command {
     Command::new("ferro-ocf")
         .about("Pacemaker OCF resource agents: ocf:ferro:{drbd,Filesystem,exportfs,nfsserver,IPaddr2}")
-        .override_usage("ferro-ocf <AGENT> <ACTION>\n       ferro-ocf install [--root DIR]\n       ferro-ocf uninstall [--root DIR]\n       ferro-ocf man\n       ferro-ocf --list | --version")
+        .override_usage("ferro-ocf <AGENT> <ACTION>\n       ferro-ocf install [--root DIR]\n       ferro-ocf uninstall [--root DIR]\n       ferro-ocf man\n       ferro-ocf fence-peer|unfence-peer [OPTIONS]   (DRBD handler, as crm-fence-peer.9.sh)\n       ferro-ocf --list | --version")
         .version(VERSION)
         .arg(Arg::new("list").long("list").action(ArgAction::SetTrue).help("List the agents this binary provides"))
         .subcommand(
@@ -85,6 +97,15 @@ fn multicall(args: &[OsString]) -> u8 {
         Some(("uninstall", m)) => install::uninstall(m.get_one::<PathBuf>("root").unwrap()),
         Some(("man", _)) => crate::man::page().map(|p| print!("{p}")),
         Some((agent, rest)) => {
+            let rest: Vec<OsString> = rest
+                .get_many::<OsString>("")
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
+            if let Some(action) = fence_peer::Action::from_subcommand(agent) {
+                return fence_peer::main(action, agent, &lossy(&rest));
+            }
             let Some(a) = agents::find(agent) else {
                 eprintln!(
                     "ferro-ocf: unknown agent {agent:?}; agents: {}",
@@ -92,12 +113,6 @@ fn multicall(args: &[OsString]) -> u8 {
                 );
                 return OcfCode::ErrArgs.as_u8();
             };
-            let rest: Vec<OsString> = rest
-                .get_many::<OsString>("")
-                .into_iter()
-                .flatten()
-                .cloned()
-                .collect();
             return run(a, &rest).as_u8();
         }
         None => {

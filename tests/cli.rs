@@ -108,9 +108,21 @@ fn install_into_a_root_is_idempotent_and_uninstall_removes_it() {
         let out = run(&link, &["meta-data"]);
         assert_eq!(out.status.code(), Some(0), "{agent}");
     }
+    // DRBD's fence-peer handler under drbd-utils' names: without DRBD_RESOURCE it says so
+    // and exits 1, as crm-fence-peer.9.sh.
+    for handler in ["crm-fence-peer.9.sh", "crm-unfence-peer.9.sh"] {
+        let link = root.join("usr/lib/ferro-ocf").join(handler);
+        let out = Command::new(&link)
+            .env_remove("DRBD_RESOURCE")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{handler}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("DRBD_RESOURCE"));
+    }
     let out = run(Path::new(BIN), &["uninstall", "--root", root_s]);
     assert!(out.status.success());
     assert!(!root.join("usr/lib/ocf/resource.d/ferro").exists());
+    assert!(!root.join("usr/lib/ferro-ocf").exists());
     assert!(!root.join("usr/sbin/ferro-ocf").exists());
     std::fs::remove_dir_all(root).unwrap();
 }

@@ -344,6 +344,40 @@ fn boolean_typo_is_fatal_only_to_validate_and_start() {
     }
 }
 
+/// The one rule for stop and probes: a bad value of a parameter other than drbd_resource
+/// falls back to its default. Without DRBD (this host) a probe is OCF_ERR_INSTALLED, never 6,
+/// and stop succeeds (no module, no resource); drbd_resource itself is judged by probes.
+#[test]
+fn stop_matrix() {
+    if !drbd_absent() {
+        return skip("stop_matrix", "this host has a DRBD module");
+    }
+    let probe = clone_env(&[("OCF_RESKEY_CRM_meta_interval", "0")]);
+    for (k, v) in [
+        ("drbdconf", "/etc/drbd.conf;x"),
+        ("adjust_master_score", "0 10 1000"),
+        ("adjust_master_score", "10000 1000 10 0"),
+        ("stop_outdates_secondary", "ture"),
+        ("ignore_missing_notifications", "ture"),
+        ("fail_promote_early_if_peer_primary", "ture"),
+        ("unfence_if_all_uptodate", "ture"),
+        ("connect_only_after_promote", "sometimes"),
+        ("require_drbd_module_version_ge", "9.0"),
+        ("require_drbd_module_version_lt", "x.y.z"),
+    ] {
+        let params = [("drbd_resource", "r0"), (k, v)];
+        let o = ferro("monitor", &params, &probe);
+        assert_eq!(o.code, 5, "probe {k}={v}: {o:?}");
+        let o = ferro("stop", &params, &clone_env(&[]));
+        assert_eq!(o.code, 0, "stop {k}={v}: {o:?}");
+        let o = ferro("validate-all", &params, &clone_env(&[]));
+        assert_eq!(o.code, 6, "validate-all {k}={v}: {o:?}");
+    }
+    let params = [("drbd_resource", "r0 ; reboot")];
+    assert_eq!(ferro("monitor", &params, &probe).code, 6);
+    assert_eq!(ferro("stop", &params, &clone_env(&[])).code, 0);
+}
+
 /// A scratch directory with a drbd.conf naming this host and one peer.
 struct DrbdConf {
     dir: PathBuf,
@@ -523,4 +557,197 @@ fn promotion_score_forms_and_a_manual_infinity() {
         assert_eq!(cib.score(), None, "{form:?}");
     }
     std::env::remove_var("CIB_file");
+}
+
+const ONE_VOLUME: &str = r#"
+resource r0 {
+  device /dev/drbd0; disk /dev/loop9; meta-disk internal;
+  on @HOST@ { address 10.0.0.1:7789; }
+  on peer { address 10.0.0.2:7789; }
+}
+"#;
+
+/// Programs the agent may run, each replaced on PATH by a script that logs its arguments and
+/// runs the real one.
+struct Wrapped {
+    bin: PathBuf,
+    log: PathBuf,
+}
+
+impl Wrapped {
+    fn new(dir: &Path, programs: &[&str]) -> Wrapped {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let log = dir.join("calls.log");
+        for p in programs {
+            let Some(real) = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+                .iter()
+                .map(|d| Path::new(d).join(p))
+                .find(|p| p.is_file())
+            else {
+                continue;
+            };
+            let script = bin.join(p);
+            std::fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\necho \"{p} $*\" >> '{}'\nexec '{}' \"$@\"\n",
+                    log.display(),
+                    real.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Wrapped { bin, log }
+    }
+
+    fn path(&self) -> String {
+        format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", self.bin.display())
+    }
+
+    /// The calls logged since the last take.
+    fn take(&self) -> Vec<String> {
+        let calls = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.log);
+        calls.lines().map(str::to_owned).collect()
+    }
+}
+
+/// The monitor's cost in steady state (issue 14): with DRBD 8.4 (a captured /proc/drbd read in
+/// place of the real one: the seam; drbd.conf, drbdadm and the CIB are real) the first
+/// recurring monitor asks drbdadm and crm_attribute, and the next ones run no program at all.
+/// A score deleted by hand behind the agent's back is written again within TRUSTED_MONITORS
+/// monitors, and a probe (after a cleanup, a cluster start) trusts nothing it kept.
+#[test]
+fn steady_state_monitor_runs_nothing_and_a_deleted_score_comes_back() {
+    const NAME: &str = "steady_state_monitor_runs_nothing_and_a_deleted_score_comes_back";
+    use ferro_ocf::agents::drbd::TRUSTED_MONITORS;
+    if !have("drbdsetup") {
+        return skip(NAME, "no drbdsetup");
+    }
+    let Some(conf) = DrbdConf::new("steady", ONE_VOLUME) else {
+        return skip(NAME, "no drbdadm");
+    };
+    let Some(cib) = Cib::new("steady") else {
+        return skip(NAME, "no cibadmin/crm_attribute");
+    };
+    let wrapped = Wrapped::new(
+        &conf.dir,
+        &[
+            "crm_attribute",
+            "crm_resource",
+            "drbdadm",
+            "drbdsetup",
+            "modinfo",
+        ],
+    );
+    let proc_drbd = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/drbd/84/connected-secondary/node1.proc_drbd"
+    );
+    let rsc_tmp = conf.dir.join("rsctmp");
+    let (cib_path, conf_path, path) = (cib.path(), conf.path(), wrapped.path());
+    let rsc_tmp_s = rsc_tmp.to_string_lossy().into_owned();
+    let params = [("drbd_resource", "r0"), ("drbdconf", conf_path.as_str())];
+    let env = |interval: &'static str| {
+        clone_env(&[
+            ("OCF_RESKEY_CRM_meta_interval", interval),
+            ("CIB_file", &cib_path),
+            ("HA_RSCTMP", &rsc_tmp_s),
+            ("FERRO_PROC_DRBD", proc_drbd),
+            ("PATH", &path),
+        ])
+    };
+    let monitor = |interval: &'static str| {
+        let o = ferro("monitor", &params, &env(interval));
+        assert_eq!(o.code, 0, "Secondary, UpToDate/UpToDate: {o:?}");
+        wrapped.take()
+    };
+    let asked = |calls: &[String]| calls.iter().any(|c| c.starts_with("crm_attribute"));
+
+    // The first recurring monitor reads everything and writes the score.
+    let calls = monitor("20000");
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("drbdadm") && c.contains("sh-minor")),
+        "{calls:?}"
+    );
+    assert!(
+        calls.iter().any(|c| c.contains(" -G")) && calls.iter().any(|c| c.contains("-v 10000")),
+        "{calls:?}"
+    );
+    assert_eq!(cib.score().as_deref(), Some("10000"));
+    // The next one runs nothing.
+    assert_eq!(monitor("20000"), Vec::<String>::new());
+    let cache_file = rsc_tmp.join("ferro-drbd-test-drbd.cache");
+    assert!(std::fs::symlink_metadata(&cache_file).unwrap().is_file());
+
+    // An admin deletes the score: written again within the bound, by a monitor that asks.
+    assert!(cib.attr(&["-D"]).status.success());
+    assert_eq!(cib.score(), None);
+    let mut repaired = None;
+    for i in 1..=TRUSTED_MONITORS {
+        let calls = monitor("20000");
+        if cib.score().as_deref() == Some("10000") {
+            assert!(asked(&calls), "{calls:?}");
+            repaired = Some(i);
+            break;
+        }
+        assert_eq!(calls, Vec::<String>::new(), "monitor {i} trusts the cache");
+    }
+    let repaired = repaired.expect("the deleted score is written again");
+    assert!(repaired > 1, "the cache was trusted until then");
+    assert_eq!(monitor("20000"), Vec::<String>::new());
+
+    // Seen with strace: not even a fork.
+    if have("strace") {
+        let trace = conf.dir.join("strace.out");
+        let mut cmd = std::process::Command::new("strace");
+        cmd.args(["-f", "-qq", "-e", "trace=process", "-o"])
+            .arg(&trace)
+            .args([support::BIN, "drbd", "monitor"])
+            .env_clear()
+            .env("OCF_ROOT", support::OCF_ROOT)
+            .env("OCF_RESOURCE_INSTANCE", "test-drbd");
+        for (k, v) in params {
+            cmd.env(format!("OCF_RESKEY_{k}"), v);
+        }
+        cmd.envs(env("20000"));
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let t = std::fs::read_to_string(&trace).unwrap();
+        let n = |name: &str| {
+            t.lines()
+                .filter(|l| l.contains(&format!("{name}(")))
+                .count()
+        };
+        assert_eq!(n("execve"), 1, "only the agent itself is executed:\n{t}");
+        assert_eq!(n("clone") + n("clone3") + n("fork") + n("vfork"), 0, "{t}");
+        wrapped.take();
+    } else {
+        skip(
+            NAME,
+            "strace is not installed (the PATH wrappers still counted)",
+        );
+    }
+
+    // Another node name is another attribute: not the cached one.
+    let o = ferro(
+        "monitor",
+        &params,
+        &[env("20000"), vec![("OCF_RESKEY_CRM_meta_on_node", "other")]].concat(),
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(asked(&wrapped.take()));
+    // A probe asks again and drops the cache; so does every other action.
+    assert!(asked(&monitor("0")));
+    assert!(!cache_file.exists());
+    assert!(asked(&monitor("20000")));
+    assert_eq!(monitor("20000"), Vec::<String>::new());
+    let o = ferro("validate-all", &params, &env("0"));
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(!cache_file.exists());
 }

@@ -525,3 +525,73 @@ fn start_of_a_non_directory_is_refused_before_exportfs_runs() {
         assert_eq!(s.run("stop", &p, false).code, 0);
     }
 }
+
+/// The one rule for stop and probes: a bad value of a parameter other than clientspec and
+/// directory falls back to its default (with a warning). Stop returns 0 only once etab no
+/// longer lists the export, probes never return 6 for such a parameter; exported or not.
+#[test]
+fn stop_matrix() {
+    let s = Scene::new("matrix");
+    let a = s.dir("a");
+    let good = [
+        ("clientspec", "192.168.48.0/24"),
+        ("directory", a.as_str()),
+        ("fsid", "1"),
+    ];
+    let listed = || {
+        fs::read_to_string(s.root.join("state/etab"))
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.starts_with(&format!("{a}\t192.168.48.0/24(")))
+    };
+    let bad: &[(&str, &str)] = &[
+        ("fsid", ""),
+        ("fsid", "x1"),
+        ("fsid", "1,2"),
+        ("fsid", "4294967296"),
+        ("options", "rw, sync"),
+        ("unlock_on_stop", "perhaps"),
+        ("wait_for_leasetime_on_stop", "perhaps"),
+    ];
+    for (k, v) in bad {
+        let mut p: Vec<(&str, &str)> = good.iter().copied().filter(|(n, _)| n != k).collect();
+        p.push((k, v));
+        for active in [true, false] {
+            if active {
+                let o = s.run("start", &good, false);
+                assert_eq!(o.code, 0, "{}", o.stderr);
+                assert!(listed());
+            }
+            let probe = s.run("monitor", &p, true);
+            assert_eq!(
+                probe.code,
+                if active { 0 } else { 7 },
+                "probe {k}={v:?} exported={active}: {}",
+                probe.stderr
+            );
+            let o = s.run("stop", &p, false);
+            assert_eq!(o.code, 0, "stop {k}={v:?} exported={active}: {}", o.stderr);
+            assert!(!listed(), "stop {k}={v:?} left the export");
+            assert!(!s.state_file().exists());
+            assert!(o.stderr.contains(k), "stop {k}={v:?} warns: {}", o.stderr);
+        }
+        assert_eq!(s.run("validate-all", &p, false).code, 6, "{k}={v:?}");
+    }
+    // An unusable identity: stop fails while etab lists the export for one of the clients.
+    let several = [
+        ("clientspec", "192.168.48.0/24 10.0.0.0/8"),
+        ("directory", &a),
+        ("fsid", "1"),
+    ];
+    assert_eq!(s.run("start", &good, false).code, 0);
+    let o = s.run("stop", &several, false);
+    assert_eq!(o.code, 6, "{}", o.stderr);
+    assert!(
+        o.exit_reason().unwrap().contains("still exported"),
+        "{}",
+        o.stderr
+    );
+    assert!(listed());
+    assert_eq!(s.run("stop", &good, false).code, 0);
+    assert_eq!(s.run("stop", &several, false).code, 0);
+}

@@ -728,11 +728,11 @@ fn bad_input_mounts_nothing() {
             assert_eq!(r.stop(), OK, "stop of a configuration start refuses");
         }
     }
-    // Parameters broken while it runs: stop must not call it stopped while it is mounted.
+    // The device broken while it runs: stop must not call it stopped while it is mounted.
     let r = Res::new(&dev, &mp, "ext4");
     assert_eq!(r.start(), OK);
     assert_eq!(
-        r.clone().with("force_unmount", "sometimes").stop(),
+        r.clone().with("device", &format!("{dev} ")).stop(),
         ERR_CONFIGURED
     );
     assert!(mounted(&mp).is_some());
@@ -748,6 +748,66 @@ fn bad_input_mounts_nothing() {
         .run("start", &[("OCF_RESKEY_CRM_meta_clone_max", "2")]);
     assert_eq!(out.code, OK);
     assert_eq!(r.stop(), OK);
+}
+
+/// The one rule for stop and probes: a bad value of a parameter other than device and
+/// directory falls back to its default (with a warning). Stop returns 0 only once the
+/// filesystem is unmounted, probes never return 6 for such a parameter; mounted or not.
+#[test]
+fn stop_matrix() {
+    let Some(mut lab) = Lab::new("stopmatrix") else {
+        return;
+    };
+    let dev = lab.disk("d", "ext4", None);
+    let mp = lab.mkdir("m");
+    let good = Res::new(&dev, &mp, "ext4");
+    let bad: &[(&str, &str)] = &[
+        ("fstype", ""),
+        ("fstype", "ext4 /dev/sdz"),
+        ("fstype", "a/b"),
+        ("options", "ro /dev/sdz /mnt"),
+        ("options", "remount,rw"),
+        ("options", "-o"),
+        ("run_fsck", "sometimes"),
+        ("fast_stop", "maybe"),
+        ("force_clones", "maybe"),
+        ("force_unmount", "sometimes"),
+        ("term_signals", "TERM BOGUS"),
+        ("kill_signals", ""),
+        ("kill_signals", "NOPE"),
+        ("signal_delay", "soon"),
+        ("signal_delay", "-1"),
+    ];
+    for (k, v) in bad {
+        let r = good.clone().with(k, v);
+        for active in [true, false] {
+            if active {
+                assert_eq!(good.start(), OK);
+            }
+            let probe = r.probe();
+            assert_eq!(
+                probe,
+                if active { OK } else { NOT_RUNNING },
+                "probe {k}={v:?} mounted={active}"
+            );
+            let o = r.run("stop", &[]);
+            assert_eq!(o.code, OK, "stop {k}={v:?} mounted={active}");
+            assert!(mounted(&mp).is_none(), "stop {k}={v:?} left it mounted");
+            // run_fsck's warning is the reference's own text ("fsck").
+            let named = if *k == "run_fsck" { "fsck" } else { k };
+            assert!(o.stderr.contains(named), "stop {k}={v:?} warns: {o:?}");
+        }
+        if *k != "run_fsck" {
+            assert_eq!(r.run("validate-all", &[]).code, ERR_CONFIGURED, "{k}={v:?}");
+        }
+    }
+    // An unusable identity: stop fails while the mount point is mounted, else succeeds.
+    assert_eq!(good.start(), OK);
+    let broken = good.clone().with("device", "-o remount");
+    assert_eq!(broken.stop(), ERR_CONFIGURED);
+    assert!(mounted(&mp).is_some());
+    assert_eq!(good.stop(), OK);
+    assert_eq!(broken.stop(), OK);
 }
 
 /// resource-agents #1907: stop of idle filesystems does nothing but umount. Run with a PATH

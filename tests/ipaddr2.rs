@@ -509,9 +509,12 @@ fn bad_input_is_refused_before_anything_changes() {
                 "{action} {params:?}: {reason:?} should name {name}"
             );
         }
-        // What fails the same way on every node fails monitor too; stop has nothing to undo.
-        if *name != "nic" && *name != "iflabel" {
-            assert_eq!(lab.code("monitor", params), 6, "monitor {params:?}");
+        // A probe judges only ip, nic and network_namespace; stop has nothing to undo.
+        let probe = lab.code("monitor", params);
+        match *name {
+            "ip" => assert_eq!(probe, 6, "monitor {params:?}"),
+            "nic" => {}
+            _ => assert_eq!(probe, 7, "monitor {params:?}"),
         }
         assert_eq!(lab.code("stop", params), 0, "stop {params:?}");
     }
@@ -973,6 +976,87 @@ fn stop_with_a_configuration_start_refuses_succeeds() {
         lab.code("stop", &[("ip", "192.0.2.90"), ("arp_count", "0")]),
         0
     );
+}
+
+/// The one rule for stop and probes: a bad value of a parameter other than ip, nic and
+/// network_namespace falls back to its default. Stop returns 0 only once the address is gone,
+/// probes never return 6 for such a parameter; with the resource running and stopped.
+#[test]
+fn stop_matrix() {
+    need_root!("stop_matrix");
+    let lab = Lab::new("matrix");
+    let bad: &[(&str, &str)] = &[
+        ("cidr_netmask", "33"),
+        ("cidr_netmask", "255.0.255.0"),
+        ("broadcast", "192.0.2"),
+        ("iflabel", "a;b"),
+        ("iflabel", "muchtoolongforit"),
+        ("lvs_support", "maybe"),
+        ("lvs_ipv6_addrlabel", "true"),
+        ("unique_clone_address", "true"),
+        ("arp_interval", "0"),
+        ("arp_count", "0"),
+        ("arp_count", "many"),
+        ("arp_count_refresh", "x"),
+        ("arp_bg", "maybe"),
+        ("arp_sender", "carrier-pigeon"),
+        ("flush_routes", "maybe"),
+        ("run_arping", "maybe"),
+        ("nodad", "maybe"),
+        ("noprefixroute", "maybe"),
+        ("preferred_lft", ""),
+        ("preferred_lft", "later"),
+        ("check_link_status", "maybe"),
+        ("proto", "nope"),
+    ];
+    for (k, v) in bad {
+        let mut params = V4.to_vec();
+        params.push((*k, *v));
+        for active in [true, false] {
+            if active {
+                lab.ok("start", V4);
+            }
+            let probe = lab.run("monitor", &params);
+            assert_eq!(
+                probe.code,
+                if active { 0 } else { 7 },
+                "probe {k}={v:?} active={active}: {probe:?}"
+            );
+            let o = lab.run("stop", &params);
+            assert_eq!(o.code, 0, "stop {k}={v:?} active={active}: {o:?}");
+            assert!(!lab.has("192.0.2.10/24"), "stop {k}={v:?} left the address");
+            assert!(
+                o.stderr.contains(k),
+                "stop {k}={v:?} should warn about it: {o:?}"
+            );
+        }
+        // validate-all still refuses it.
+        assert_eq!(lab.code("validate-all", &params), 6, "{k}={v:?}");
+    }
+    // An unusable identity: stop succeeds only where the address cannot be there.
+    let link_local = [("ip", "fe80::4:40")];
+    assert_eq!(lab.code("stop", &link_local), 0);
+    lab.ip_a(&[
+        "-6",
+        "addr",
+        "add",
+        "fe80::4:40/64",
+        "dev",
+        "fipt0",
+        "nodad",
+    ]);
+    let o = lab.run("stop", &link_local);
+    assert_eq!(o.code, 6, "{o:?}");
+    assert!(
+        o.exit_reason().unwrap().contains("still on this node"),
+        "{o:?}"
+    );
+    lab.ip_a(&["-6", "addr", "del", "fe80::4:40/64", "dev", "fipt0"]);
+    for id in [[("ip", "192.0.2.999")], [("network_namespace", "no/such")]] {
+        let mut params = V4.to_vec();
+        params.extend_from_slice(&id);
+        assert_eq!(run_agent(AGENT, "stop", &params, &[]).code, 0, "{id:?}");
+    }
 }
 
 /// monitor spawns nothing and needs at most two netlink requests when nic and cidr_netmask

@@ -1,8 +1,9 @@
 //! The VM lab's smoke runs (tests/lab/run.sh --smoke --agents ferro, once with DRBD 8.4 and
 //! once with DRBD 9): two Debian 12 node VMs under qemu, DRBD connected and fully synced
 //! between them, and ocf:ferro:drbd reading the real kernel's state (promoted on the Primary,
-//! running on the Secondary). The only tests of the suite that run DRBD; the failover
-//! experiments are tests/lab/run.sh without --smoke (docs/lab.md).
+//! running on the Secondary), installed into the nodes as the .deb (scripts/deb.sh). The only
+//! tests of the suite that run DRBD; the failover experiments are tests/lab/run.sh without
+//! --smoke (docs/lab.md).
 //!
 //! DRBD 8.4 is Debian 12 kernel's own module; DRBD 9 is built for that kernel by
 //! tests/lab/build-drbd9.sh. Image and modules are built once and cached; each run boots two
@@ -26,6 +27,8 @@ fn smoke(test: &str, drbd: &str) {
         return;
     }
     let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    // The nodes get the Debian package users install, made from the binary under test.
+    let deb = pcmk::built_deb().unwrap_or_else(|e| panic!("{e}"));
     let script = pcmk::manifest_dir().join("tests/lab/run.sh");
     // SIGTERM first: the lab's trap powers the VMs off and removes its namespace.
     let out = run(
@@ -35,7 +38,7 @@ fn smoke(test: &str, drbd: &str) {
             .args(["--smoke", "--agents", "ferro", "--drbd", drbd])
             // Its own namespace: a lab run by hand (flab) does not block it.
             .env("FERRO_LAB_NETNS", "flabsmoke")
-            .env("FERRO_BIN", env!("CARGO_BIN_EXE_ferro-ocf")),
+            .env("FERRO_DEB", &deb),
         2600,
     );
     let pass = out.stdout.lines().find(|l| l.starts_with("SMOKE PASS"));

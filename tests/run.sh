@@ -34,7 +34,7 @@ if [ -s "$skips" ]; then
 fi
 binaries=$(grep -c '^ *Running ' "$log" || true)
 awk -v skipped="$skipped" -v binaries="$binaries" '
-     function add() { p += r[4]; f += r[6]; i += r[8]; n += (4 in r); split("", r) }
+     function add() { if (4 in r) { n++; p += r[4]; f += r[6]; i += r[8] }; split("", r) }
      /^ *Running / { add() }
      /^test result:/ { split($0, r, " ") }
      END { add()

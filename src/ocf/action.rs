@@ -32,6 +32,15 @@ impl Action {
             Action::ReloadAgent => "reload-agent",
         }
     }
+
+    /// Whether the action refuses a bad parameter value (OCF_ERR_CONFIGURED) rather than
+    /// falling back to its default: only validate-all and start, before anything runs. The
+    /// others find the resource running, or are asked whether it runs: an OCF_ERR_CONFIGURED
+    /// from a probe, a monitor, notify or reload stops it on every node, and a failed stop or
+    /// demote gets the node fenced. See [`crate::ocf::Params::parse`].
+    pub fn reads_strictly(self) -> bool {
+        matches!(self, Action::ValidateAll | Action::Start)
+    }
 }
 
 impl FromStr for Action {

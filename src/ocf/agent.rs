@@ -1,6 +1,6 @@
 //! What an agent is to the contract: the runner calls these methods, one per action.
 
-use super::{Action, Ctx, OcfCode, OcfError};
+use super::{Ctx, OcfCode, OcfError};
 use anyhow::Result;
 
 /// One OCF resource agent. `validate` is validate-all: it checks the configuration and the
@@ -12,11 +12,11 @@ pub trait Agent: Sync {
     /// The embedded `ocf-metadata/<name>.xml`.
     fn metadata_xml(&self) -> &'static str;
 
-    /// Whether `action` resolves the parameters strictly (a value of the wrong type is
-    /// OCF_ERR_CONFIGURED) rather than falling back to the default.
-    fn strict_params(&self, action: Action) -> bool {
-        action != Action::Stop
-    }
+    /// The parameters that name the resource on the node (the address, the mount point, the
+    /// export): stop and probes judge these and no others (see [`crate::ocf::Params::parse`]).
+    /// If one is unusable, stop fails where the resource might still be there and succeeds
+    /// only where it provably cannot be.
+    fn identity(&self) -> &'static [&'static str];
 
     fn validate(&self, ctx: &Ctx) -> Result<()>;
     fn start(&self, ctx: &Ctx) -> Result<OcfCode>;

@@ -47,7 +47,7 @@ pub fn run(agent: &dyn Agent, args: &[OsString]) -> OcfCode {
 /// Build the action's context: environment, parameters against the metadata, deadline.
 pub fn prepare(agent: &dyn Agent, action: Action, env: OcfEnv) -> anyhow::Result<Ctx> {
     let metadata = Metadata::parse(agent.metadata_xml())?;
-    let params = Params::resolve_with(&metadata, &env, agent.strict_params(action))?;
+    let params = Params::resolve_for(&metadata, &env, action, agent.identity())?;
     let timeout = env
         .timeout()
         .or_else(|| metadata.action_timeout(action.as_str()));

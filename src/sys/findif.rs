@@ -125,6 +125,15 @@ pub fn route_protocol(name: &str) -> Option<u8> {
         .or_else(|| name.parse().ok())
 }
 
+/// What `ip route flush cache` does.
+pub fn flush_route_cache(family: Family) -> std::io::Result<()> {
+    let path = match family {
+        Family::V4 => "/proc/sys/net/ipv4/route/flush",
+        Family::V6 => "/proc/sys/net/ipv6/route/flush",
+    };
+    std::fs::write(path, "-1").map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

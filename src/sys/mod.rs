@@ -1,8 +1,10 @@
 //! System detail below the agents: running commands, and (per agent) mounts, netlink,
-//! processes, DRBD, NFS.
+//! processes, DRBD, NFS, the Pacemaker CIB.
 
 pub mod arp;
+pub mod background;
 pub mod blockdev;
+pub mod cib;
 pub mod command;
 pub mod drbd;
 pub mod findif;

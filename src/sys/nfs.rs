@@ -225,17 +225,6 @@ pub fn pipefs_directory() -> String {
         .unwrap_or_else(|| "/var/lib/nfs/rpc_pipefs".to_owned())
 }
 
-/// The pids of processes whose command name (/proc/PID/comm) is `comm`.
-pub fn pids_by_comm(comm: &str) -> Vec<i32> {
-    super::procs::all_pids()
-        .into_iter()
-        .flatten()
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == comm)
-        })
-        .collect()
-}
-
 /// `cp -rp src/* dst/` (`clobber`: overwrite; else `cp -n`): statd's monitor lists are small
 /// directories of small files.
 pub fn copy_tree(src: &Path, dst: &Path, clobber: bool) -> Result<()> {
@@ -384,13 +373,5 @@ mod tests {
         copy_tree(&d.join("src"), &d.join("dst"), true).unwrap();
         assert_eq!(fs::read_to_string(d.join("dst/sm/client1")).unwrap(), "new");
         fs::remove_dir_all(&d).unwrap();
-    }
-
-    #[test]
-    fn finds_processes_by_command_name() {
-        let me = std::process::id() as i32;
-        let comm = fs::read_to_string(format!("/proc/{me}/comm")).unwrap();
-        assert!(pids_by_comm(comm.trim_end()).contains(&me));
-        assert!(pids_by_comm("ferro-no-such-comm").is_empty());
     }
 }

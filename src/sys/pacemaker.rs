@@ -4,7 +4,7 @@
 //! on a node whose cluster stack is down) there is no score to keep: that is not an error.
 
 use crate::ocf::Deadline;
-use crate::sys::command;
+use crate::sys::{command, procs};
 use anyhow::Result;
 use std::sync::OnceLock;
 
@@ -45,6 +45,20 @@ impl ScoreForm {
             tracing::debug!("Pacemaker version {version:?}");
             ScoreForm::for_version(version)
         })
+    }
+
+    /// The form as one word, and back (for a cache of it).
+    pub fn tag(self) -> &'static str {
+        match self {
+            ScoreForm::Promotion => "promotion",
+            ScoreForm::Named => "named",
+        }
+    }
+
+    pub fn from_tag(s: &str) -> Option<ScoreForm> {
+        [ScoreForm::Promotion, ScoreForm::Named]
+            .into_iter()
+            .find(|f| f.tag() == s)
     }
 
     pub fn for_version(version: Option<(u32, u32, u32)>) -> ScoreForm {
@@ -194,6 +208,174 @@ fn parse_locate(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// Where a CIB query goes: the local CIB manager (`cibadmin -Ql`), or the DC's copy, waiting
+/// at most `secs` for an answer (`cibadmin -Q -t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CibSource {
+    Local,
+    Dc { secs: u32 },
+}
+
+/// The CIB as XML text (also a CIB_file, which cibadmin reads when that is set).
+pub fn cib_query(source: CibSource, deadline: &Deadline) -> Result<String> {
+    let args: Vec<String> = match source {
+        CibSource::Local => vec!["-Q".into(), "-l".into()],
+        CibSource::Dc { secs } => vec!["-Q".into(), "-t".into(), secs.max(1).to_string()],
+    };
+    Ok(command::run_ok("cibadmin", &args, deadline)?.stdout)
+}
+
+/// How a constraint is written: created or merged into an existing one of its id
+/// (`--modify --allow-create`), or put in place of the existing one (`--replace`), which
+/// also drops what the new one leaves out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CibWrite {
+    CreateOrModify,
+    Replace,
+}
+
+/// One update of the constraints section with the `xml` object, bounded by `secs` for the
+/// CIB manager and by `deadline` for the process.
+pub fn cib_write_constraint(
+    xml: &str,
+    how: CibWrite,
+    secs: u32,
+    deadline: &Deadline,
+) -> Result<()> {
+    let mut args: Vec<&str> = match how {
+        CibWrite::CreateOrModify => vec!["--modify", "--allow-create"],
+        CibWrite::Replace => vec!["--replace"],
+    };
+    let t = secs.max(1).to_string();
+    args.extend(["--scope", "constraints", "--timeout", &t, "--xml-text", xml]);
+    command::run_ok("cibadmin", &args, deadline)?;
+    Ok(())
+}
+
+/// Delete the `<rsc_location>` of this id (`cibadmin -D`); absent already is not an error.
+pub fn cib_delete_location(id: &str, rsc: &str, deadline: &Deadline) -> Result<()> {
+    let xml = format!(
+        r#"<rsc_location rsc="{}" id="{}"/>"#,
+        super::cib::escape(rsc),
+        super::cib::escape(id)
+    );
+    let out = command::run("cibadmin", &["-D", "-X", &xml], deadline)?;
+    if !out.success() && out.status.code() != Some(CRM_EX_NOSUCH) {
+        anyhow::bail!(
+            "cibadmin -D {xml} failed ({}): {}",
+            out.describe(),
+            out.last_line()
+        );
+    }
+    Ok(())
+}
+
+/// `crm_node --quorum`: Some(true/false), None when it cannot tell (no cluster).
+pub fn partition_has_quorum(deadline: &Deadline) -> Option<bool> {
+    let out = command::run("crm_node", &["--quorum"], deadline).ok()?;
+    match out.stdout.trim() {
+        "1" => Some(true),
+        "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether the controller of `node` answers (`crmadmin -S`), within `timeout_ms`.
+pub fn controller_answers(node: &str, timeout_ms: u64, deadline: &Deadline) -> bool {
+    let t = format!("{timeout_ms}ms");
+    command::run("crmadmin", &["-t", &t, "-S", node], deadline)
+        .is_ok_and(|o| o.success() && controller_ok(&o.stdout))
+}
+
+/// "Controller on node2 in state S_NOT_DC: ok" (Pacemaker 2.1), "Status of crmd@node2: S_NOT_DC (ok)"
+/// (1.1).
+fn controller_ok(stdout: &str) -> bool {
+    let s = stdout.trim_end();
+    s.ends_with(": ok") || s.ends_with(" (ok)")
+}
+
+/// Ask Pacemaker to fence this node (the transient `terminate` attribute).
+pub fn request_self_termination(node: &str, deadline: &Deadline) -> Result<()> {
+    command::run_ok(
+        CRM_ATTRIBUTE,
+        &["-t", "status", "-N", node, "-n", "terminate", "-v", "1"],
+        deadline,
+    )?;
+    Ok(())
+}
+
+const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
+/// The daemons that keep a node's transient attributes, by /proc comm (15 characters at most):
+/// pacemaker-attrd (attrd before Pacemaker 2.0); on a remote node pacemaker-remoted (before
+/// 2.0 pacemaker_remoted), which relays to the cluster node's attrd.
+const ATTRIBUTE_KEEPERS: &[&str] = &[
+    "pacemaker-attrd",
+    "attrd",
+    "pacemaker-remot",
+    "pacemaker_remot",
+];
+
+/// What the cluster's view of this node's transient attributes (the promotion score) lives
+/// and dies with, as a string that changes when that view may have been reset: the boot (the
+/// attributes are lost at a reboot) and the process keeping them, by pid and start time (a
+/// cluster stop or restart on this node clears them and starts a new one). With `CIB_file`
+/// the tools read and write that file instead, so its name stands for the process. None when
+/// no cluster runs here.
+///
+/// `known`, an epoch returned before, is checked first with one /proc read; otherwise every
+/// process is looked at.
+pub fn transient_epoch(known: Option<&str>) -> Option<String> {
+    let boot = std::fs::read_to_string(BOOT_ID).ok()?;
+    let cib = std::env::var("CIB_file").ok().filter(|v| !v.is_empty());
+    epoch(boot.trim(), cib.as_deref(), known)
+}
+
+fn epoch(boot: &str, cib_file: Option<&str>, known: Option<&str>) -> Option<String> {
+    if let Some(cib) = cib_file {
+        return Some(format!("{boot} CIB_file={cib}"));
+    }
+    let keeper = |pid: i32| {
+        let (comm, start) = procs::identity(pid)?;
+        ATTRIBUTE_KEEPERS
+            .contains(&comm.as_str())
+            .then(|| format!("{boot} {comm}/{pid}/{start}"))
+    };
+    let known_pid = known.and_then(|k| {
+        k.strip_prefix(boot)?
+            .trim_start()
+            .split('/')
+            .nth(1)?
+            .parse()
+            .ok()
+    });
+    if let Some(epoch) = known_pid
+        .and_then(keeper)
+        .filter(|e| Some(e.as_str()) == known)
+    {
+        return Some(epoch);
+    }
+    procs::all_pids().ok()?.find_map(keeper)
+}
+
+/// Which crm_attribute would run, and which build of it (path, inode, modification time): the
+/// score form depends on its version.
+pub fn tool_fingerprint() -> String {
+    use std::os::unix::fs::MetadataExt;
+    match command::find_program(CRM_ATTRIBUTE) {
+        Some(p) => match std::fs::metadata(&p) {
+            Ok(m) => format!(
+                "{}={}:{}.{}",
+                p.display(),
+                m.ino(),
+                m.mtime(),
+                m.mtime_nsec()
+            ),
+            Err(_) => format!("{}=-", p.display()),
+        },
+        None => format!("{CRM_ATTRIBUTE}=-"),
+    }
+}
+
 /// Whether `program` is on PATH (the default PATH for an agent run with none).
 pub fn have_program(program: &str) -> bool {
     command::find_program(program).is_some()
@@ -202,6 +384,65 @@ pub fn have_program(program: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crmadmin_status_answers() {
+        assert!(controller_ok("Controller on node2 in state S_NOT_DC: ok\n"));
+        assert!(controller_ok("Status of crmd@node2: S_NOT_DC (ok)\n"));
+        assert!(!controller_ok(
+            "error: No reply received from controller before timeout\n"
+        ));
+        assert!(!controller_ok(""));
+    }
+
+    #[test]
+    fn epoch_is_this_boot_and_the_cib_file() {
+        let boot = "2f0c6d2e-1f7a-4c1e-9a53-0d2b1f9c4e11";
+        assert_eq!(
+            epoch(boot, Some("/tmp/x/cib.xml"), None).as_deref(),
+            Some("2f0c6d2e-1f7a-4c1e-9a53-0d2b1f9c4e11 CIB_file=/tmp/x/cib.xml")
+        );
+        // A hint naming a process that is not an attribute keeper (this test) is not taken
+        // at its word, nor one of another boot.
+        let me = std::process::id();
+        let (comm, start) = procs::identity(me as i32).unwrap();
+        let fake = format!("{boot} {comm}/{me}/{start}");
+        assert_ne!(epoch(boot, None, Some(&fake)), Some(fake));
+        assert!(transient_epoch(None).map_or(true, |e| !e.contains(&comm)));
+        // A stand-in keeper (sleep under attrd's name): found by the scan, then by the hint;
+        // once it is gone (a cluster stop), the old epoch is over.
+        let dir = std::env::temp_dir().join(format!("fepoch-{me}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("attrd");
+        std::fs::copy("/bin/sleep", &bin).unwrap();
+        let mut child = std::process::Command::new(&bin).arg("30").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Until exec has happened, the child still has the test's name.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while procs::identity(pid).map(|i| i.0).as_deref() != Some("attrd") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the stand-in never ran"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let start = procs::identity(pid).unwrap().1;
+        let mine = format!("{boot} attrd/{pid}/{start}");
+        assert_eq!(
+            epoch(boot, None, Some(&mine)).as_deref(),
+            Some(mine.as_str())
+        );
+        let scanned = epoch(boot, None, None).unwrap();
+        assert!(scanned.starts_with(boot), "{scanned}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_ne!(epoch(boot, None, Some(&mine)), Some(mine));
+        std::fs::remove_dir_all(&dir).unwrap();
+        for f in [ScoreForm::Promotion, ScoreForm::Named] {
+            assert_eq!(ScoreForm::from_tag(f.tag()), Some(f));
+        }
+        assert_eq!(ScoreForm::from_tag("x"), None);
+    }
 
     #[test]
     fn locate_output_of_old_and_new_pacemaker() {

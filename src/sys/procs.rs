@@ -47,11 +47,26 @@ pub fn ancestors() -> HashSet<i32> {
     set
 }
 
-fn stat_ppid(pid: i32) -> Option<i32> {
+/// /proc/PID/stat as (comm, the fields after it, from the state on).
+fn stat(pid: i32) -> Option<(String, Vec<String>)> {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // comm may contain spaces and parentheses: the fields after it follow the last ')'.
-    let rest = &s[s.rfind(')')? + 2..];
-    rest.split(' ').nth(1)?.parse().ok()
+    let close = s.rfind(')')?;
+    let comm = s.get(s.find('(')? + 1..close)?.to_owned();
+    let rest = s.get(close + 2..)?.split(' ').map(str::to_owned).collect();
+    Some((comm, rest))
+}
+
+fn stat_ppid(pid: i32) -> Option<i32> {
+    stat(pid)?.1.get(1)?.parse().ok()
+}
+
+/// A process's name and start time (clock ticks after boot): with the boot, they tell a
+/// restarted daemon from the one that ran before, even if it got the same pid.
+pub fn identity(pid: i32) -> Option<(String, u64)> {
+    let (comm, rest) = stat(pid)?;
+    // starttime is field 22; `rest` starts at field 3.
+    Some((comm, rest.get(19)?.parse().ok()?))
 }
 
 pub fn comm(pid: i32) -> String {
@@ -313,6 +328,44 @@ pub fn describe(holders: &[Holder]) -> String {
     set.into_iter().collect::<Vec<_>>().join(", ")
 }
 
+/// The pids of live processes whose command name (/proc/PID/comm) is `comm`; a zombie has
+/// ended already, only its parent has not reaped it yet.
+pub fn pids_by_comm(comm: &str) -> Vec<i32> {
+    let zombie =
+        |pid: i32| stat(pid).map_or(true, |(_, rest)| rest.first().is_some_and(|s| s == "Z"));
+    all_pids()
+        .into_iter()
+        .flatten()
+        .filter(|&pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == comm)
+                && !zombie(pid)
+        })
+        .collect()
+}
+
+/// Terminate every process named `comm` (daemons that are not our children): TERM, then KILL,
+/// each given `grace` (bounded by `d`) to take effect. Returns the pids that survived.
+pub fn terminate_by_comm(comm: &str, grace: std::time::Duration, d: &Deadline) -> Result<Vec<i32>> {
+    for sig in [libc::SIGTERM, libc::SIGKILL] {
+        let pids = pids_by_comm(comm);
+        if pids.is_empty() {
+            return Ok(pids);
+        }
+        for pid in pids {
+            signal(pid, Sig(sig))?;
+        }
+        let gone = d
+            .within(grace)
+            .poll(std::time::Duration::from_millis(100), || {
+                pids_by_comm(comm).is_empty().then_some(())
+            });
+        if gone.is_some() {
+            return Ok(Vec::new());
+        }
+    }
+    Ok(pids_by_comm(comm))
+}
+
 /// Every process's pid, read lazily from /proc.
 pub fn all_pids() -> std::io::Result<impl Iterator<Item = i32>> {
     Ok(fs::read_dir("/proc")?
@@ -323,6 +376,18 @@ pub fn all_pids() -> std::io::Result<impl Iterator<Item = i32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_of_this_process() {
+        let (comm, start) = identity(std::process::id() as i32).unwrap();
+        assert_eq!(comm, super::comm(std::process::id() as i32));
+        assert!(start > 0);
+        assert_eq!(
+            stat_ppid(std::process::id() as i32),
+            Some(nix::unistd::getppid().as_raw())
+        );
+        assert_eq!(identity(-1), None);
+    }
 
     #[test]
     fn signal_lists_by_name_and_number() {
@@ -358,5 +423,40 @@ mod tests {
         let me = std::process::id() as i32;
         assert_eq!(holds(me, &ids, &HashSet::new()).as_deref(), Some("cwd"));
         assert_eq!(holds(me, &HashSet::from([u64::MAX]), &HashSet::new()), None);
+    }
+
+    #[test]
+    fn finds_processes_by_command_name() {
+        let me = std::process::id() as i32;
+        let comm = fs::read_to_string(format!("/proc/{me}/comm")).unwrap();
+        assert!(pids_by_comm(comm.trim_end()).contains(&me));
+        assert!(pids_by_comm("ferro-no-such-comm").is_empty());
+    }
+
+    #[test]
+    fn terminate_by_comm_ends_a_process_that_ignores_term() {
+        use std::process::Command;
+        // A shell that ignores TERM, under a name of its own (exec -a sets argv0, comm follows
+        // the executable: copy sleep under a unique name instead).
+        let dir = std::env::temp_dir().join(format!("ferro-tbc-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let name = "ferro-tbc-t";
+        let exe = dir.join(name);
+        fs::copy("/bin/sleep", &exe).unwrap();
+        let mut child = Command::new("sh")
+            .args(["-c", "trap '' TERM; exec \"$0\" 100"])
+            .arg(&exe)
+            .spawn()
+            .unwrap();
+        let d = Deadline::for_timeout(Some(std::time::Duration::from_secs(10)));
+        assert!(d
+            .poll(std::time::Duration::from_millis(20), || {
+                (!pids_by_comm(name).is_empty()).then_some(())
+            })
+            .is_some());
+        let left = terminate_by_comm(name, std::time::Duration::from_millis(500), &d).unwrap();
+        let _ = child.wait();
+        fs::remove_dir_all(&dir).unwrap();
+        assert!(left.is_empty(), "{left:?}");
     }
 }

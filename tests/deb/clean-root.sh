@@ -27,7 +27,7 @@ tarball=$CACHE/deb-root-$key.tar
 if [ ! -s "$tarball" ]; then
   mkdir -p "$CACHE"
   log "mmdebstrap bookworm with pcs -> $tarball (once)"
-  mmdebstrap --variant=apt --mode=root --format=tar --include=pcs,pacemaker-cli-utils,man-db,mount \
+  "$here/../lab/mmdebstrap.sh" --variant=apt --mode=root --format=tar --include=pcs,pacemaker-cli-utils,man-db,mount \
     --aptopt='Acquire::Retries "3"' bookworm "$tarball.tmp" "$MIRROR" >&2
   mv "$tarball.tmp" "$tarball"
 fi

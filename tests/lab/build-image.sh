@@ -31,7 +31,7 @@ ssh-keygen -q -t ed25519 -N '' -C ferro-lab -f "$tmp/out/id_lab"
 
 echo "build-image: mmdebstrap bookworm -> $tmp/root (a few minutes)" >&2
 inc=$(IFS=,; echo "${PACKAGES[*]}")
-mmdebstrap --variant=apt --mode=root --include="$inc" \
+"$HERE/mmdebstrap.sh" --variant=apt --mode=root --include="$inc" \
   --aptopt='Acquire::Retries "3"' \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' \

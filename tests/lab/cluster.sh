@@ -103,19 +103,11 @@ client_mount() {
   log "client mounted $LAB_VIP:/data ($(lab_ssh client "grep ' /mnt/data ' /proc/mounts"))"
 }
 
-# Install the binary on both nodes; every agent ferro does not implement yet falls back to the
+# Install the package on both nodes; every agent ferro does not implement yet falls back to the
 # reference agent for that resource, and the choice is printed with the results.
 lab_install_ferro() {
-  local vm a rc choice=""
-  for vm in "${NODES[@]}"; do
-    lab_scp_to "$vm" "$FERRO_BIN" /root/ferro-ocf
-    lab_ssh "$vm" 'chmod 755 /root/ferro-ocf
-      if /root/ferro-ocf install --help >/dev/null 2>&1; then /root/ferro-ocf install
-      else install -m 755 /root/ferro-ocf /usr/sbin/ferro-ocf; mkdir -p /usr/lib/ocf/resource.d/ferro
-        for a in drbd Filesystem nfsserver exportfs IPaddr2; do
-          ln -sf /usr/sbin/ferro-ocf /usr/lib/ocf/resource.d/ferro/$a; done
-      fi' > "$LAB_RUN/logs/ferro-install-$vm.log" 2>&1 || die "ferro-ocf install failed on $vm"
-  done
+  local a rc choice=""
+  lab_install_deb "${NODES[@]}"
   for a in "${AGENT_NAMES[@]}"; do
     rc=0
     lab_ssh node1 "OCF_ROOT=/usr/lib/ocf /usr/lib/ocf/resource.d/ferro/$a meta-data >/dev/null &&

@@ -161,19 +161,8 @@ cmd_capture() {
 
 # --- the agent by hand ---------------------------------------------------------------------------
 install_ferro() {
-  local bin=${FERRO_BIN:-}
-  if [[ -z $bin ]]; then
-    # The guests run Debian 12: build on a host with the same (or an older) glibc.
-    (cd "$ROOT" && cargo build --release -q) || die "cargo build failed"
-    bin=${CARGO_TARGET_DIR:-$ROOT/target}/release/ferro-ocf
-  fi
-  local vm
-  for vm in "${NODES[@]}"; do
-    # Copy, then rename over the old binary: Pacemaker may be running it ("Text file busy").
-    lab_scp_to "$vm" "$bin" /usr/sbin/ferro-ocf.new
-    lab_ssh "$vm" 'chmod 755 /usr/sbin/ferro-ocf.new && mv -f /usr/sbin/ferro-ocf.new /usr/sbin/ferro-ocf &&
-      ferro-ocf install >/dev/null'
-  done
+  lab_build_ferro
+  lab_install_deb "${NODES[@]}"
 }
 
 

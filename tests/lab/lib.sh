@@ -265,18 +265,28 @@ drbd_agent_cmd() {
     /usr/lib/ocf/resource.d/ferro/drbd $action"
 }
 
+# The ferro-ocf Debian package the nodes get (scripts/deb.sh): every lab run tests the package
+# users install. A package given by the caller (the test suite passes the one built from the
+# binary under test: cargo holds the build directory's lock while tests run) is used as it is.
 lab_build_ferro() {
-  # A binary given by the caller (the test suite passes the one under test: cargo holds the
-  # build directory's lock while tests run) is used as it is.
-  if [[ -n ${FERRO_BIN:-} ]]; then
-    [[ -x $FERRO_BIN ]] || die "FERRO_BIN=$FERRO_BIN is not executable"
+  if [[ -n ${FERRO_DEB:-} ]]; then
+    [[ -f $FERRO_DEB ]] || die "FERRO_DEB=$FERRO_DEB is not a file"
     return
   fi
-  log "cargo build --release (ferro-ocf)"
-  local root; root=$(cd "$HERE/../.." && pwd)
-  (cd "$root" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target} nice -n 10 cargo build --release -q) ||
-    die "cargo build failed"
-  FERRO_BIN=${CARGO_TARGET_DIR:-$root/target}/release/ferro-ocf
+  log "scripts/deb.sh (ferro-ocf .deb)"
+  local root; root=$(cd "$LAB_DIR/../.." && pwd)
+  FERRO_DEB=$(cd "$root" && nice -n 10 scripts/deb.sh | tail -1) || die "building the .deb failed"
+}
+
+# lab_install_deb VM... : install (or upgrade to) $FERRO_DEB with dpkg on each VM.
+lab_install_deb() {
+  local vm
+  for vm in "$@"; do
+    lab_scp_to "$vm" "$FERRO_DEB" /root/ferro-ocf.deb
+    lab_ssh "$vm" 'dpkg -i /root/ferro-ocf.deb && ferro-ocf --version' \
+      >> "$LAB_RUN/logs/ferro-install-$vm.log" 2>&1 || die "dpkg -i ferro-ocf.deb failed on $vm (logs/ferro-install-$vm.log)"
+  done
+  log "installed $(basename "$FERRO_DEB") on $*"
 }
 
 # lab_prepare NAME : root, room for the VMs on this host, the image, the accelerator, and a

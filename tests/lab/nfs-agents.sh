@@ -51,8 +51,7 @@ vm_down() {
 }
 
 ferro_install() {
-  lab_scp_to "$VM" "$FERRO_BIN" /usr/sbin/ferro-ocf
-  lab_ssh "$VM" 'chmod 755 /usr/sbin/ferro-ocf && ferro-ocf install >/dev/null'
+  lab_install_deb "$VM"
   # ocf-tester validates meta-data with xmllint, which the image lacks (libxml2 it has): the
   # host's Debian 12 build of it runs there.
   if ! lab_ssh "$VM" 'command -v xmllint' >/dev/null && [[ -x /usr/bin/xmllint ]]; then

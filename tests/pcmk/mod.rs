@@ -195,3 +195,28 @@ impl Agents {
         c
     }
 }
+
+/// The .deb that scripts/deb.sh made from the binary under test (tests/run.sh builds it before
+/// the tests: cargo holds the build directory's lock while they run). An error says why not.
+pub fn built_deb() -> Result<PathBuf, String> {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_ferro-ocf"));
+    let target = bin.parent().and_then(Path::parent).unwrap();
+    let deb = target.join(format!(
+        "debian/ferro-ocf_{}-1_{}.deb",
+        env!("CARGO_PKG_VERSION"),
+        "amd64"
+    ));
+    let mtime = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (mtime(&deb), mtime(&bin)) {
+        (Some(d), Some(b)) if d >= b => Ok(deb),
+        (Some(_), _) => Err(format!(
+            "{} is older than {}: run scripts/deb.sh (tests/run.sh does)",
+            deb.display(),
+            bin.display()
+        )),
+        (None, _) => Err(format!(
+            "no {}: run scripts/deb.sh (tests/run.sh does)",
+            deb.display()
+        )),
+    }
+}

@@ -17,9 +17,13 @@ use crate::ocf::Deadline;
 use crate::sys::command;
 use anyhow::{bail, Context, Result};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const PROC_DRBD: &str = "/proc/drbd";
+/// A file read in place of /proc/drbd, for tests of the agent on a host without DRBD: a
+/// captured /proc/drbd stands for the module (loaded, its version, the state of every minor);
+/// everything else (drbd.conf, drbdadm, the promotion score) is the real thing.
+pub const PROC_DRBD_ENV: &str = "FERRO_PROC_DRBD";
 const SYS_VERSION: &str = "/sys/module/drbd/version";
 
 /// A DRBD version x.y.z, ordered like the reference's version codes (x<<16 | y<<8 | z).
@@ -67,22 +71,35 @@ impl fmt::Display for Version {
     }
 }
 
+fn seam() -> Option<PathBuf> {
+    std::env::var_os(PROC_DRBD_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// /proc/drbd, or the file the test seam names instead.
+pub fn proc_drbd() -> PathBuf {
+    seam().unwrap_or_else(|| PathBuf::from(PROC_DRBD))
+}
+
 /// Whether the module is loaded (it creates /proc/drbd).
 pub fn module_loaded() -> bool {
-    Path::new(PROC_DRBD).exists()
+    proc_drbd().exists()
 }
 
 /// The version of the loaded module (sysfs, then /proc/drbd), else of the module modprobe
 /// would load (`modinfo`, as the reference does: a probe or stop must not load it). None when
 /// there is no DRBD module at all.
 pub fn module_version(deadline: &Deadline) -> Result<Option<Version>> {
-    if let Some(v) = std::fs::read_to_string(SYS_VERSION)
-        .ok()
+    // A captured /proc/drbd in place of the module is the module's only source of truth.
+    let sys = seam().is_none().then_some(SYS_VERSION);
+    if let Some(v) = sys
+        .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|s| Version::parse_lenient(&s))
     {
         return Ok(Some(v));
     }
-    if let Some(v) = std::fs::read_to_string(PROC_DRBD)
+    if let Some(v) = std::fs::read_to_string(proc_drbd())
         .ok()
         .and_then(|s| s.lines().next().and_then(Version::parse_lenient))
     {
@@ -98,6 +115,103 @@ pub fn module_version(deadline: &Deadline) -> Result<Option<Version>> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// The files drbdadm looks for when not given `-c`, first found first (drbdadm_main.c).
+const DEFAULT_CONFS: &[&str] = &[
+    "/etc/drbd-90.conf",
+    "/etc/drbd-84.conf",
+    "/etc/drbd-83.conf",
+    "/etc/drbd-82.conf",
+    "/etc/drbd-08.conf",
+    "/etc/drbd.conf",
+];
+
+/// A string that changes when the DRBD configuration may have: inode, size, modification and
+/// change times of the configuration file, of each file its `include` lines name (drbd.d/*.res)
+/// and of their directories (a file added or removed). Includes of included files are not
+/// followed: what depends on this is also re-read after a bounded number of uses.
+pub fn config_fingerprint(conf: Option<&str>) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let stat = |p: &Path| match std::fs::metadata(p) {
+        Ok(m) => format!(
+            "{}:{}:{}.{}:{}.{}",
+            m.ino(),
+            m.size(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec()
+        ),
+        Err(_) => "-".to_owned(),
+    };
+    let candidates: Vec<&str> = match conf {
+        Some(c) => vec![c],
+        None => DEFAULT_CONFS.to_vec(),
+    };
+    let mut files: Vec<PathBuf> = candidates.iter().map(PathBuf::from).collect();
+    if let Some(main) = files.iter().find(|p| p.is_file()).cloned() {
+        let text = std::fs::read_to_string(&main).unwrap_or_default();
+        let base = main.parent().unwrap_or(Path::new("/"));
+        for pattern in include_patterns(&text) {
+            let pattern = base.join(pattern);
+            let (Some(dir), Some(name)) = (pattern.parent(), pattern.file_name()) else {
+                continue;
+            };
+            let name = name.to_string_lossy();
+            files.push(dir.to_path_buf());
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                let mut matched: Vec<PathBuf> = entries
+                    .flatten()
+                    .filter(|e| wildcard_match(&name, &e.file_name().to_string_lossy()))
+                    .map(|e| e.path())
+                    .collect();
+                matched.sort();
+                files.extend(matched);
+            }
+        }
+    }
+    files
+        .iter()
+        .map(|p| format!("{}={}", p.display(), stat(p)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The patterns of `include "drbd.d/*.res";` lines.
+fn include_patterns(conf: &str) -> Vec<&str> {
+    conf.lines()
+        .filter_map(|l| {
+            let l = l.split('#').next()?.trim();
+            let rest = l.strip_prefix("include")?.trim_start();
+            let rest = rest.strip_suffix(';')?.trim_end();
+            Some(rest.trim_matches('"')).filter(|p| !p.is_empty())
+        })
+        .collect()
+}
+
+/// Shell wildcards `*` and `?` (no brackets), as drbdadm's glob(3) sees them in a file name.
+fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // Where to resume after the last `*`: (pattern index, name index).
+    let (mut pi, mut ni, mut star) = (0, 0, None::<(usize, usize)>);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    // glob(3) leaves hidden files to patterns that start with a dot.
+    (pattern.starts_with('.') || !name.starts_with('.')) && p[pi..].iter().all(|c| *c == '*')
 }
 
 /// drbdadm for one configuration file, remembering whether the resource is stacked.
@@ -125,6 +239,16 @@ impl Drbdadm {
         }
         v.extend(args.iter().map(|s| (*s).to_owned()));
         v
+    }
+
+    /// For a resource whose minors were found before: whether it is stacked (`-S`).
+    pub fn with_stacked(mut self, stacked: bool) -> Drbdadm {
+        self.stacked = stacked;
+        self
+    }
+
+    pub fn stacked(&self) -> bool {
+        self.stacked
     }
 
     pub fn display(&self, args: &[&str]) -> String {
@@ -230,14 +354,26 @@ pub fn resource_state(
         return Ok(ResourceState::default());
     }
     if version.is_v9() {
-        let out = command::run_ok("drbdsetup", &["events2", "--now", res], deadline)
-            .with_context(|| format!("cannot read the state of DRBD resource {res}"))?;
-        Ok(events2::parse(&out.stdout, res))
+        events2_state(res, deadline)
     } else {
-        let text =
-            std::fs::read_to_string(PROC_DRBD).with_context(|| format!("reading {PROC_DRBD}"))?;
-        Ok(proc84::parse(&text, minors))
+        proc_drbd_state(minors)
     }
+}
+
+/// `drbdsetup events2 --now <res>`: DRBD 9 (drbd-utils' drbdsetup also answers it for 8.4).
+pub fn events2_state(res: &str, deadline: &Deadline) -> Result<ResourceState> {
+    let out = command::run_ok("drbdsetup", &["events2", "--now", res], deadline)
+        .with_context(|| format!("cannot read the state of DRBD resource {res}"))?;
+    Ok(events2::parse(&out.stdout, res))
+}
+
+/// The state of these minors in /proc/drbd (DRBD 8.4): no netlink, which a handler called
+/// back from the kernel during a state change must not recurse into on 8.4.
+pub fn proc_drbd_state(minors: &[u32]) -> Result<ResourceState> {
+    let path = proc_drbd();
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(proc84::parse(&text, minors))
 }
 
 /// The block devices the kernel names after the minors (udev creates /dev/drbdN; the
@@ -294,6 +430,44 @@ mod unit {
             adm.display(&["unfence-peer", "r0"]),
             "drbdadm -c /etc/drbd.conf -S unfence-peer r0"
         );
+    }
+
+    #[test]
+    fn includes_and_wildcards() {
+        let conf = "# comment\ninclude \"drbd.d/global_common.conf\";\n  include \"drbd.d/*.res\";\n#include \"x\";\nresource r0 {}\n";
+        assert_eq!(
+            include_patterns(conf),
+            ["drbd.d/global_common.conf", "drbd.d/*.res"]
+        );
+        assert!(wildcard_match("*.res", "r0.res"));
+        assert!(!wildcard_match("*.res", ".res"));
+        assert!(!wildcard_match("*.res", "r0.res~"));
+        assert!(wildcard_match("r?.res", "r1.res") && !wildcard_match("r?.res", "r10.res"));
+        assert!(wildcard_match("global_common.conf", "global_common.conf"));
+        assert!(wildcard_match("*a*b", "xaxxb") && !wildcard_match("*a*b", "xaxxbc"));
+    }
+
+    /// A change to an included resource file, or a new one, changes the fingerprint.
+    #[test]
+    fn fingerprint_sees_included_files() {
+        let d = std::env::temp_dir().join(format!("fdrbd-fp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("drbd.d")).unwrap();
+        let conf = d.join("drbd.conf");
+        std::fs::write(&conf, "include \"drbd.d/*.res\";\n").unwrap();
+        std::fs::write(d.join("drbd.d/r0.res"), "resource r0 {}\n").unwrap();
+        let c = conf.to_str().unwrap();
+        let fp = config_fingerprint(Some(c));
+        assert!(fp.contains("r0.res="), "{fp}");
+        assert_eq!(config_fingerprint(Some(c)), fp);
+        std::fs::write(d.join("drbd.d/r0.res"), "resource r0 { }\n").unwrap();
+        let fp2 = config_fingerprint(Some(c));
+        assert_ne!(fp2, fp);
+        std::fs::write(d.join("drbd.d/r1.res"), "resource r1 {}\n").unwrap();
+        let fp3 = config_fingerprint(Some(c));
+        assert_ne!(fp3, fp2);
+        assert!(fp3.contains("r1.res="), "{fp3}");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     /// `drbdadm sh-ll-dev` (drbd-utils 9.22) of a one-volume resource and of a two-volume

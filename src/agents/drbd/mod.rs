@@ -14,7 +14,9 @@
 //! Differences from the reference, each a fix of a known problem:
 //! - Scores go through `crm_attribute -p` (ClusterLabs/resource-agents#1806: crm_master is
 //!   deprecated; `-n master-<rsc>` before Pacemaker 2.1), are read first and written only when
-//!   they change, and are skipped outside a cluster instead of logging errors.
+//!   they change, and are skipped outside a cluster instead of logging errors. A recurring
+//!   monitor keeps what it last knew of the score (score_cache): in steady state it runs no
+//!   program on DRBD 8.4, and only `drbdsetup events2` on DRBD 9.
 //! - Every drbdadm/drbdsetup/crm_* call is bounded by the action's deadline (LINBIT/drbd#51),
 //!   and DRBD 8.4 state comes from /proc/drbd: a monitor spawns no drbdsetup at all.
 //! - Parameter errors are reported as OCF_ERR_CONFIGURED naming the parameter before any
@@ -26,7 +28,6 @@
 //! - demote of a resource that is not running returns OCF_NOT_RUNNING, as drbd-utils after
 //!   9.22 does (9.22 returns OCF_ERR_GENERIC).
 
-use crate::ocf::env::is_true;
 use crate::ocf::Agent;
 use crate::ocf::{Action, Ctx, Deadline, OcfCode, OcfContext};
 use crate::sys::drbd::{self, Drbdadm, ResourceState, Role, Summary, Version};
@@ -34,169 +35,20 @@ use crate::sys::pacemaker::{self, Outcome, PromotionScore, Score, ScoreForm};
 use crate::{ocf_bail, ocf_err};
 use anyhow::Result;
 use std::cell::{Cell, RefCell};
+use std::path::Path;
 use std::time::Duration;
 
+mod config;
+mod score_cache;
+
+pub use config::*;
+pub use score_cache::TRUSTED_MONITORS;
+use score_cache::{Cache, Entry};
+
 pub struct Drbd;
-
-/// The reference's adjust_master_score default: only Consistent, only remote UpToDate, local
-/// UpToDate with the peer unknown, local UpToDate with Primary or the peer known.
-pub const DEFAULT_SCORES: [i64; 4] = [0, 10, 1000, 10000];
-
 /// drbdadm's exit code when DRBD refuses Primary without access to UpToDate data (or after
 /// failing to fence the peer): retrying cannot help.
 const DRBDADM_NEED_UPTODATE: i32 = 17;
-
-/// Names allowed in drbd_resource and drbdconf (the reference's own whitelist).
-fn safe_name(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-%+./:=@_".contains(&b))
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PeerPrimaryPolicy {
-    Ignore,
-    Remove,
-    RemoveIfUnexpected,
-}
-
-#[derive(Clone, Debug)]
-pub struct Config {
-    pub resource: String,
-    pub drbdconf: Option<String>,
-    pub scores: [i64; 4],
-    pub stop_outdates_secondary: bool,
-    pub ignore_missing_notifications: bool,
-    /// None: do not wait for the connection after start. Some(0): until it is up (drbdsetup's
-    /// 0), within the deadline.
-    pub wfc_timeout: Option<u64>,
-    pub peer_primary: PeerPrimaryPolicy,
-    pub fail_promote_early_if_peer_primary: bool,
-    pub unfence_if_all_uptodate: bool,
-    pub unfence_extra_args: String,
-    pub version_ge: Option<Version>,
-    pub version_lt: Option<Version>,
-    pub connect_only_after_promote: bool,
-}
-
-/// Whether `action` refuses a malformed parameter. The reference reads parameters leniently
-/// (ocf_is_true takes anything else as false; a bad adjust_master_score falls back to the
-/// default), and an OCF_ERR_CONFIGURED from monitor, notify or reload stops the clone on every
-/// node: only validate-all and start, where nothing is running yet, say what is wrong.
-pub fn strict_params(action: Action) -> bool {
-    matches!(action, Action::ValidateAll | Action::Start)
-}
-
-/// The parameter, or its default when unset or empty (the reference's `${X:=default}`).
-fn param<'c>(ctx: &'c Ctx, name: &str) -> &'c str {
-    ctx.params
-        .opt(name)
-        .or_else(|| ctx.metadata.param(name)?.default.as_deref())
-        .unwrap_or("")
-}
-
-impl Config {
-    /// The instance parameters, strict as [`strict_params`] says.
-    pub fn from_ctx(ctx: &Ctx) -> Result<Config> {
-        let strict = strict_params(ctx.action);
-        let p = &ctx.params;
-        let resource = p.str("drbd_resource").trim().to_owned();
-        if resource.is_empty() {
-            ocf_bail!(
-                ErrConfigured,
-                "No resource name specified! (parameter drbd_resource)"
-            );
-        }
-        if !safe_name(&resource) {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter drbd_resource: resource name must only contain [-%+./0-9:=@A-Z_a-z], got {resource:?}"
-            );
-        }
-        let drbdconf = Some(param(ctx, "drbdconf").to_owned()).filter(|c| !c.is_empty());
-        if let Some(c) = &drbdconf {
-            if !safe_name(c) {
-                ocf_bail!(
-                    ErrConfigured,
-                    "parameter drbdconf: drbdconf name must only contain [-%+./0-9:=@A-Z_a-z], got {c:?}"
-                );
-            }
-        }
-        let version = |name: &str| -> Result<Option<Version>> {
-            match Some(param(ctx, name)).filter(|v| !v.is_empty()) {
-                None => Ok(None),
-                Some(v) => match Version::parse_strict(v) {
-                    Some(v) => Ok(Some(v)),
-                    None => ocf_bail!(
-                        ErrConfigured,
-                        "{name}: invalid version format '{v}' (expected x.y.z)"
-                    ),
-                },
-            }
-        };
-        let scores = match parse_scores(param(ctx, "adjust_master_score")) {
-            Ok(s) => s,
-            Err(why) if strict => ocf_bail!(ErrConfigured, "parameter adjust_master_score: {why}"),
-            Err(why) => {
-                tracing::error!("BAD adjust_master_score: {why}; falling back to default");
-                DEFAULT_SCORES
-            }
-        };
-        // The reference: any non-digit means "do not wait".
-        let wfc = param(ctx, "wfc_timeout");
-        let wfc_timeout = if wfc.bytes().all(|b| b.is_ascii_digit()) {
-            wfc.parse().ok()
-        } else {
-            tracing::debug!("non-digits in wfc_timeout ({wfc}), going to not wait at all");
-            None
-        };
-        let rm = p.str("remove_master_score_if_peer_primary");
-        let peer_primary = if is_true(rm) {
-            PeerPrimaryPolicy::Remove
-        } else if rm.trim() == "unexpected" {
-            PeerPrimaryPolicy::RemoveIfUnexpected
-        } else {
-            PeerPrimaryPolicy::Ignore
-        };
-        Ok(Config {
-            drbdconf,
-            scores,
-            stop_outdates_secondary: p.bool("stop_outdates_secondary")?,
-            ignore_missing_notifications: p.bool("ignore_missing_notifications")?,
-            wfc_timeout,
-            peer_primary,
-            fail_promote_early_if_peer_primary: p.bool("fail_promote_early_if_peer_primary")?,
-            unfence_if_all_uptodate: p.bool("unfence_if_all_uptodate")?,
-            unfence_extra_args: param(ctx, "unfence_extra_args").to_owned(),
-            version_ge: version("require_drbd_module_version_ge")?,
-            version_lt: version("require_drbd_module_version_lt")?,
-            connect_only_after_promote: p.bool("connect_only_after_promote")?,
-            resource,
-        })
-    }
-}
-
-/// Four non-negative, non-decreasing integers.
-pub fn parse_scores(s: &str) -> std::result::Result<[i64; 4], String> {
-    let words: Vec<&str> = s.split_whitespace().collect();
-    if words.len() != 4 {
-        return Err(format!("expected 4 values, found {} in {s:?}", words.len()));
-    }
-    let mut out = [0i64; 4];
-    for (i, w) in words.iter().enumerate() {
-        if !w.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("{w:?} is not a non-negative integer"));
-        }
-        out[i] = w.parse().map_err(|_| format!("{w:?} is too large"))?;
-        if i > 0 && out[i] < out[i - 1] {
-            return Err(format!(
-                "values must not decrease ({} > {})",
-                out[i - 1],
-                out[i]
-            ));
-        }
-    }
-    Ok(out)
-}
 
 /// The clone meta attributes the reference insists on (not checked on stop, so that a
 /// misconfigured clone can still be stopped). `is_v9` None: the module is not known yet, and
@@ -345,8 +197,16 @@ struct Session<'a> {
     minors: Vec<u32>,
     /// The score as read from the CIB (None: not read yet).
     current_score: RefCell<Option<Score>>,
+    form: Cell<Option<ScoreForm>>,
     no_cluster: Cell<bool>,
     pcmk_primary: RefCell<Option<Vec<String>>>,
+    /// A recurring monitor's cache (see score_cache), with its key and, when it was trusted,
+    /// how many more monitors may trust it.
+    cache: Option<(Cache, String, Option<u32>)>,
+    /// crm_attribute was asked in this action (the score is known first-hand).
+    asked: Cell<bool>,
+    /// A crm_attribute call failed: the score in the CIB is not known.
+    score_unknown: Cell<bool>,
 }
 
 enum Opened<'a> {
@@ -359,9 +219,41 @@ fn deadline(ctx: &Ctx) -> &Deadline {
     &ctx.deadline
 }
 
+/// A recurring monitor's score cache and its key; every other action removes the cache.
+fn monitor_cache(ctx: &Ctx, cfg: &Config) -> Option<(Cache, String)> {
+    let cache = Cache::new(Path::new(ctx.env.rsc_tmp()), ctx.env.instance())?;
+    if ctx.action != Action::Monitor || ctx.env.is_probe() {
+        cache.forget();
+        return None;
+    }
+    let hint = cache.stored_key();
+    let Some(epoch) =
+        pacemaker::transient_epoch(hint.as_deref().and_then(|k| k.split(" | ").next()))
+    else {
+        // No cluster here: nothing to keep.
+        cache.forget();
+        return None;
+    };
+    let key = format!(
+        "{epoch} | {} {} {} | {} | {}",
+        ctx.env.instance(),
+        ctx.env.meta("on_node").unwrap_or("-"),
+        cfg.resource,
+        pacemaker::tool_fingerprint(),
+        drbd::config_fingerprint(cfg.drbdconf.as_deref()),
+    );
+    Some((cache, key))
+}
+
 /// drbd_validate_all: everything every action checks first.
 fn open(ctx: &Ctx) -> Result<Opened<'_>> {
     let action = ctx.action;
+    if action != Action::Monitor || ctx.env.is_probe() {
+        // Also when the configuration is broken: stop must not leave a stale cache behind.
+        if let Some(c) = Cache::new(Path::new(ctx.env.rsc_tmp()), ctx.env.instance()) {
+            c.forget();
+        }
+    }
     let cfg = Config::from_ctx(ctx)?;
     if action != Action::Stop {
         check_meta(ctx, None)?;
@@ -404,10 +296,22 @@ fn open(ctx: &Ctx) -> Result<Opened<'_>> {
             );
         }
     }
+    let cache = monitor_cache(ctx, &cfg);
+    let hit = cache.as_ref().and_then(|(c, key)| c.load(key));
     let mut adm = Drbdadm::new(cfg.drbdconf.as_deref());
-    let Some(minors) = adm.minors(&cfg.resource, deadline(ctx))? else {
+    if let Some(e) = &hit {
+        adm = adm.with_stacked(e.stacked);
+    }
+    let minors = match &hit {
+        Some(e) => Some(e.minors.clone()),
+        None => adm.minors(&cfg.resource, deadline(ctx))?,
+    };
+    let Some(minors) = minors else {
         if action == Action::Monitor && ctx.env.is_probe() {
             return Ok(Opened::NotHere);
+        }
+        if let Some((c, _)) = &cache {
+            c.forget();
         }
         let s = Session::new(ctx, cfg.clone(), adm, version, Vec::new());
         s.set_score(ScoreChange::Remove);
@@ -429,9 +333,15 @@ fn open(ctx: &Ctx) -> Result<Opened<'_>> {
             );
         }
     }
-    Ok(Opened::Ready(Box::new(Session::new(
-        ctx, cfg, adm, version, minors,
-    ))))
+    let mut s = Session::new(ctx, cfg, adm, version, minors);
+    if let Some((c, key)) = cache {
+        if let Some(e) = &hit {
+            *s.current_score.get_mut() = Some(e.score.clone());
+            s.form.set(Some(e.form));
+        }
+        s.cache = Some((c, key, hit.map(|e| e.left)));
+    }
+    Ok(Opened::Ready(Box::new(s)))
 }
 
 fn allows_two_primaries(dump: &str) -> bool {
@@ -458,8 +368,49 @@ impl<'a> Session<'a> {
             version,
             minors,
             current_score: RefCell::new(None),
+            form: Cell::new(None),
             no_cluster: Cell::new(false),
             pcmk_primary: RefCell::new(None),
+            cache: None,
+            asked: Cell::new(false),
+            score_unknown: Cell::new(false),
+        }
+    }
+
+    /// This instance's promotion score on this node.
+    fn score(&self) -> PromotionScore<'_> {
+        let form = self.form.get().unwrap_or_else(|| {
+            let f = ScoreForm::detect(self.d());
+            self.form.set(Some(f));
+            f
+        });
+        score_handle(self.ctx, form)
+    }
+
+    /// After a recurring monitor: keep what it knows for the next ones, or nothing when it is
+    /// not sure of it.
+    fn remember(&self, ok: bool) {
+        let Some((cache, key, left)) = &self.cache else {
+            return;
+        };
+        let score = self.current_score.borrow().clone();
+        let known = ok && !self.no_cluster.get() && !self.score_unknown.get();
+        match (score, self.form.get()) {
+            (Some(score @ (Score::Absent | Score::Value(_))), Some(form)) if known => {
+                let left = match left {
+                    Some(n) if !self.asked.get() => n.saturating_sub(1),
+                    _ => TRUSTED_MONITORS - 1,
+                };
+                cache.store(&Entry {
+                    key: key.clone(),
+                    score,
+                    form,
+                    minors: self.minors.clone(),
+                    stacked: self.adm.stacked(),
+                    left,
+                });
+            }
+            _ => cache.forget(),
         }
     }
 
@@ -490,8 +441,9 @@ impl<'a> Session<'a> {
         if let Some(v) = self.current_score.borrow().clone() {
             return Some(v);
         }
-        match score_handle(self.ctx).get(self.d()) {
+        match self.score().get(self.d()) {
             Ok(Outcome::Done(v)) => {
+                self.asked.set(true);
                 *self.current_score.borrow_mut() = Some(v.clone());
                 Some(v)
             }
@@ -500,6 +452,7 @@ impl<'a> Session<'a> {
                 None
             }
             Err(e) => {
+                self.score_unknown.set(true);
                 tracing::warn!("cannot read the promotion score: {e:#}");
                 None
             }
@@ -518,8 +471,9 @@ impl<'a> Session<'a> {
         if self.no_cluster.get() || current.is_some_and(|c| c.is(want)) {
             return;
         }
-        match score_handle(self.ctx).set(want, self.d()) {
+        match self.score().set(want, self.d()) {
             Ok(Outcome::Done(())) => {
+                self.asked.set(true);
                 match want {
                     Some(n) => tracing::info!("{}: promotion score set to {n}", self.res()),
                     None => tracing::info!("{}: promotion score removed", self.res()),
@@ -527,7 +481,10 @@ impl<'a> Session<'a> {
                 *self.current_score.borrow_mut() = Some(want.map_or(Score::Absent, Score::Value));
             }
             Ok(Outcome::NoCluster) => self.no_cluster.set(true),
-            Err(e) => tracing::error!("{}: cannot set the promotion score: {e:#}", self.res()),
+            Err(e) => {
+                self.score_unknown.set(true);
+                tracing::error!("{}: cannot set the promotion score: {e:#}", self.res())
+            }
         }
     }
 
@@ -770,6 +727,12 @@ impl<'a> Session<'a> {
     // --- the actions -----------------------------------------------------------------------
 
     fn monitor(&self) -> Result<OcfCode> {
+        let r = self.monitor_state();
+        self.remember(r.is_ok());
+        r
+    }
+
+    fn monitor_state(&self) -> Result<OcfCode> {
         let st = self.state()?;
         let code = code_of_state(&st);
         // A probe that finds nothing running leaves the score alone (the instance is about to
@@ -1086,12 +1049,11 @@ pub fn attach_verdict(st: &ResourceState, minors: &[u32], has_disks: &[bool]) ->
     })
 }
 
-/// This instance's promotion score on this node.
-fn score_handle(ctx: &Ctx) -> PromotionScore<'_> {
+fn score_handle(ctx: &Ctx, form: ScoreForm) -> PromotionScore<'_> {
     PromotionScore {
         instance: ctx.env.instance(),
         node: ctx.env.meta("on_node"),
-        form: ScoreForm::detect(&ctx.deadline),
+        form,
     }
 }
 
@@ -1107,7 +1069,8 @@ fn code_of_state(st: &ResourceState) -> OcfCode {
 /// path cannot even begin (the configuration broke while DRBD runs), down the resource by name.
 fn stop_without_config(ctx: &Ctx, err: anyhow::Error) -> Result<OcfCode> {
     // Whatever happens below, an old score must not make Pacemaker promote here.
-    if let Err(e) = score_handle(ctx).set(None, &ctx.deadline) {
+    let form = ScoreForm::detect(&ctx.deadline);
+    if let Err(e) = score_handle(ctx, form).set(None, &ctx.deadline) {
         tracing::warn!("cannot remove the promotion score: {e:#}");
     }
     if !drbd::module_loaded() {
@@ -1138,11 +1101,11 @@ impl Agent for Drbd {
     }
 
     fn metadata_xml(&self) -> &'static str {
-        include_str!("../../ocf-metadata/drbd.xml")
+        include_str!("../../../ocf-metadata/drbd.xml")
     }
 
-    fn strict_params(&self, action: Action) -> bool {
-        strict_params(action)
+    fn identity(&self) -> &'static [&'static str] {
+        &["drbd_resource"]
     }
 
     fn validate(&self, ctx: &Ctx) -> Result<()> {

@@ -13,232 +13,20 @@
 
 use crate::ocf::{Ctx, Deadline, OcfCode};
 use crate::sys::mountinfo::MountTable;
-use crate::sys::{command, mount, nfs, systemd};
+use crate::sys::{command, mount, nfs, procs, systemd};
 use crate::{ocf_bail, ocf_err};
 use anyhow::{Context, Result};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
+mod config;
+
+use config::*;
+
 pub struct Nfsserver;
-
-const VAR_LIB_NFS: &str = "/var/lib/nfs";
-const INIT_SCRIPTS: [&str; 3] = [
-    "/etc/init.d/nfsserver",
-    "/etc/init.d/nfs",
-    "/etc/init.d/nfs-kernel-server",
-];
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Mode {
-    Systemd {
-        /// rpc-statd.service, or nfs-lock.service on distributions that have it.
-        lock_unit: &'static str,
-    },
-    InitScript(PathBuf),
-}
-
-#[derive(Debug)]
-struct Config {
-    mode: Mode,
-    nfsv4_only: bool,
-    no_notify: bool,
-    notify_foreground: bool,
-    smnotify_retry_time: Option<u32>,
-    nfs_ip: Vec<String>,
-    infodir: Option<PathBuf>,
-    pipefs_dir: PathBuf,
-    /// statd's directory: /var/lib/nfs/statd where it exists (Red Hat), else /var/lib/nfs.
-    statd_path: PathBuf,
-    server_scope: Option<String>,
-    /// sm-notify's source port (-p), which the reference passes on every distribution. Invalid
-    /// values are refused by validate-all and start, and left out elsewhere.
-    statd_outgoing_port: Option<u16>,
-}
-
-/// The reference's Red Hat-only parameters (nfsserver-redhat.sh) that it writes into
-/// /etc/sysconfig/nfs, and where nfs.conf(5), which nfs-utils 2 reads, takes them instead.
-const SYSCONFIG_PARAMS: [(&str, &str); 6] = [
-    ("nfsd_args", "the [nfsd] section"),
-    ("lockd_udp_port", "udp-port= in [lockd]"),
-    ("lockd_tcp_port", "port= in [lockd]"),
-    ("statd_port", "port= in [statd]"),
-    ("mountd_port", "port= in [mountd]"),
-    ("rquotad_port", "rpc.rquotad's -p option"),
-];
-
-/// statd_outgoing_port, a port number (not declared in the metadata: the reference declares it
-/// on Red Hat only, but uses it everywhere).
-fn statd_outgoing_port(ctx: &Ctx) -> Result<Option<u16>> {
-    match ctx.env.reskey("statd_outgoing_port").map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => match v.parse::<u16>() {
-            Ok(p) if p > 0 => Ok(Some(p)),
-            _ => ocf_bail!(
-                ErrConfigured,
-                "parameter statd_outgoing_port: {v:?} is not a port number"
-            ),
-        },
-    }
-}
-
-/// The sysconfig parameters are refused, not ignored: the reference writes them into
-/// /etc/sysconfig/nfs on Red Hat only (and only there declares them), which the systemd units
-/// of nfs-utils 2 do not read.
-fn refuse_sysconfig_params(ctx: &Ctx) -> Result<()> {
-    for (name, instead) in SYSCONFIG_PARAMS {
-        if ctx.env.reskey(name).is_some_and(|v| !v.trim().is_empty()) {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter {name}: not supported (the reference writes it into \
-                 /etc/sysconfig/nfs on Red Hat, which nfs-utils 2 no longer reads); set \
-                 {instead} of /etc/nfs.conf on every node instead"
-            );
-        }
-    }
-    Ok(())
-}
-
-impl Config {
-    fn from_ctx(ctx: &Ctx) -> Result<Config> {
-        let p = &ctx.params;
-        let smnotify_retry_time = match p.opt("nfs_smnotify_retry_time") {
-            None => None,
-            Some(v) => Some(v.parse::<u32>().map_err(|_| {
-                ocf_err!(
-                    ErrConfigured,
-                    "parameter nfs_smnotify_retry_time: {v:?} is not a number of minutes"
-                )
-            })?),
-        };
-        let nfs_ip: Vec<String> = p
-            .opt("nfs_ip")
-            .map(|v| {
-                v.split([',', ' '])
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
-        for ip in &nfs_ip {
-            if ip.parse::<std::net::IpAddr>().is_err() {
-                ocf_bail!(
-                    ErrConfigured,
-                    "parameter nfs_ip: {ip:?} is not an IP address"
-                );
-            }
-        }
-        let infodir = match p.opt("nfs_shared_infodir") {
-            None => None,
-            Some(d) if d.starts_with('/') => Some(PathBuf::from(d.trim_end_matches('/'))),
-            Some(d) => ocf_bail!(
-                ErrConfigured,
-                "parameter nfs_shared_infodir: {d:?} is not an absolute path"
-            ),
-        };
-        if infodir.is_some() && ctx.env.is_clone() {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter nfs_shared_infodir: this agent does not support clone mode when a \
-                 shared info directory is in use"
-            );
-        }
-        if infodir.as_deref() == Some(Path::new(VAR_LIB_NFS)) {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter nfs_shared_infodir: must not be {VAR_LIB_NFS} itself"
-            );
-        }
-        // The default rpcpipefs_dir is where nfs-utils puts rpc_pipefs by default; a system that
-        // moved it (Debian 12: /run/rpc_pipefs, via nfs.conf) keeps it there, where a bind mount
-        // on /var/lib/nfs cannot hide it and nothing needs remounting (#1300).
-        let pipefs_dir = if p.is_set("rpcpipefs_dir") {
-            match p.opt("rpcpipefs_dir") {
-                Some(d) if d.starts_with('/') => PathBuf::from(d.trim_end_matches('/')),
-                d => ocf_bail!(
-                    ErrConfigured,
-                    "parameter rpcpipefs_dir: {:?} is not an absolute path",
-                    d.unwrap_or("")
-                ),
-            }
-        } else {
-            PathBuf::from(nfs::pipefs_directory())
-        };
-        let server_scope = p.opt("nfs_server_scope").map(str::to_owned);
-        if let Some(s) = &server_scope {
-            // It becomes nfsd's host name (at most 64 bytes); kept to host name characters.
-            if s.len() > 64
-                || !s
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-.:_".contains(&b))
-            {
-                ocf_bail!(
-                    ErrConfigured,
-                    "parameter nfs_server_scope: {s:?} is not a host name or an IP address"
-                );
-            }
-        }
-        let statd_path = if Path::new(VAR_LIB_NFS).join("statd").is_dir() {
-            Path::new(VAR_LIB_NFS).join("statd")
-        } else {
-            PathBuf::from(VAR_LIB_NFS)
-        };
-        Ok(Config {
-            mode: detect_mode(p.opt("nfs_init_script"))?,
-            nfsv4_only: p.bool("nfsv4_only")?,
-            no_notify: p.bool("nfs_no_notify")?,
-            notify_foreground: p.bool("nfs_notify_foreground")?,
-            smnotify_retry_time,
-            nfs_ip,
-            infodir,
-            pipefs_dir,
-            statd_path,
-            server_scope,
-            statd_outgoing_port: statd_outgoing_port(ctx).unwrap_or(None),
-        })
-    }
-
-    fn statd_subdir(&self) -> Option<&str> {
-        (self.statd_path != Path::new(VAR_LIB_NFS)).then_some("statd")
-    }
-}
-
-/// The reference's set_exec_mode, preferring systemd when it runs: a distribution's init
-/// script under systemd only redirects to systemctl (Debian), and starting rpc.statd directly
-/// beside systemd's rpc-statd.service leaves a daemon in the agent's cgroup.
-fn detect_mode(init_script: Option<&str>) -> Result<Mode> {
-    if let Some(s) = init_script {
-        let p = Path::new(s);
-        if !is_executable(p) {
-            ocf_bail!(
-                ErrInstalled,
-                "parameter nfs_init_script: {s} is not an executable file"
-            );
-        }
-        return Ok(Mode::InitScript(p.to_owned()));
-    }
-    if systemd::booted() && systemd::unit_file_exists("nfs-server.service") {
-        let lock_unit = if systemd::unit_file_exists("nfs-lock.service") {
-            "nfs-lock.service"
-        } else {
-            "rpc-statd.service"
-        };
-        return Ok(Mode::Systemd { lock_unit });
-    }
-    if let Some(s) = INIT_SCRIPTS.iter().find(|s| is_executable(Path::new(s))) {
-        return Ok(Mode::InitScript(PathBuf::from(s)));
-    }
-    ocf_bail!(
-        ErrInstalled,
-        "No init script or systemd unit file detected for nfs server"
-    )
-}
-
-fn is_executable(p: &Path) -> bool {
-    fs::metadata(p).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0)
-}
 
 impl Nfsserver {
     /// The units a running server needs, in the order a failure is reported.
@@ -321,7 +109,7 @@ impl Nfsserver {
             ),
         }
         // Don't report success if the NFS server is up without its locking daemon.
-        if !cfg.nfsv4_only && nfs::pids_by_comm("rpc.statd").is_empty() {
+        if !cfg.nfsv4_only && procs::pids_by_comm("rpc.statd").is_empty() {
             ocf_bail!(
                 ErrGeneric,
                 "NFS server is up, but the locking daemons are down"
@@ -410,7 +198,7 @@ impl Nfsserver {
     fn start_init(&self, ctx: &Ctx, cfg: &Config, script: &Path) -> Result<()> {
         let d = &ctx.deadline;
         if !cfg.nfsv4_only {
-            if nfs::pids_by_comm("rpc.statd").is_empty() {
+            if procs::pids_by_comm("rpc.statd").is_empty() {
                 info!("starting rpc.statd");
                 let out = command::run("rpc.statd", &[] as &[&str], d)?;
                 if !out.success() {
@@ -621,30 +409,18 @@ fn is_mount_of(path: &Path, fstype: &str) -> Result<bool> {
 
 /// Terminate every process named `comm`: TERM, then KILL, bounded.
 fn stop_processes(comm: &str, d: &Deadline) -> Result<()> {
-    use crate::sys::procs::{signal, Sig};
-    let pids = nfs::pids_by_comm(comm);
-    if pids.is_empty() {
+    if procs::pids_by_comm(comm).is_empty() {
         return Ok(());
     }
-    info!("stopping {comm} ({pids:?})");
-    for (sig, wait) in [(nix::libc::SIGTERM, 3), (nix::libc::SIGKILL, 3)] {
-        for pid in nfs::pids_by_comm(comm) {
-            signal(pid, Sig(sig))?;
-        }
-        let gone = d
-            .within(Duration::from_secs(wait))
-            .poll(Duration::from_millis(100), || {
-                nfs::pids_by_comm(comm).is_empty().then_some(())
-            });
-        if gone.is_some() {
-            return Ok(());
-        }
+    info!("stopping {comm} ({:?})", procs::pids_by_comm(comm));
+    let survivors = procs::terminate_by_comm(comm, Duration::from_secs(3), d)?;
+    if !survivors.is_empty() {
+        ocf_bail!(
+            ErrGeneric,
+            "Failed to stop {comm}: {survivors:?} survived SIGKILL"
+        );
     }
-    ocf_bail!(
-        ErrGeneric,
-        "Failed to stop {comm}: {:?} survived SIGKILL",
-        nfs::pids_by_comm(comm)
-    )
+    Ok(())
 }
 
 /// mkdir -p with a reason.
@@ -930,13 +706,42 @@ fn remove_scope_dropin(d: &Deadline) -> Result<()> {
     Ok(())
 }
 
+/// Stop where nfs_shared_infodir is unusable: this configuration cannot have started the
+/// server, which stop leaves alone; but if nfsd runs or something is mounted on /var/lib/nfs,
+/// stop fails rather than call it stopped (the reference fails in any case, and the node is
+/// fenced).
+fn stop_unidentified(err: anyhow::Error) -> Result<OcfCode> {
+    let threads = nfs::nfsd_threads().ok().flatten().unwrap_or(0);
+    let mounted = MountTable::read()?
+        .at(Path::new(VAR_LIB_NFS))
+        .filter(|m| m.fstype != "rpc_pipefs")
+        .map(|m| m.source.to_string_lossy().into_owned());
+    if threads > 0 || mounted.is_some() {
+        return Err(err.context(ocf_err!(
+            ErrConfigured,
+            "the NFS server is still running here ({}), and this configuration cannot stop it: \
+             stop it or fix the configuration",
+            match mounted {
+                Some(src) => format!("{src} is mounted on {VAR_LIB_NFS}"),
+                None => format!("nfsd runs {threads} threads"),
+            }
+        )));
+    }
+    info!("{err:#}: the NFS server is not running");
+    Ok(OcfCode::Success)
+}
+
 impl crate::ocf::Agent for Nfsserver {
     fn name(&self) -> &'static str {
         "nfsserver"
     }
 
     fn metadata_xml(&self) -> &'static str {
-        include_str!("../../ocf-metadata/nfsserver.xml")
+        include_str!("../../../ocf-metadata/nfsserver.xml")
+    }
+
+    fn identity(&self) -> &'static [&'static str] {
+        &["nfs_shared_infodir"]
     }
 
     fn validate(&self, ctx: &Ctx) -> Result<()> {
@@ -1038,7 +843,14 @@ impl crate::ocf::Agent for Nfsserver {
     }
 
     fn stop(&self, ctx: &Ctx) -> Result<OcfCode> {
-        let cfg = Config::from_ctx(ctx)?;
+        // Only nfs_shared_infodir is judged here (the others fell back to their defaults).
+        let cfg = match Config::from_ctx(ctx) {
+            Ok(c) => c,
+            Err(e) if crate::ocf::code_of(&e) == OcfCode::ErrConfigured => {
+                return stop_unidentified(e)
+            }
+            Err(e) => return Err(e),
+        };
         let d = &ctx.deadline;
         info!("stopping NFS server ...");
         // Keep the current monitor list for the next start (here or on the other node).
@@ -1058,6 +870,7 @@ impl crate::ocf::Agent for Nfsserver {
 mod tests {
     use super::*;
     use crate::ocf::{Action, OcfEnv};
+    use std::path::PathBuf;
 
     fn cfg(params: &[(&str, &str)]) -> Result<Config> {
         let env = OcfEnv::from_pairs(

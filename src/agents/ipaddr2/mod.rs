@@ -14,20 +14,24 @@
 //!
 //! Exit codes follow the reference agent, except where marked "Differs from the reference".
 
-use crate::ocf::{Ctx, OcfCode, OcfContext, OcfEnv, Params};
+use crate::ocf::{Ctx, OcfCode, OcfContext};
 use crate::ocf_bail;
 use crate::sys::findif::{self, Query};
 use crate::sys::netlink::{
     Addr, Family, Link, Netlink, NewAddr, IFA_F_DADFAILED, IFA_F_NODAD, IFA_F_NOPREFIXROUTE,
     IFA_F_TENTATIVE, RT_TABLE_LOCAL, RT_TABLE_MAIN,
 };
-use crate::sys::{arp, netns};
+use crate::sys::{arp, background, netns};
 use anyhow::Result;
 use nix::libc;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tracing::{debug, info, warn};
+
+mod config;
+
+use config::{check_label_length, parse_ip, Broadcast, Config};
 
 pub struct IPaddr2;
 
@@ -40,7 +44,11 @@ impl crate::ocf::Agent for IPaddr2 {
     }
 
     fn metadata_xml(&self) -> &'static str {
-        include_str!("../../ocf-metadata/IPaddr2.xml")
+        include_str!("../../../ocf-metadata/IPaddr2.xml")
+    }
+
+    fn identity(&self) -> &'static [&'static str] {
+        &["ip", "nic", "network_namespace"]
     }
 
     fn validate(&self, ctx: &Ctx) -> Result<()> {
@@ -82,16 +90,20 @@ impl crate::ocf::Agent for IPaddr2 {
 
     fn stop(&self, ctx: &Ctx) -> Result<OcfCode> {
         require_root(ctx)?;
-        // Differs from the reference: a configuration that start refuses can have started
-        // nothing, so stop succeeds instead of failing (a failed stop gets the node fenced).
+        // Only ip, nic and network_namespace are judged here (the others fell back to their
+        // defaults).
         let cfg = match Config::parse(&ctx.params, &ctx.env) {
             Ok(cfg) => cfg,
-            Err(e) => {
-                warn!("{e:#}: nothing can have been started with this configuration");
-                return Ok(OcfCode::Success);
-            }
+            Err(e) => return stop_unidentified(ctx, e),
         };
-        stop_background_announcer(&announcer_pidfile(ctx, &cfg));
+        // The reference's stop ends its send_arp the same way.
+        match background::end(&announcer_pidfile(ctx, &cfg)) {
+            Some(Ok(pid)) => info!("killed previously running send_arp (pid {pid})"),
+            Some(Err((pid, e))) => {
+                warn!("Could not kill previously running send_arp (pid {pid}): {e}")
+            }
+            None => {}
+        }
         let Some(mut host) = Host::enter(&cfg)? else {
             info!("network namespace is gone: {} cannot be configured", cfg.ip);
             return Ok(OcfCode::Success);
@@ -118,7 +130,10 @@ impl crate::ocf::Agent for IPaddr2 {
             Placed::NoRoute => host.remove_anywhere(&cfg)?,
         };
         if removed && cfg.flush_routes {
-            flush_route_cache(cfg.family);
+            match findif::flush_route_cache(cfg.family) {
+                Ok(()) => info!("flushed the route cache"),
+                Err(e) => warn!("cannot flush the route cache: {e}"),
+            }
         }
         if let Some(label) = cfg.lvs_ipv6_addrlabel {
             host.addrlabel(&cfg, false, label);
@@ -181,6 +196,41 @@ impl crate::ocf::Agent for IPaddr2 {
     }
 }
 
+/// Stop where ip, nic or network_namespace is unusable. Differs from the reference, which
+/// fails (and gets the node fenced) or, with no route, reports success without looking: the
+/// address the configuration names can be nowhere if ip is no address or the namespace cannot
+/// exist, and stop succeeds; if the address is on an interface all the same (a link-local
+/// address without nic), stop fails rather than call it stopped.
+fn stop_unidentified(ctx: &Ctx, err: anyhow::Error) -> Result<OcfCode> {
+    let p = &ctx.params;
+    let Ok(ip) = parse_ip(p.str("ip").trim()) else {
+        warn!("{err:#}: no address of this configuration can be on this node");
+        return Ok(OcfCode::Success);
+    };
+    if let Some(ns) = p.opt("network_namespace") {
+        if !netns::valid_name(ns) || !netns::exists(ns) {
+            warn!("{err:#}: there is no network namespace {ns:?}");
+            return Ok(OcfCode::Success);
+        }
+        netns::enter(ns)?;
+    }
+    let mut nl = Netlink::open()?;
+    let lvs_support = p.bool("lvs_support")?;
+    for a in nl.addrs(Family::of(&ip), None)? {
+        let lo = nl.link_by_index(a.index)?.is_some_and(|l| l.is_loopback());
+        // lvs_support keeps the address on lo while the resource is stopped.
+        if a.ip == ip && !(lvs_support && lo) {
+            return Err(err.context(crate::ocf_err!(
+                ErrConfigured,
+                "{ip} is still on this node, and this configuration cannot tell whether it is \
+                 ours: remove it or fix the configuration"
+            )));
+        }
+    }
+    warn!("{err:#}: {ip} is not on this node");
+    Ok(OcfCode::Success)
+}
+
 /// What check_link_status finds wrong with the link: down, or up without carrier.
 fn link_problem(link: &Link) -> Option<&'static str> {
     if !link.is_up() {
@@ -205,391 +255,6 @@ fn not_running(ctx: &Ctx, reason: String) -> Result<OcfCode> {
 fn require_root(ctx: &Ctx) -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         ocf_bail!(ErrPerm, "You must be root for {} operation.", ctx.action);
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// The configuration, from the instance parameters. Every check here is the same on every node,
-// so a failure is OCF_ERR_CONFIGURED naming the parameter; nothing on the system is touched.
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Broadcast {
-    /// Not given: derived from the netmask (host bits set), none for /31 and /32.
-    Derived,
-    HostBitsSet,
-    HostBitsCleared,
-    Addr(Ipv4Addr),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Announce {
-    count: u32,
-    interval: Duration,
-    refresh: u32,
-    background: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Config {
-    ip: IpAddr,
-    family: Family,
-    nic: Option<String>,
-    iflabel: Option<String>,
-    netmask: Option<u8>,
-    broadcast: Broadcast,
-    lvs_support: bool,
-    lvs_ipv6_addrlabel: Option<u32>,
-    flush_routes: bool,
-    nodad: bool,
-    noprefixroute: bool,
-    /// Seconds; None = forever.
-    preferred_lft: Option<u32>,
-    arp: Announce,
-    run_arping: bool,
-    netns: Option<String>,
-    check_link_status: bool,
-    proto: Option<u8>,
-}
-
-impl Config {
-    fn parse(p: &Params, env: &OcfEnv) -> Result<Config> {
-        let ip_text = p.str("ip").trim();
-        let ip = match parse_ip(ip_text) {
-            Ok(ip) => ip,
-            Err(why) => ocf_bail!(ErrConfigured, "parameter ip: {ip_text:?} {why}"),
-        };
-        refuse_clones(p, env)?;
-        let ip = unique_address(ip, p, env)?;
-        let family = Family::of(&ip);
-
-        // nic may carry a label the old way: "eth0:label" (it wins over iflabel).
-        let mut iflabel = p.opt("iflabel").map(str::to_owned);
-        let mut label_param = "iflabel";
-        let nic = match p.opt("nic") {
-            None => None,
-            Some(v) => {
-                let (name, label) = match v.split_once(':') {
-                    Some((n, l)) => (n, Some(l)),
-                    None => (v, None),
-                };
-                if !valid_ifname(name) {
-                    ocf_bail!(
-                        ErrConfigured,
-                        "parameter nic: {v:?} is not a valid interface name"
-                    );
-                }
-                if let Some(l) = label {
-                    iflabel = Some(l.to_owned());
-                    label_param = "nic";
-                }
-                Some(name.to_owned())
-            }
-        };
-        if let Some(l) = &iflabel {
-            // Differs from the reference (length only). The label ends up in `ip addr` output that scripts on the node parse: quotes,
-            // backslashes, `%`, `;` or `*` there are trouble. The reference documents labels
-            // as alphanumeric; `-`, `_`, `.` and `:` are common in real ones.
-            if l.is_empty()
-                || !l
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-            {
-                ocf_bail!(
-                    ErrConfigured,
-                    "parameter {label_param}: label {l:?} may only contain letters, digits, \
-                     '-', '_', '.' and ':'"
-                );
-            }
-            if let Some(n) = &nic {
-                check_label_length(n, l)?;
-            }
-        }
-        if let (Family::V6, None, IpAddr::V6(a)) = (family, &nic, ip) {
-            if a.segments()[0] & 0xffc0 == 0xfe80 {
-                ocf_bail!(
-                    ErrConfigured,
-                    "parameter nic: mandatory for the link-local address {a}"
-                );
-            }
-        }
-
-        // The reference still honours the netmask parameter of old versions.
-        let netmask_text = p.opt("cidr_netmask").or_else(|| {
-            env.reskey("netmask")
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-        });
-        let netmask = match netmask_text {
-            None => None,
-            Some(m) => match parse_netmask(m, family) {
-                Ok(n) => Some(n),
-                Err(why) => ocf_bail!(ErrConfigured, "parameter cidr_netmask: {m:?} {why}"),
-            },
-        };
-
-        let broadcast = match (family, p.opt("broadcast")) {
-            (_, None) => Broadcast::Derived,
-            (Family::V6, Some(b)) => {
-                info!("broadcast {b:?} has no meaning for an IPv6 address and is ignored");
-                Broadcast::Derived
-            }
-            (Family::V4, Some("+")) => Broadcast::HostBitsSet,
-            (Family::V4, Some("-")) => Broadcast::HostBitsCleared,
-            (Family::V4, Some(b)) => match b.parse::<Ipv4Addr>() {
-                Ok(a) => Broadcast::Addr(a),
-                Err(_) => ocf_bail!(
-                    ErrConfigured,
-                    "parameter broadcast: {b:?} is not an IPv4 address, '+' or '-'"
-                ),
-            },
-        };
-
-        let lvs_support = p.bool("lvs_support")?;
-        if lvs_support && family == Family::V6 {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter lvs_support: not supported for the IPv6 address {ip}"
-            );
-        }
-        let lvs_ipv6_addrlabel = if p.bool("lvs_ipv6_addrlabel")? {
-            if family == Family::V4 {
-                ocf_bail!(
-                    ErrConfigured,
-                    "parameter lvs_ipv6_addrlabel: IPv4 does not support lvs_ipv6_addrlabel"
-                );
-            }
-            match p.num::<u32>("lvs_ipv6_addrlabel_value") {
-                Ok(Some(v)) => Some(v),
-                _ => ocf_bail!(
-                    ErrConfigured,
-                    "parameter lvs_ipv6_addrlabel_value: {:?} should be a positive integer",
-                    p.str("lvs_ipv6_addrlabel_value")
-                ),
-            }
-        } else {
-            None
-        };
-
-        let preferred_lft = match p.str("preferred_lft").trim() {
-            "" => ocf_bail!(
-                ErrConfigured,
-                "parameter preferred_lft: an empty value is invalid (use forever or seconds)"
-            ),
-            "forever" => None,
-            v => match v.parse::<u32>() {
-                Ok(n) if n != u32::MAX => Some(n),
-                _ => ocf_bail!(
-                    ErrConfigured,
-                    "parameter preferred_lft: {v:?} is neither forever nor a number of seconds"
-                ),
-            },
-        };
-
-        let positive = |name: &str| -> Result<u32> {
-            match p.num::<u32>(name) {
-                Ok(Some(n)) if n > 0 => Ok(n),
-                _ => ocf_bail!(
-                    ErrConfigured,
-                    "parameter {name}: {:?} should be a positive integer",
-                    p.str(name)
-                ),
-            }
-        };
-        let count = positive("arp_count")?;
-        let interval = Duration::from_millis(positive("arp_interval")? as u64);
-        let refresh = match p.num::<u32>("arp_count_refresh") {
-            Ok(n) => n.unwrap_or(0),
-            Err(_) => ocf_bail!(
-                ErrConfigured,
-                "parameter arp_count_refresh: {:?} should be 0 or a positive integer",
-                p.str("arp_count_refresh")
-            ),
-        };
-        // IPv4 announces in the background by default, IPv6 in the foreground (after DAD).
-        let background = match p.opt("arp_bg") {
-            None => family == Family::V4,
-            Some(_) => p.bool("arp_bg")?,
-        };
-        match p.opt("arp_sender") {
-            None | Some("send_arp" | "iputils_arping" | "libnet_arping" | "ipoibarping") => {}
-            Some(v) => ocf_bail!(
-                ErrConfigured,
-                "parameter arp_sender: unrecognized value {v:?}"
-            ),
-        }
-
-        let netns = match p.opt("network_namespace") {
-            None => None,
-            Some(ns) if netns::valid_name(ns) => Some(ns.to_owned()),
-            Some(ns) => ocf_bail!(
-                ErrConfigured,
-                "parameter network_namespace: {ns:?} is not a valid namespace name"
-            ),
-        };
-        let proto = match p.opt("proto") {
-            None => None,
-            Some(v) => match findif::route_protocol(v) {
-                Some(n) => Some(n),
-                None => ocf_bail!(
-                    ErrConfigured,
-                    "parameter proto: unknown route protocol {v:?}"
-                ),
-            },
-        };
-
-        Ok(Config {
-            ip,
-            family,
-            nic,
-            iflabel,
-            netmask,
-            broadcast,
-            lvs_support,
-            lvs_ipv6_addrlabel,
-            flush_routes: p.bool("flush_routes")?,
-            nodad: p.bool("nodad")?,
-            noprefixroute: p.bool("noprefixroute")?,
-            preferred_lft,
-            arp: Announce {
-                count,
-                interval,
-                refresh,
-                background,
-            },
-            run_arping: p.bool("run_arping")?,
-            netns,
-            check_link_status: p.bool("check_link_status")?,
-            proto,
-        })
-    }
-}
-
-/// Cloned IPaddr2 is the reference's CLUSTERIP load sharing (iptables/nft rules and a
-/// multicast MAC); this agent manages one address on one node only.
-fn refuse_clones(p: &Params, env: &OcfEnv) -> Result<()> {
-    if let Some(v) = env.meta("clone_max") {
-        match v.trim().parse::<u32>() {
-            Ok(n) if n > 1 => ocf_bail!(
-                ErrConfigured,
-                "cloned IPaddr2 (CLUSTERIP load sharing, clone-max={n}) is not supported by \
-                 ocf:ferro:IPaddr2; use one primitive per address"
-            ),
-            Ok(n) if n > 0 => {}
-            _ => ocf_bail!(
-                ErrConfigured,
-                "Invalid meta-attribute clone_max [{v}], should be positive integer"
-            ),
-        }
-    }
-    // As in the reference: the clone number is added to ip (see unique_address), which needs
-    // distinct instances. With clone-max 1 (all this agent runs) the address is ip itself.
-    if p.bool("unique_clone_address")? && !env.meta_bool("globally_unique") {
-        ocf_bail!(
-            ErrConfigured,
-            "parameter unique_clone_address: makes sense only with meta globally_unique set"
-        );
-    }
-    for name in [
-        "mac",
-        "clusterip_hash",
-        "clusterip_hash_seed",
-        "clusterip_firewall",
-    ] {
-        if p.is_set(name) {
-            debug!("parameter {name} only applies to cloned addresses and has no effect");
-        }
-    }
-    Ok(())
-}
-
-/// unique_clone_address: ip plus the clone instance number, as the reference computes it
-/// (the number added to the last byte; no carry into the others).
-fn unique_address(ip: IpAddr, p: &Params, env: &OcfEnv) -> Result<IpAddr> {
-    if !p.bool("unique_clone_address")? {
-        return Ok(ip);
-    }
-    let n = env.meta_u32("clone").unwrap_or(0);
-    fn bump<const N: usize>(mut o: [u8; N], n: u32) -> Option<[u8; N]> {
-        o[N - 1] = u8::try_from(u32::from(o[N - 1]) + n).ok()?;
-        Some(o)
-    }
-    let bumped = match ip {
-        IpAddr::V4(a) => bump(a.octets(), n).map(IpAddr::from),
-        IpAddr::V6(a) => bump(a.octets(), n).map(IpAddr::from),
-    };
-    match bumped {
-        Some(a) => Ok(a),
-        None => ocf_bail!(
-            ErrConfigured,
-            "parameter unique_clone_address: {ip} plus clone instance {n} is not an address"
-        ),
-    }
-}
-
-/// An address that can be managed: not unspecified, multicast or broadcast.
-fn parse_ip(s: &str) -> std::result::Result<IpAddr, &'static str> {
-    let ip: IpAddr = s
-        .parse()
-        .map_err(|_| "is not a valid IPv4 or IPv6 address")?;
-    let ok = match ip {
-        IpAddr::V4(a) => !(a.octets()[0] == 0 || a.is_multicast() || a.is_broadcast()),
-        IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast()),
-    };
-    if !ok {
-        return Err("cannot be assigned to an interface");
-    }
-    Ok(ip)
-}
-
-/// A prefix length 1..=32 (IPv4; dotted quads of old configurations are converted, as findif
-/// does) or 1..=128 (IPv6).
-fn parse_netmask(s: &str, family: Family) -> std::result::Result<u8, String> {
-    if s.contains('.') {
-        if family == Family::V6 {
-            return Err("is an IPv4 netmask, but ip is an IPv6 address".into());
-        }
-        let m: Ipv4Addr = s.parse().map_err(|_| "is not a netmask".to_string())?;
-        let bits = u32::from(m);
-        if bits.leading_ones() + bits.trailing_zeros() != 32 {
-            return Err("is not a contiguous netmask".into());
-        }
-        let n = bits.leading_ones() as u8;
-        warn!("Please convert dotted quad netmask {s} to CIDR notation {n}!");
-        if n == 0 {
-            return Err(format!(
-                "is not a valid prefix length (1 to {})",
-                family.max_prefix()
-            ));
-        }
-        return Ok(n);
-    }
-    match s.parse::<u8>() {
-        Ok(n) if s.len() <= 3 && (1..=family.max_prefix()).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "is not a valid prefix length (1 to {})",
-            family.max_prefix()
-        )),
-    }
-}
-
-/// What the kernel accepts as an interface name (IFNAMSIZ), limited to the characters real
-/// interface names use: whatever else an admin typed is a mistake, not a name.
-fn valid_ifname(s: &str) -> bool {
-    (1..=15).contains(&s.len())
-        && s != "."
-        && s != ".."
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-}
-
-fn check_label_length(nic: &str, label: &str) -> Result<()> {
-    let full = format!("{nic}:{label}");
-    if full.len() > 15 {
-        ocf_bail!(
-            ErrConfigured,
-            "parameter iflabel: Interface label [{full}] exceeds maximum character limit of 15"
-        );
     }
     Ok(())
 }
@@ -918,7 +583,7 @@ impl Host {
             ocf_bail!(
                 ErrGeneric,
                 "IPv4 address collision {ip} [DAD]: already in use by {}",
-                fmt_mac(&other)
+                arp::fmt_mac(&other)
             );
         }
         debug!("nobody answered ARP probes for {ip}");
@@ -1081,7 +746,7 @@ fn announce(ctx: &Ctx, cfg: &Config, place: &Placement, host: &mut Host, count: 
         let pidfile = announcer_pidfile(ctx, cfg);
         // The background sender is not bound by this action's deadline, only by its own count.
         let budget = interval * count + Duration::from_secs(5);
-        let spawned = in_background(&pidfile, &ctx.deadline, || {
+        let spawned = background::spawn(&pidfile, "send in the background", &ctx.deadline, || {
             let d = crate::ocf::Deadline::after(budget);
             match send(&d) {
                 Ok(n) => info!("sent {n} {what} for {ip} on {}", index),
@@ -1128,294 +793,4 @@ fn rsc_tmp(ctx: &Ctx) -> PathBuf {
 /// The reference's send_arp pid file, so that stop of either agent ends the other's sender.
 fn announcer_pidfile(ctx: &Ctx, cfg: &Config) -> PathBuf {
     rsc_tmp(ctx).join(format!("send_arp-{}", cfg.ip))
-}
-
-/// Run `f` in a detached child so that start returns at once. The child writes its pid file
-/// (so that stop can end it) before the parent returns, and removes it when done.
-fn in_background(pidfile: &Path, d: &crate::ocf::Deadline, f: impl FnOnce()) -> Result<i32> {
-    let pid = || std::process::id().to_string();
-    let setup = || {
-        if let Some(dir) = pidfile.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let _ = std::fs::write(pidfile, format!("{}\n", pid()));
-    };
-    let child = crate::sys::command::detached("send in the background", d, setup, || {
-        f();
-        if std::fs::read_to_string(pidfile).is_ok_and(|s| s.trim() == pid()) {
-            let _ = std::fs::remove_file(pidfile);
-        }
-    })?;
-    Ok(child.as_raw())
-}
-
-/// End a sender still running from start (the reference's stop does the same with its
-/// send_arp pid file). Only a process running this very binary is signalled: the pid may
-/// have been reused since.
-fn stop_background_announcer(pidfile: &Path) {
-    let Ok(text) = std::fs::read_to_string(pidfile) else {
-        return;
-    };
-    if let Ok(pid) = text.trim().parse::<i32>() {
-        let exe = |p: &str| std::fs::read_link(format!("/proc/{p}/exe")).ok();
-        let ours = exe(&pid.to_string()).is_some() && exe(&pid.to_string()) == exe("self");
-        if ours && pid > 1 {
-            match nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGTERM,
-            ) {
-                Ok(()) => info!("killed previously running send_arp (pid {pid})"),
-                Err(e) => warn!("Could not kill previously running send_arp (pid {pid}): {e}"),
-            }
-        }
-    }
-    let _ = std::fs::remove_file(pidfile);
-}
-
-/// flush_routes: what `ip route flush cache` does.
-fn flush_route_cache(family: Family) {
-    let path = match family {
-        Family::V4 => "/proc/sys/net/ipv4/route/flush",
-        Family::V6 => "/proc/sys/net/ipv6/route/flush",
-    };
-    match std::fs::write(path, "-1") {
-        Ok(()) => info!("flushed the route cache"),
-        Err(e) => warn!("cannot flush the route cache ({path}): {e}"),
-    }
-}
-
-fn fmt_mac(m: &[u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ocf::{code_of, Metadata};
-
-    fn cfg(pairs: &[(&str, &str)]) -> Result<Config> {
-        cfg_env(pairs, &[])
-    }
-
-    fn cfg_env(pairs: &[(&str, &str)], meta: &[(&str, &str)]) -> Result<Config> {
-        let md = Metadata::parse(include_str!("../../ocf-metadata/IPaddr2.xml")).unwrap();
-        let env = OcfEnv::from_pairs(
-            pairs
-                .iter()
-                .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.to_string()))
-                .chain(
-                    meta.iter()
-                        .map(|(k, v)| (format!("OCF_RESKEY_CRM_meta_{k}"), v.to_string())),
-                ),
-        );
-        let params = Params::resolve(&md, &env)?;
-        Config::parse(&params, &env)
-    }
-
-    /// A configuration error naming `param`.
-    fn refused(pairs: &[(&str, &str)], param: &str) {
-        let e = cfg(pairs).expect_err(&format!("{pairs:?} must be refused"));
-        assert_eq!(code_of(&e), OcfCode::ErrConfigured, "{pairs:?}: {e:#}");
-        assert!(
-            e.to_string().contains(param),
-            "{pairs:?}: {e} should name {param}"
-        );
-    }
-
-    #[test]
-    fn reference_defaults() {
-        let c = cfg(&[("ip", "192.0.2.10")]).unwrap();
-        assert_eq!(c.family, Family::V4);
-        assert_eq!(
-            (c.nic.as_deref(), c.netmask, c.broadcast),
-            (None, None, Broadcast::Derived)
-        );
-        assert_eq!(c.arp.count, 5);
-        assert_eq!(c.arp.interval, Duration::from_millis(200));
-        assert_eq!(c.arp.refresh, 0);
-        assert!(
-            c.arp.background,
-            "IPv4 announces in the background by default"
-        );
-        assert!(c.check_link_status && !c.nodad && !c.noprefixroute && !c.run_arping);
-        assert_eq!(c.preferred_lft, None);
-        let c6 = cfg(&[("ip", "2001:DB8:0::10")]).unwrap();
-        assert_eq!(c6.ip, "2001:db8::10".parse::<IpAddr>().unwrap());
-        assert!(
-            !c6.arp.background,
-            "IPv6 announces in the foreground by default"
-        );
-    }
-
-    #[test]
-    fn full_configuration() {
-        let c = cfg(&[
-            ("ip", "2001:db8::10"),
-            ("nic", "eth0"),
-            ("cidr_netmask", "64"),
-            ("nodad", "true"),
-            ("noprefixroute", "yes"),
-            ("preferred_lft", "0"),
-            ("arp_bg", "true"),
-            ("arp_count", "3"),
-            ("arp_interval", "1000"),
-            ("network_namespace", "blue"),
-            ("proto", "ra"),
-            ("check_link_status", "false"),
-        ])
-        .unwrap();
-        assert_eq!((c.nic.as_deref(), c.netmask), (Some("eth0"), Some(64)));
-        assert!(c.nodad && c.noprefixroute && c.arp.background && !c.check_link_status);
-        assert_eq!(c.preferred_lft, Some(0));
-        assert_eq!((c.arp.count, c.arp.interval), (3, Duration::from_secs(1)));
-        assert_eq!((c.netns.as_deref(), c.proto), (Some("blue"), Some(9)));
-    }
-
-    #[test]
-    fn nic_label_and_old_netmask_forms() {
-        let c = cfg(&[
-            ("ip", "10.0.0.5"),
-            ("nic", "eth0:web"),
-            ("iflabel", "other"),
-        ])
-        .unwrap();
-        assert_eq!(
-            (c.nic.as_deref(), c.iflabel.as_deref()),
-            (Some("eth0"), Some("web"))
-        );
-        let c = cfg(&[("ip", "10.0.0.5"), ("cidr_netmask", "255.255.255.0")]).unwrap();
-        assert_eq!(c.netmask, Some(24));
-        let c = cfg(&[("ip", "10.0.0.5"), ("netmask", "16")]).unwrap();
-        assert_eq!(c.netmask, Some(16));
-        let c = cfg(&[("ip", "10.0.0.5"), ("broadcast", "-")]).unwrap();
-        assert_eq!(c.broadcast, Broadcast::HostBitsCleared);
-        let c = cfg(&[("ip", "10.0.0.5"), ("broadcast", "10.0.0.255")]).unwrap();
-        assert_eq!(c.broadcast, Broadcast::Addr(Ipv4Addr::new(10, 0, 0, 255)));
-    }
-
-    #[test]
-    fn bad_input_is_a_configuration_error_naming_the_parameter() {
-        let ip = ("ip", "192.0.2.10");
-        let ip6 = ("ip", "2001:db8::10");
-        for bad in [
-            "not-an-ip",
-            "192.0.2",
-            "192.0.2.300",
-            "0.1.2.3",
-            "224.0.0.5",
-            "255.255.255.255",
-            "::",
-            "ff02::1",
-            "fe80::1%eth0",
-            "2001:db8::g",
-        ] {
-            refused(&[("ip", bad)], "ip");
-        }
-        for bad in ["0", "33", "-1", "24x", "0024", "255.0.255.0", "300.0.0.0"] {
-            refused(&[ip, ("cidr_netmask", bad)], "cidr_netmask");
-        }
-        refused(&[ip6, ("cidr_netmask", "129")], "cidr_netmask");
-        refused(&[ip6, ("cidr_netmask", "255.255.255.0")], "cidr_netmask");
-        for bad in [
-            "eth0; reboot",
-            "eth 0",
-            "a/b",
-            "averyveryverylongname",
-            "$(x)",
-            "..",
-        ] {
-            refused(&[ip, ("nic", bad)], "nic");
-        }
-        refused(&[("ip", "fe80::10")], "nic");
-        refused(
-            &[ip, ("nic", "eth0"), ("iflabel", "waytoolonglabel")],
-            "iflabel",
-        );
-        refused(&[ip, ("iflabel", "a b")], "iflabel");
-        for bad in ["a\"b", "a'b", "a\\b", "50%", "a;b", "a*", "$x", "é"] {
-            refused(&[ip, ("iflabel", bad)], "iflabel");
-        }
-        refused(&[ip, ("nic", "eth0:a;b")], "nic");
-        for ok in ["vip", "vip-1", "a_b.c", "0", "x:1"] {
-            assert!(cfg(&[ip, ("iflabel", ok)]).is_ok(), "{ok}");
-        }
-        refused(&[ip, ("broadcast", "10.0.0.x")], "broadcast");
-        for (k, v) in [
-            ("arp_count", "0"),
-            ("arp_interval", "0"),
-            ("arp_count", "-3"),
-            ("arp_count_refresh", "-1"),
-        ] {
-            refused(&[ip, (k, v)], k);
-        }
-        refused(&[ip, ("arp_bg", "sometimes")], "arp_bg");
-        refused(&[ip, ("arp_sender", "magic")], "arp_sender");
-        refused(&[ip, ("nodad", "perhaps")], "nodad");
-        refused(&[ip6, ("preferred_lft", "")], "preferred_lft");
-        refused(&[ip6, ("preferred_lft", "soon")], "preferred_lft");
-        refused(&[ip, ("network_namespace", "../etc")], "network_namespace");
-        refused(&[ip, ("proto", "carrier-pigeon")], "proto");
-        refused(&[ip6, ("lvs_support", "true")], "lvs_support");
-        refused(&[ip, ("lvs_ipv6_addrlabel", "true")], "lvs_ipv6_addrlabel");
-    }
-
-    #[test]
-    fn cloned_addresses_are_refused() {
-        let e = cfg_env(
-            &[("ip", "192.0.2.10")],
-            &[("clone_max", "2"), ("globally_unique", "true")],
-        )
-        .unwrap_err();
-        assert_eq!(code_of(&e), OcfCode::ErrConfigured);
-        assert!(e.to_string().contains("not supported"), "{e}");
-        assert!(cfg_env(&[("ip", "192.0.2.10")], &[("clone_max", "1")]).is_ok());
-        let e = cfg_env(&[("ip", "192.0.2.10")], &[("clone_max", "two")]).unwrap_err();
-        assert_eq!(code_of(&e), OcfCode::ErrConfigured);
-        refused(
-            &[("ip", "192.0.2.10"), ("unique_clone_address", "true")],
-            "unique_clone_address",
-        );
-        // As the reference: with globally-unique, the clone number is added to ip.
-        let unique = |ip: &str, clone: &str| {
-            cfg_env(
-                &[("ip", ip), ("unique_clone_address", "true")],
-                &[("globally_unique", "true"), ("clone", clone)],
-            )
-            .map(|c| c.ip.to_string())
-        };
-        assert_eq!(unique("192.0.2.10", "0").unwrap(), "192.0.2.10");
-        assert_eq!(unique("192.0.2.10", "3").unwrap(), "192.0.2.13");
-        assert_eq!(unique("2001:db8::10", "1").unwrap(), "2001:db8::11");
-        let e = unique("192.0.2.254", "2").unwrap_err();
-        assert_eq!(code_of(&e), OcfCode::ErrConfigured, "{e}");
-        // CLUSTERIP parameters on a primitive do nothing, in the reference as here.
-        assert!(cfg(&[("ip", "192.0.2.10"), ("clusterip_hash", "sourceip")]).is_ok());
-    }
-
-    #[test]
-    fn label_length_counts_the_interface_name() {
-        assert!(check_label_length("eth0", "0123456789").is_ok()); // 15
-        assert!(check_label_length("eth0", "01234567890").is_err()); // 16
-    }
-
-    #[test]
-    fn interface_names() {
-        for ok in ["eth0", "br-lan", "bond0.100", "enp0s31f6", "veth_x", "lo"] {
-            assert!(valid_ifname(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "eth0:1",
-            "a b",
-            "x/y",
-            "eth0\n",
-            "0123456789abcdef",
-            ".",
-        ] {
-            assert!(!valid_ifname(bad), "{bad:?}");
-        }
-    }
 }

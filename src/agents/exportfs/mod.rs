@@ -16,212 +16,15 @@ use crate::sys::nfs::{self, Export};
 use crate::{ocf_bail, ocf_err};
 use anyhow::{Context, Result};
 use std::fs;
-use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use tracing::{debug, error, info, warn};
 
+mod config;
+
+use config::*;
+
 pub struct Exportfs;
-
-/// The configuration of one exportfs resource, checked and resolved.
-#[derive(Debug)]
-struct Config {
-    /// As the admin wrote it: exportfs(8) takes IPv6 addresses in brackets.
-    clientspec: String,
-    /// As etab lists it: IPv6 without brackets.
-    client: String,
-    /// Canonical directories, in the order given.
-    dirs: Vec<String>,
-    fsid: String,
-    options: Option<String>,
-    unlock_on_stop: bool,
-    wait_for_leasetime_on_stop: bool,
-    rmtab_backup: Option<String>,
-    state_file: PathBuf,
-    /// Directories that do not exist (tolerated for stop and monitor, as by the reference).
-    missing: Vec<String>,
-}
-
-impl Config {
-    fn from_ctx(ctx: &Ctx) -> Result<Config> {
-        let p = &ctx.params;
-        let clientspec = p.str("clientspec").trim().to_owned();
-        if clientspec.split_whitespace().count() > 1 {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter clientspec: {clientspec:?} holds several client specifications; \
-                 configure one exportfs resource per client specification"
-            );
-        }
-        // IPv6 addresses and networks may be written in brackets (exportfs needs them to tell
-        // the address from the path); etab lists them bare (PR#906/#907).
-        let client = if clientspec.matches(':').count() >= 2 {
-            clientspec.replace(['[', ']'], "")
-        } else {
-            clientspec.clone()
-        };
-        let fsid = p.str("fsid").trim().to_owned();
-        if fsid.contains(',') {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter fsid: {fsid:?} cannot contain a comma"
-            );
-        }
-        let options = p.opt("options").map(str::to_owned);
-        if let Some(o) = &options {
-            if o.chars().any(char::is_whitespace) {
-                ocf_bail!(
-                    ErrConfigured,
-                    "parameter options: {o:?} contains white space; separate options with commas"
-                );
-            }
-        }
-        let tolerate_missing = matches!(ctx.action, Action::Stop | Action::Monitor);
-        let mut dirs = Vec::new();
-        let mut missing = Vec::new();
-        for d in p.str("directory").split_whitespace() {
-            let trimmed = d.trim_end_matches('/');
-            let d = if trimmed.is_empty() { "/" } else { trimmed };
-            // Bounded: the exported filesystem may be dead (a failed disk under it).
-            let resolved = command::canonicalize(Path::new(d), &ctx.deadline.portion(0.5))
-                .unwrap_or_else(|e| {
-                    Err(std::io::Error::new(ErrorKind::TimedOut, format!("{e:#}")))
-                });
-            match resolved {
-                // exportfs(8) would add it to etab and then fail; the reference refuses it in
-                // validate-all, before anything is changed.
-                Ok(c) if !c.is_dir() => {
-                    if !tolerate_missing {
-                        ocf_bail!(ErrConfigured, "parameter directory: {d} is not a directory");
-                    }
-                    debug!("{d} is not a directory");
-                    missing.push(d.to_owned());
-                    dirs.push(c.to_string_lossy().into_owned());
-                }
-                Ok(c) => dirs.push(c.to_string_lossy().into_owned()),
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    if !tolerate_missing {
-                        ocf_bail!(ErrConfigured, "parameter directory: {d} does not exist");
-                    }
-                    debug!("{d} does not exist");
-                    missing.push(d.to_owned());
-                    dirs.push(d.to_owned());
-                }
-                // readlink -f failing (EIO on a broken disk): the reference fails too, except
-                // on stop, where the path as given is the best guess.
-                Err(e) if ctx.action == Action::Stop => {
-                    warn!("cannot canonicalize {d}: {e}; using it as given");
-                    dirs.push(d.to_owned());
-                }
-                Err(e) => {
-                    return Err(e).with_context(|| {
-                        OcfError::new(OcfCode::ErrGeneric, format!("cannot canonicalize {d}"))
-                    })
-                }
-            }
-        }
-        if dirs.is_empty() {
-            ocf_bail!(ErrConfigured, "parameter directory: no directory given");
-        }
-        if dirs.len() > 1 && !is_decimal(&fsid) {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter fsid: {fsid:?} must be an integer when exporting several directories \
-                 (they get fsid, fsid+1, ...)"
-            );
-        }
-        match fsid_number(&fsid) {
-            // exportfs(8) keeps the low 32 bits of a larger number: another resource's fsid.
-            Some(n) if n.saturating_add(dirs.len() as u64 - 1) > u64::from(u32::MAX) => {
-                ocf_bail!(
-                    ErrConfigured,
-                    "parameter fsid: {fsid:?}{} does not fit in 32 bits (at most {})",
-                    if dirs.len() > 1 {
-                        " plus the number of directories"
-                    } else {
-                        ""
-                    },
-                    u32::MAX
-                )
-            }
-            Some(_) => {}
-            None if fsid == "root" || is_uuid(&fsid) => {}
-            None => ocf_bail!(
-                ErrConfigured,
-                "parameter fsid: {fsid:?} is not a 32-bit number, a UUID (32 hex digits) or \
-                 \"root\""
-            ),
-        }
-        let rmtab_backup = p
-            .opt("rmtab_backup")
-            .filter(|b| *b != "none")
-            .map(str::to_owned);
-        Ok(Config {
-            clientspec,
-            client,
-            dirs,
-            fsid,
-            options,
-            unlock_on_stop: p.bool("unlock_on_stop")?,
-            wait_for_leasetime_on_stop: p.bool("wait_for_leasetime_on_stop")?,
-            rmtab_backup,
-            state_file: Path::new(ctx.env.rsc_tmp()).join(ctx.env.instance()),
-            missing,
-        })
-    }
-
-    /// The fsid of the i-th directory: fsid, fsid+1, … when there are several.
-    fn fsid_of(&self, i: usize) -> String {
-        if self.dirs.len() > 1 && i > 0 {
-            let base: u64 = self.fsid.parse().unwrap_or(0);
-            (base + i as u64).to_string()
-        } else {
-            self.fsid.clone()
-        }
-    }
-
-    fn target(&self, dir: &str) -> String {
-        format!("{}:{dir}", self.clientspec)
-    }
-
-    fn listed(&self, etab: &[Export], dir: &str) -> bool {
-        etab.iter()
-            .any(|e| e.path == dir && e.client.eq_ignore_ascii_case(&self.client))
-    }
-
-    /// The backup's path relative to `dir`, whose clients may write there.
-    fn backup_path(&self) -> Option<&Path> {
-        // The reference concatenates "$dir/$rmtab_backup"; an absolute value stays below dir.
-        self.rmtab_backup
-            .as_deref()
-            .map(|b| Path::new(b.trim_start_matches('/')))
-    }
-}
-
-fn is_decimal(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// The number exportfs(8) reads from fsid= (strtoul base 0: 0x hex, leading-0 octal, decimal);
-/// None when it is not all one number. Larger than u64: u64::MAX (strtoul's ERANGE).
-fn fsid_number(s: &str) -> Option<u64> {
-    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        (h, 16)
-    } else if s.len() > 1 && s.starts_with('0') {
-        (&s[1..], 8)
-    } else {
-        (s, 10)
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    Some(u64::from_str_radix(digits, radix).unwrap_or(u64::MAX))
-}
-
-/// exportfs(8)'s valid_uuid: 32 hex digits, whatever the punctuation.
-fn is_uuid(s: &str) -> bool {
-    s.bytes().filter(u8::is_ascii_hexdigit).count() == 32
-}
 
 /// The options passed to `exportfs -o`: the admin's, with any fsid replaced by ours.
 fn export_options(options: Option<&str>, fsid: &str) -> String {
@@ -444,7 +247,11 @@ impl crate::ocf::Agent for Exportfs {
     }
 
     fn metadata_xml(&self) -> &'static str {
-        include_str!("../../ocf-metadata/exportfs.xml")
+        include_str!("../../../ocf-metadata/exportfs.xml")
+    }
+
+    fn identity(&self) -> &'static [&'static str] {
+        &["clientspec", "directory"]
     }
 
     fn validate(&self, ctx: &Ctx) -> Result<()> {
@@ -530,8 +337,39 @@ impl crate::ocf::Agent for Exportfs {
     fn stop(&self, ctx: &Ctx) -> Result<OcfCode> {
         let cfg = match Config::from_ctx(ctx) {
             Ok(c) => c,
-            // ocf-rarun's handle_invalid_env: nothing this configuration could have started.
+            // Only clientspec and directory are judged here (the others fell back to their
+            // defaults). Unusable, they name no export of ours, unless etab lists one of the
+            // directories for one of the clients all the same: then stop fails rather than
+            // call it stopped (the reference's handle_invalid_env does not look).
             Err(e) if crate::ocf::code_of(&e) == OcfCode::ErrConfigured => {
+                let p = &ctx.params;
+                let clients: Vec<String> = p
+                    .str("clientspec")
+                    .split_whitespace()
+                    .map(|c| c.replace(['[', ']'], ""))
+                    .collect();
+                let dirs: Vec<&str> = p
+                    .str("directory")
+                    .split_whitespace()
+                    .map(|d| {
+                        Some(d.trim_end_matches('/'))
+                            .filter(|d| !d.is_empty())
+                            .unwrap_or("/")
+                    })
+                    .collect();
+                let listed = nfs::read_etab()?.into_iter().find(|x| {
+                    dirs.contains(&x.path.as_str())
+                        && clients.iter().any(|c| x.client.eq_ignore_ascii_case(c))
+                });
+                if let Some(x) = listed {
+                    return Err(e.context(ocf_err!(
+                        ErrConfigured,
+                        "{} is still exported to {}, and this configuration cannot unexport it: \
+                         unexport it or fix the configuration",
+                        x.path,
+                        x.client
+                    )));
+                }
                 info!("{e:#}: resource considered stopped");
                 return Ok(OcfCode::Success);
             }

@@ -16,330 +16,36 @@
 //! - depth 20 on a mount configured read-only reads instead of failing to write the status file;
 //! - users of the mount in other mount namespaces are found (propagated copies) and private
 //!   copies there are unmounted too, so the device is really free after stop (#1426);
-//! - stop with parameters start would refuse succeeds, unless the mount point is mounted.
+//! - stop and probes judge only device and directory (the rest falls back to the defaults);
+//!   stop with an unusable one succeeds, unless the mount point is mounted.
 
-use crate::ocf::env::{is_false, is_true};
 use crate::ocf::Agent;
 use crate::ocf::{Ctx, Deadline, OcfCode, OcfContext};
+use crate::ocf_bail;
 use crate::sys::blockdev::{self, Device};
 use crate::sys::command;
-use crate::sys::mount::{self, Options};
+use crate::sys::mount;
 use crate::sys::mountinfo::{has_option, Mount, MountTable};
-use crate::sys::procs::{self, Sig};
-use crate::{ocf_bail, ocf_err};
+use crate::sys::procs;
 use anyhow::Result;
 use nix::errno::Errno;
 use std::collections::HashSet;
 use std::ffi::OsString;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub struct Filesystem;
+mod config;
 
-/// Filesystem types that are not on a local block device (the reference's list).
-const NOT_BLOCK: &[&str] = &[
-    "nfs4",
-    "nfs",
-    "aznfs",
-    "efs",
-    "smbfs",
-    "cifs",
-    "none",
-    "glusterfs",
-    "ceph",
-    "tmpfs",
-    "overlay",
-    "overlayfs",
-    "rozofs",
-    "zfs",
-    "cvfs",
-    "lustre",
-];
-/// Network filesystems: the kill phase of stop unmounts with MNT_FORCE.
-const NETWORK: &[&str] = &["nfs4", "nfs", "aznfs", "efs", "cifs", "smbfs"];
-/// run_fsck=auto skips these (journalling, network and pseudo filesystems).
-const NO_FSCK: &[&str] = &[
-    "ext4",
-    "ext4dev",
-    "ext3",
-    "reiserfs",
-    "reiser4",
-    "nss",
-    "xfs",
-    "jfs",
-    "vfat",
-    "fat",
-    "nfs4",
-    "nfs",
-    "aznfs",
-    "efs",
-    "cifs",
-    "smbfs",
-    "ocfs2",
-    "gfs2",
-    "none",
-    "lustre",
-    "glusterfs",
-    "ceph",
-    "tmpfs",
-    "overlay",
-    "overlayfs",
-    "rozofs",
-    "zfs",
-    "cvfs",
-];
-/// Safe to mount on several nodes at once.
-const CLUSTER_SAFE: &[&str] = &[
-    "nfs4",
-    "nfs",
-    "aznfs",
-    "efs",
-    "smbfs",
-    "cifs",
-    "none",
-    "gfs2",
-    "glusterfs",
-    "ceph",
-    "ocfs2",
-    "overlay",
-    "overlayfs",
-    "tmpfs",
-    "cvfs",
-    "lustre",
-];
-/// Destroyed by mounting on two nodes, even read-only (journal replay).
-const NEVER_CLONED: &[&str] = &[
-    "ext4", "ext4dev", "ext3", "reiserfs", "reiser4", "xfs", "jfs",
-];
+use config::{
+    cluster_safe, directory_leniently, fsck_skipped, Config, Fsck, NETWORK, NEVER_CLONED,
+};
+
+pub struct Filesystem;
 
 /// fast_stop=yes gives up after this long, whatever the operation timeout.
 const FAST_STOP: Duration = Duration::from_secs(6);
 /// How long start waits for a missing device to appear (udev, multipath, DRBD promote).
 const DEVICE_WAIT: Duration = Duration::from_secs(5);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fsck {
-    Auto,
-    Force,
-    No,
-}
-
-/// The parameters, checked once. Every error names the parameter.
-struct Config {
-    device_param: String,
-    device: Device,
-    /// Absolute, without trailing slashes, `.` or empty components.
-    directory: PathBuf,
-    fstype: String,
-    options: String,
-    opts: Options,
-    /// A local block device, as the reference decides it (not for bind, network, tags, loop).
-    blockdevice: bool,
-    run_fsck: Fsck,
-    fast_stop: bool,
-    force_clones: bool,
-    kill: bool,
-    term_signals: Vec<Sig>,
-    kill_signals: Vec<Sig>,
-    signal_delay: Duration,
-    status_file: PathBuf,
-}
-
-impl Config {
-    fn from(ctx: &Ctx) -> Result<Config> {
-        let p = &ctx.params;
-        let device_param = p.str("device").to_owned();
-        if device_param.trim() != device_param {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter device: {device_param:?} has leading or trailing whitespace"
-            );
-        }
-        let device = Device::parse(&device_param);
-        if matches!(&device, Device::Other(s) if s.starts_with('-')) {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter device: {device_param:?} is an option, not a device"
-            );
-        }
-        let directory = normalize_directory(p.str("directory"))?;
-
-        let fstype = p.str("fstype").trim().to_owned();
-        if fstype.is_empty()
-            || fstype
-                .contains(|c: char| c.is_whitespace() || c.is_control() || matches!(c, '/' | ','))
-        {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter fstype: {fstype:?} is not a filesystem type"
-            );
-        }
-
-        let options = p.str("options").trim().to_owned();
-        // mount -o takes one comma-separated word: a space would smuggle a second device or
-        // mount point into the reference's unquoted `mount $options`.
-        if options.contains(|c: char| c.is_whitespace() || c.is_control()) {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter options: {options:?} must be one comma-separated list without spaces"
-            );
-        }
-        if options.starts_with('-') {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter options: {options:?} must not start with '-'"
-            );
-        }
-        for o in ["remount", "move", "rmove"] {
-            if has_option(&options, o) {
-                ocf_bail!(
-                    ErrConfigured,
-                    "parameter options: {o:?} does not mount the device"
-                );
-            }
-        }
-        let opts = Options::parse(&options);
-
-        // FUSE filesystems (fuse.sshfs, …) have no block device either; fuseblk (ntfs-3g) has.
-        let blockdevice = !NOT_BLOCK.contains(&fstype.as_str())
-            && fstype != "fuse"
-            && !fstype.starts_with("fuse.")
-            && !has_option(&options, "loop")
-            && !opts.bind
-            && match &device {
-                Device::Path(p) => !p.is_dir(),
-                Device::Tag(..) => false,
-                Device::Other(_) => true,
-            };
-
-        let run_fsck = match p.str("run_fsck").trim() {
-            "" | "auto" => Fsck::Auto,
-            "force" => Fsck::Force,
-            "no" => Fsck::No,
-            other => {
-                tracing::warn!("Invalid parameter value for fsck: '{other}'; setting to 'auto'");
-                Fsck::Auto
-            }
-        };
-        let force_unmount = p.str("force_unmount").trim();
-        let kill = if is_true(force_unmount) || force_unmount == "safe" {
-            true
-        } else if is_false(force_unmount) {
-            false
-        } else {
-            ocf_bail!(
-                ErrConfigured,
-                "parameter force_unmount: {force_unmount:?} is not one of true, safe, false"
-            );
-        };
-        let signals = |name: &str| -> Result<Vec<Sig>> {
-            procs::parse_signals(p.str(name)).map_err(|w| {
-                ocf_err!(
-                    ErrConfigured,
-                    "parameter {name}: {w:?} is not a signal name or number"
-                )
-            })
-        };
-        let term_signals = signals("term_signals")?;
-        let kill_signals = signals("kill_signals")?;
-        let signal_delay = match p.num::<u64>("signal_delay") {
-            Ok(d) => Duration::from_secs(d.unwrap_or(1)),
-            Err(_) => ocf_bail!(
-                ErrConfigured,
-                "parameter signal_delay: {:?} is not a number of seconds",
-                p.str("signal_delay")
-            ),
-        };
-
-        // ${directory}/${statusfile_prefix}${instance}[_${clone}]_${uname -n}, as the reference.
-        let prefix = p.opt("statusfile_prefix").unwrap_or(".Filesystem_status/");
-        let mut suffix = ctx.env.instance().to_owned();
-        if let Some(c) = ctx.env.meta("clone") {
-            suffix = format!("{suffix}_{c}");
-        }
-        let uname = nix::sys::utsname::uname()
-            .map(|u| u.nodename().to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut sf = directory.as_os_str().to_owned();
-        sf.push(format!("/{prefix}{suffix}_{uname}"));
-
-        Ok(Config {
-            device_param,
-            device,
-            directory,
-            fstype,
-            options,
-            opts,
-            blockdevice,
-            run_fsck,
-            fast_stop: p.bool("fast_stop")?,
-            force_clones: p.bool("force_clones")?,
-            kill,
-            term_signals,
-            kill_signals,
-            signal_delay,
-            status_file: PathBuf::from(sf),
-        })
-    }
-}
-
-/// An absolute path in the form mountinfo prints mount points (no `//`, `/./`, trailing `/`).
-fn normalize_directory(d: &str) -> Result<PathBuf> {
-    if d.trim() != d {
-        ocf_bail!(
-            ErrConfigured,
-            "parameter directory: {d:?} has leading or trailing whitespace"
-        );
-    }
-    if !d.starts_with('/') {
-        ocf_bail!(
-            ErrConfigured,
-            "parameter directory: {d:?} is not an absolute path"
-        );
-    }
-    if d.contains(['\n', '\0']) {
-        ocf_bail!(
-            ErrConfigured,
-            "parameter directory: {d:?} contains a newline"
-        );
-    }
-    let mut out = PathBuf::from("/");
-    for c in Path::new(d).components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            // `/srv/..` passed the check for / and stop then unmounted below / (killing its
-            // users); a mount point has one plain name.
-            Component::ParentDir => ocf_bail!(
-                ErrConfigured,
-                "parameter directory: {d:?} contains '..'; give the mount point's plain path"
-            ),
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
-/// For stop of a configuration start refuses: where the directory parameter leads, as far as
-/// it can be told (canonical if it exists, else lexical with `..` applied).
-fn directory_leniently(d: &str, deadline: &Deadline) -> Option<PathBuf> {
-    if !d.starts_with('/') || d.contains('\0') {
-        return None;
-    }
-    if let Ok(Ok(p)) = command::canonicalize(Path::new(d), &deadline.portion(0.5)) {
-        return Some(p);
-    }
-    let mut out = PathBuf::from("/");
-    for c in Path::new(d).components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    Some(out)
-}
 
 /// What is mounted at the mount point.
 enum State {
@@ -485,7 +191,11 @@ impl Agent for Filesystem {
     }
 
     fn metadata_xml(&self) -> &'static str {
-        include_str!("../../ocf-metadata/Filesystem.xml")
+        include_str!("../../../ocf-metadata/Filesystem.xml")
+    }
+
+    fn identity(&self) -> &'static [&'static str] {
+        &["device", "directory"]
     }
 
     fn validate(&self, ctx: &Ctx) -> Result<()> {
@@ -603,9 +313,10 @@ impl Agent for Filesystem {
     fn stop(&self, ctx: &Ctx) -> Result<OcfCode> {
         let cfg = match Config::from(ctx) {
             Ok(c) => c,
-            // A configuration start refuses was never mounted by us; failing stop would fence.
-            // Unless its mount point is mounted (parameters changed while running): calling
-            // that stopped would let another node mount the filesystem too.
+            // Only device and directory are judged here (the others fell back to their
+            // defaults). Unusable, they were never mounted by us, and failing stop would
+            // fence; unless the mount point is mounted (parameters changed while running):
+            // calling that stopped would let another node mount the filesystem too.
             // A directory that leads to / is refused, never unmounted.
             Err(e) if crate::ocf::code_of(&e) == OcfCode::ErrConfigured => {
                 if let Some(dir) = directory_leniently(ctx.params.str("directory"), &ctx.deadline) {
@@ -723,7 +434,7 @@ fn refuse_unsafe_clone(ctx: &Ctx, cfg: &Config) -> Result<()> {
         return Ok(());
     }
     let fs = cfg.fstype.as_str();
-    let safe = if CLUSTER_SAFE.contains(&fs) {
+    let safe = if cluster_safe(fs) {
         1
     } else if NEVER_CLONED.contains(&fs) {
         if cfg.force_clones {
@@ -863,7 +574,7 @@ fn fsck_needed(cfg: &Config) -> bool {
     match cfg.run_fsck {
         Fsck::Force => true,
         Fsck::No => false,
-        Fsck::Auto => !NO_FSCK.contains(&cfg.fstype.as_str()),
+        Fsck::Auto => !fsck_skipped(&cfg.fstype),
     }
 }
 
@@ -992,18 +703,29 @@ fn check_status_file(ctx: &Ctx, cfg: &Config, m: &Mount, mp: &Path, d: &Deadline
     )
 }
 
+/// One umount(2): true when the mount point is unmounted (or was gone), false while it is busy.
+fn umount_unless_busy(
+    cfg: &Config,
+    target: &Path,
+    force: bool,
+    attempt: &Deadline,
+    budget: &Deadline,
+) -> Result<bool> {
+    match try_umount(target, force, attempt)? {
+        Ok(()) => still_mounted_after(target, cfg, budget).map(|()| true),
+        Err(e) if mount::gone(e) => Ok(true),
+        Err(Errno::EBUSY) => Ok(false),
+        Err(e) => Err(e).with_ocf(OcfCode::ErrGeneric, || {
+            format!("Couldn't unmount {}", target.display())
+        }),
+    }
+}
+
 /// Unmount one mount point: a plain umount first; only if busy, signal the processes using it,
 /// term_signals for half of the remaining time, then kill_signals, signal_delay apart.
 fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
-    match try_umount(target, false, &budget.portion(0.5))? {
-        Ok(()) => return still_mounted_after(target, cfg, budget),
-        Err(e) if mount::gone(e) => return Ok(()),
-        Err(Errno::EBUSY) => {}
-        Err(e) => {
-            return Err(e).with_ocf(OcfCode::ErrGeneric, || {
-                format!("Couldn't unmount {}", target.display())
-            })
-        }
+    if umount_unless_busy(cfg, target, false, &budget.portion(0.5), budget)? {
+        return Ok(());
     }
     tracing::info!("{} is busy", target.display());
     let force = NETWORK.contains(&cfg.fstype.as_str());
@@ -1040,13 +762,7 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
                 if holders.is_empty() {
                     tracing::info!("No processes on {} were signalled.", target.display());
                 } else {
-                    last_holders = procs::describe(&holders);
-                    for sig in signals.iter() {
-                        tracing::info!("sending signal {sig} to: {last_holders}");
-                        for h in &holders {
-                            procs::signal(h.pid, *sig)?;
-                        }
-                    }
+                    last_holders = signal_all(&holders, signals)?;
                     signalled = true;
                 }
             }
@@ -1057,15 +773,8 @@ fn unmount(cfg: &Config, target: &Path, budget: &Deadline) -> Result<()> {
                 Duration::from_millis(500)
             });
             loop {
-                match try_umount(target, force, &phase)? {
-                    Ok(()) => return still_mounted_after(target, cfg, budget),
-                    Err(e) if mount::gone(e) => return Ok(()),
-                    Err(Errno::EBUSY) => {}
-                    Err(e) => {
-                        return Err(e).with_ocf(OcfCode::ErrGeneric, || {
-                            format!("Couldn't unmount {}", target.display())
-                        })
-                    }
+                if umount_unless_busy(cfg, target, force, &phase, budget)? {
+                    return Ok(());
                 }
                 if !wait.sleep(Duration::from_millis(50)) || wait.expired() {
                     break;
@@ -1147,13 +856,7 @@ fn release_other_namespaces(
             if cfg.kill {
                 let holders = procs::holders(&busy, &HashSet::from([numbers]), &protected, &phase)?;
                 if !holders.is_empty() {
-                    last = procs::describe(&holders);
-                    for sig in signals.iter() {
-                        tracing::info!("sending signal {sig} to: {last}");
-                        for h in &holders {
-                            procs::signal(h.pid, *sig)?;
-                        }
-                    }
+                    last = signal_all(&holders, signals)?;
                     signalled = true;
                 }
             }
@@ -1175,6 +878,18 @@ fn release_other_namespaces(
             format!(": still used by {last}")
         }
     )
+}
+
+/// Send each of `signals` to every holder; what they are, for the reason of a failure.
+fn signal_all(holders: &[procs::Holder], signals: &[procs::Sig]) -> Result<String> {
+    let who = procs::describe(holders);
+    for sig in signals {
+        tracing::info!("sending signal {sig} to: {who}");
+        for h in holders {
+            procs::signal(h.pid, *sig)?;
+        }
+    }
+    Ok(who)
 }
 
 /// umount2 in a bounded child (a fork, no program): a network filesystem's unmount may wait
