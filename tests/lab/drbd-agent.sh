@@ -126,11 +126,13 @@ cmd_capture() {
   wait_for "connected" 60 drbd_is node1 'Connected*' || die "no connection"
   snap connected-inconsistent node1 node2
   # Slow the first sync down so that it can be seen in progress.
-  on_both 'drbdadm disk-options --c-plan-ahead=0 --resync-rate=2M r0'
+  # (DRBD 9: the resync rate is a peer-device option.)
+  local rate_opts; rate_opts=$([[ $LAB_DRBD == 9 ]] && echo peer-device-options || echo disk-options)
+  on_both "drbdadm $rate_opts --c-plan-ahead=0 --resync-rate=2M r0"
   lab_ssh node1 'drbdadm primary --force r0'
   sleep 4
   snap resync-primary node1 node2
-  on_both 'drbdadm disk-options --c-plan-ahead=0 --resync-rate=200M r0'
+  on_both "drbdadm $rate_opts --c-plan-ahead=0 --resync-rate=200M r0"
   wait_for "synced" 300 drbd_is node1 'Connected Primary/Secondary UpToDate/UpToDate' || die "no sync"
   snap connected-primary node1 node2
   lab_ssh node1 'mkfs.xfs -q -f /dev/drbd0 && drbdadm secondary r0'
