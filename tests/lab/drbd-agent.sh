@@ -146,7 +146,8 @@ cmd_capture() {
   lab_ssh node1 'drbdadm primary r0'
   lab_ssh node2 'drbdadm disconnect r0'
   snap wfconnection-primary node1 node2
-  lab_ssh node2 'drbdadm outdate r0'
+  # DRBD 9 has already outdated it (and refuses drbdmeta outdate on a configured device).
+  drbd_is node2 '* */* Outdated/*' || lab_ssh node2 'drbdadm outdate r0'
   snap outdated node2
   lab_ssh node2 'drbdadm connect r0'
   wait_for "reconnected" 60 drbd_is node2 'Connected*UpToDate/UpToDate' || true

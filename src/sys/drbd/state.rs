@@ -132,6 +132,12 @@ impl ResourceState {
                 s.pdsk_any_unknown = true;
             }
         }
+        // DRBD 9 has no connection object until the peer is made (a resource attached but not
+        // yet connected shows none; captured, tests/fixtures/drbd/9/attached-standalone), where
+        // 8.4 shows its one peer StandAlone/DUnknown: the peer's disk is unknown either way.
+        if n_volumes > 0 && self.peers.is_empty() {
+            s.pdsk_any_unknown = true;
+        }
         s.pdsk_all_up_to_date = s.some_peer_all_up_to_date && !some_peer_not_all_up_to_date;
         s
     }
