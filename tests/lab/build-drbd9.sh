@@ -73,7 +73,7 @@ make KVER="$release" KDIR="/lib/modules/$release/build" SPAAS=false -j"$(nproc)"
   { tail -40 /build/make.log >&2; exit 1; }
 SH
 say "mmdebstrap bookworm with linux-headers-$release, building $(basename "$tarball") (a few minutes)"
-mmdebstrap --variant=apt --mode=root \
+"$HERE/mmdebstrap.sh" --variant=apt --mode=root \
   --include="linux-headers-$release,gcc,make,coccinelle,patch,kmod,libc6-dev" \
   --aptopt='Acquire::Retries "3"' \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
