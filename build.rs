@@ -31,8 +31,16 @@ fn git_rev() -> Option<String> {
         return None;
     }
     let mut rev = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+    // --no-optional-locks: `git status` would otherwise refresh and rewrite .git/index, which
+    // this script watches, so every cargo run after the first rebuilt the binary (and the .deb
+    // made from it looked older than the binary under test).
     let dirty = Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=no"])
+        .args([
+            "--no-optional-locks",
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+        ])
         .output()
         .map(|o| o.status.success() && !o.stdout.is_empty())
         .unwrap_or(false);
