@@ -22,6 +22,10 @@
 #                        when it returns; no: resources stay where they run (stickiness)
 #   STONITH=yes          yes: fencing stays on; add a fence device (see README.md);
 #                        no: stonith-enabled=false, only to try the configuration out
+#   TIEBREAKER=          a third cluster node that never runs the service (DRBD 9, `disk none`
+#                        there: crm-examples/drbd9-tiebreaker.res): the clone gets a third,
+#                        diskless instance that is never promoted, g_nfs never runs there, and
+#                        the fence-race delay of two nodes is left out (README.md)
 #   AGENT_drbd, AGENT_Filesystem, AGENT_nfsserver, AGENT_exportfs, AGENT_IPaddr2:
 #                        the agent for one resource, overriding AGENTS (e.g. ocf:heartbeat:exportfs)
 #
@@ -54,6 +58,7 @@ NIC=${NIC:-}
 NFS_INFODIR=${NFS_INFODIR-$DIRECTORY/.nfsinfo}
 FAILBACK=${FAILBACK:-yes}
 STONITH=${STONITH:-yes}
+TIEBREAKER=${TIEBREAKER:-}
 
 case $AGENTS in ferro|reference) ;; *) echo "AGENTS must be ferro or reference, not '$AGENTS'" >&2; exit 2 ;; esac
 # agent NAME: the resource agent for NAME, from AGENT_<NAME> or AGENTS.
@@ -67,6 +72,9 @@ agent() {
 }
 case $FAILBACK in yes|no) ;; *) echo "FAILBACK must be yes or no" >&2; exit 2 ;; esac
 case $STONITH in yes|no) ;; *) echo "STONITH must be yes or no" >&2; exit 2 ;; esac
+case $TIEBREAKER in
+    "$NODE1"|"$NODE2") echo "TIEBREAKER must be a third node, not $TIEBREAKER" >&2; exit 2 ;;
+esac
 
 # Build the whole configuration in a file, then push it at once: created one by one
 # in a live cluster, the group could start before its constraints exist.
@@ -82,9 +90,10 @@ fi
 pcs=(pcs -f "$CIB")
 
 # DRBD: one instance per node, one of them Promoted. notify=true is required by the
-# agent (it reacts to its peer's start/stop/promote through notifications).
+# agent (it reacts to its peer's start/stop/promote through notifications). With a
+# tiebreaker it runs there too, diskless: DRBD counts that node for its quorum.
 "${pcs[@]}" resource create drbd_r0 "$(agent drbd)" drbd_resource="$DRBD_RESOURCE" \
-    promotable promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1 notify=true
+    promotable promoted-max=1 promoted-node-max=1 clone-max=$((${TIEBREAKER:+1} + 2)) clone-node-max=1 notify=true
 
 "${pcs[@]}" resource create fs_data "$(agent Filesystem)" \
     device="$DEVICE" directory="$DIRECTORY" fstype="$FSTYPE" --group g_nfs
@@ -132,12 +141,26 @@ else
     "${pcs[@]}" resource defaults update resource-stickiness=100
 fi
 
-if [[ $STONITH == yes ]]; then
+if [[ -n $TIEBREAKER ]]; then
+    # The tiebreaker has no data: never Promoted there (the drbd agents, ocf:linbit:drbd
+    # as ocf:ferro:drbd, give a diskless node a promotion score one below an UpToDate
+    # disk's), and the group never runs there.
+    "${pcs[@]}" constraint location drbd_r0-clone rule role=Promoted score=-INFINITY \
+        constraint-id=loc_drbd_never_promoted_on_tiebreaker \#uname eq "$TIEBREAKER"
+    "${pcs[@]}" constraint location g_nfs avoids "$TIEBREAKER"
+fi
+
+if [[ $STONITH == yes && -z $TIEBREAKER ]]; then
     # Two nodes that lose each other try to fence each other at once. With
     # priority-fencing-delay, fencing the node that runs the prioritised group waits
     # 15 s, so that node wins the race and the service is not interrupted.
     "${pcs[@]}" resource meta g_nfs priority=10
     "${pcs[@]}" property set priority-fencing-delay=15s
+elif [[ $STONITH == yes ]]; then
+    # Three votes: only a partition holding two of them has quorum and fences, so there is
+    # no race to win and priority-fencing-delay (it only delays fencing by a partition
+    # without a majority) would change nothing.
+    :
 else
     # Only for trying the configuration: without fencing, a node that stops answering
     # is assumed dead, and a network split can leave both nodes Primary.

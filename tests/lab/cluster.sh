@@ -1,27 +1,36 @@
 # shellcheck shell=bash
 # DRBD initialisation, the pacemaker cluster, the client mount, ferro installation.
+# NODES (lib.sh): the cluster nodes; node1 and node2 hold the data, a TIEBREAKER does not.
 
-NODES=(node1 node2)
 AGENT_NAMES=(drbd Filesystem nfsserver exportfs IPaddr2)
 AGENT_CHOICE="drbd=ocf:linbit:drbd Filesystem,nfsserver,exportfs,IPaddr2=ocf:heartbeat"
 declare -A AGENT_OF=()
 
-on_nodes() {  # on_nodes CMD : run on both nodes in parallel, fail if either fails
-  local pids=() vm rc=0
-  for vm in "${NODES[@]}"; do lab_ssh "$vm" "$1" & pids+=($!); done
+on_nodes() {  # on_nodes CMD [VM...] : run on the VMs (default: all NODES) in parallel, fail if one fails
+  local pids=() vm rc=0 cmd=$1; shift
+  (($#)) || set -- "${NODES[@]}"
+  for vm in "$@"; do lab_ssh "$vm" "$cmd" & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   return $rc
 }
 
 drbd_init() {
   local t=$SECONDS
-  on_nodes 'modprobe drbd; drbdadm down r0 >/dev/null 2>&1; drbdadm -- --force create-md r0 >/dev/null 2>&1 && drbdadm up r0 && mkdir -p /data' ||
+  on_nodes 'modprobe drbd; drbdadm down r0 >/dev/null 2>&1; drbdadm -- --force create-md r0 >/dev/null 2>&1 && drbdadm up r0 && mkdir -p /data' node1 node2 ||
     die "DRBD r0 not created (create-md, up) on a node"
+  # The tiebreaker has no disk, so no metadata: it only comes up.
+  [[ -z $TIEBREAKER ]] || lab_ssh "$TIEBREAKER" 'modprobe drbd; drbdadm down r0 >/dev/null 2>&1; drbdadm up r0' ||
+    die "DRBD r0 not up on $TIEBREAKER"
   wait_for "DRBD connected" 60 drbd_is node1 'Connected*' ||
     { drbd_state node1; die "DRBD did not connect"; }
   lab_ssh node1 'drbdadm primary --force r0 && mkfs.xfs -q -f /dev/drbd0'
   wait_for "DRBD initial sync" 300 drbd_is node1 'Connected Primary/Secondary UpToDate/UpToDate' ||
     { drbd_state node1; die "DRBD did not sync"; }
+  if [[ -n $TIEBREAKER ]]; then
+    wait_for "$TIEBREAKER connected, Diskless with quorum" 120 tiebreaker_ok "$TIEBREAKER" ||
+      die "$TIEBREAKER: $(tiebreaker_state "$TIEBREAKER")"
+    log "$TIEBREAKER: $(tiebreaker_state "$TIEBREAKER")"
+  fi
   log "DRBD r0 created, synced, XFS made: $((SECONDS - t))s (DRBD $(lab_ssh node1 cat /sys/module/drbd/version))"
   if ((SMOKE)); then return; fi
   lab_ssh node1 'drbdadm secondary r0'
@@ -29,11 +38,17 @@ drbd_init() {
 }
 
 cluster_start() {
+  if [[ -n $TIEBREAKER ]]; then
+    # Three votes, a majority is two: corosync's defaults, without the image's two_node.
+    local vm
+    for vm in "${NODES[@]}"; do lab_scp_to "$vm" "$LAB_DIR/corosync-3nodes.conf" /etc/corosync/corosync.conf; done
+  fi
   on_nodes 'systemctl start corosync pacemaker'
-  wait_for "both nodes online" 240 lab_ssh node1 "crm_mon -1 | grep -q 'Online: \[ node1 node2 \]'" ||
-    die "cluster did not form"
+  wait_for "all nodes online" 240 online_all || die "cluster did not form"
   log "cluster formed"
 }
+# All NODES online in node1's view (crm_mon lists them sorted).
+online_all() { lab_ssh node1 "crm_mon -1 | grep -q 'Online: \[ ${NODES[*]} \]'"; }
 
 # cluster_configure FAILBACK : (re)write the whole configuration from the pcs script, push it.
 # pcs costs seconds per call in a TCG guest, so the generated configuration is cached by the
@@ -42,6 +57,7 @@ cluster_configure() {
   local failback=$1 script=$HERE/ha-nfs.pcs.sh overrides="" a key cib
   [[ -f $HERE/../../crm-examples/ha-nfs.pcs.sh ]] && script=$HERE/../../crm-examples/ha-nfs.pcs.sh
   for a in "${!AGENT_OF[@]}"; do overrides+="AGENT_$a=${AGENT_OF[$a]} "; done
+  [[ -n $TIEBREAKER ]] && overrides+="TIEBREAKER=$TIEBREAKER "
   key=$( { cat "$script"; declare -f cluster_configure; echo "$AGENTS $failback $overrides"; } |
     sha256sum | cut -c1-16)
   cib=$LAB_CACHE/cib/$key.xml
@@ -52,7 +68,7 @@ cluster_configure() {
         DIRECTORY=/data FSTYPE=xfs CLIENTSPEC=192.168.48.0/24 VIP=$LAB_VIP CIDR=24 FAILBACK=$failback \
         $overrides bash /root/ha-nfs.pcs.sh
       # Lab fencing: fence_lab asks the host to kill the node's qemu process.
-      for n in node1 node2; do
+      for n in ${NODES[*]}; do
         pcs -f /root/cib.xml stonith create fence_\$n fence_lab plug=\$n pcmk_host_list=\$n \
           op monitor interval=60s timeout=60s
         pcs -f /root/cib.xml constraint location fence_\$n avoids \$n

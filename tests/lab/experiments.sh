@@ -35,6 +35,7 @@ writer_finish() {
 
 record() {  # record EXP VERDICT NOTES
   local row notes=$3
+  [[ -z $TIEBREAKER ]] || notes="3 nodes ($TIEBREAKER diskless tiebreaker): $notes"
   [[ ${CERR:-0} == 0 ]] || notes+="; client saw ${CERR} write/fsync errors"
   row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%F)" "$KERNEL" "$DRBD_VERSION" "$AGENTS" "$1" "$2" \
         "${LOST:-?}" "${STALL:-?}" "${RESTORED:-?}" "$notes")
@@ -59,18 +60,21 @@ fence_constraint() {  # prints the handler's constraint id; fails when there is 
 }
 no_fence_constraint() { [[ -z $(fence_constraint "$1") ]]; }
 service_on() { [[ $(service_node) == "$1" ]]; }
-online_both() { lab_ssh node1 "crm_mon -1 | grep -q 'Online: \[ node1 node2 \]'"; }
 
-# Both nodes up, online, DRBD UpToDate on both, no failures, service where the config wants it.
+# All nodes up, online, DRBD UpToDate on both data nodes (and the tiebreaker connected to both
+# with quorum), no failures, service where the config wants it.
 ensure_healthy() {
   local vm
   for vm in "${NODES[@]}"; do
     vm_pid "$vm" >/dev/null || { log "bringing $vm back"; node_boot "$vm"; }
   done
   for vm in "${NODES[@]}"; do lab_ssh "$vm" 'nft flush ruleset; umount /usr/sbin/rpc.nfsd 2>/dev/null; true'; done
-  wait_for "both nodes online" 300 online_both || return 1
+  wait_for "all nodes online" 300 online_all || return 1
   lab_ssh node1 'pcs resource cleanup >/dev/null 2>&1; true'
   wait_for "DRBD UpToDate on both" 400 drbd_is node1 'Connected */* UpToDate/UpToDate' || return 1
+  if [[ -n $TIEBREAKER ]]; then
+    wait_for "$TIEBREAKER Diskless with quorum, both peers UpToDate" 120 tiebreaker_ok "$TIEBREAKER" || return 1
+  fi
   wait_for "service on node1" 300 service_on node1 || return 1
   cluster_wait_service 120
 }
@@ -240,8 +244,18 @@ nft_cut() {  # nft_cut VM PEER_IP [tcp dport 7789] : drop traffic between VM and
   fi
 }
 
+# The peer cannot be promoted: the Primary's handler put its constraint into the CIB or, with a
+# tiebreaker, DRBD outdated the peer through the node both still reach. Prints which.
+peer_kept_off() {  # peer_kept_off PRIMARY PEER
+  local c
+  if c=$(fence_constraint "$1"); then echo "constraint $c"
+  elif [[ -n $TIEBREAKER ]] && drbd_is "$2" '* */* Outdated/*'; then echo "no constraint, $2 Outdated"
+  else return 1; fi
+}
+
 # Replication link cut, cluster link up: the Primary's fence-peer handler must forbid the peer's
-# promotion (resource-level fencing) and the peer must refuse to become Primary.
+# promotion (resource-level fencing) and the peer must refuse to become Primary. With a
+# tiebreaker only node1<->node2 is cut: both still reach node3, both keep DRBD quorum.
 exp_netcut_drbd() {
   ensure_healthy || { record netcut-drbd FAIL "cluster not healthy before"; return 1; }
   local p o tf t v=PASS notes c st
@@ -251,10 +265,11 @@ exp_netcut_drbd() {
   nft_cut "$p" "${LAB_IP[$o]}" 7789
   wait_for "DRBD disconnected on $p" 120 drbd_is "$p" 'WFConnection*' || v=FAIL
   notes="DRBD link cut: $p $(drbd_state "$p") after $((SECONDS - t))s"
-  wait_for "fence constraint" 120 fence_constraint "$p" || v=FAIL
-  c=$(fence_constraint "$p")
-  notes+="; constraint ${c:-NONE} after $((SECONDS - t))s"
+  wait_for "fence constraint" 120 peer_kept_off "$p" "$o" || v=FAIL
+  c=$(peer_kept_off "$p" "$o") || c="constraint NONE"
+  notes+="; $c after $((SECONDS - t))s"
   st=$(drbd_state "$o"); notes+="; $o: $st"
+  [[ -z $TIEBREAKER ]] || notes+="; $TIEBREAKER: $(tiebreaker_state "$TIEBREAKER")"
   if lab_ssh "$o" 'drbdadm primary r0' 2>/dev/null; then
     v=FAIL; notes+="; $o COULD become Primary"; lab_ssh "$o" 'drbdadm secondary r0'
   else notes+="; $o refused Primary"; fi
@@ -274,9 +289,12 @@ exp_netcut_drbd() {
 
 # Everything between the nodes cut (corosync and DRBD), client still reaching both: one node is
 # fenced (the one without the service, thanks to priority-fencing-delay), no divergence.
+# With a tiebreaker the cut is node1<->node2 only and node3 still reaches both: there is no
+# tie, the partition corosync forms with node3 has quorum and fences the other data node
+# (whichever it is: no delay decides it), node3 is never fenced, no acknowledged write is lost.
 exp_netcut_full() {
   ensure_healthy || { record netcut-full FAIL "cluster not healthy before"; return 1; }
-  local p o tf t v=PASS notes
+  local p o tf t v=PASS notes up vm
   p=$(service_node); o=$(other "$p")
   local before; before=$(fences)
   writer_start netcutfull
@@ -284,8 +302,19 @@ exp_netcut_full() {
   nft_cut "$p" "${LAB_IP[$o]}"
   wait_for "one node fenced" 180 fenced_since "$before" || v=FAIL
   notes="link cut: $(tail -n +$((before + 1)) "$LAB_RUN/fence.log" 2>/dev/null | awk '{print $2, $3}' | tr '\n' ' ')after $((SECONDS - t))s"
-  if vm_pid "$p" >/dev/null && ! vm_pid "$o" >/dev/null; then notes+="; survivor $p kept the service"
-  else v=FAIL; notes+="; node1 $(vm_pid node1 >/dev/null && echo up || echo down), node2 $(vm_pid node2 >/dev/null && echo up || echo down)"; fi
+  if [[ -z $TIEBREAKER ]]; then
+    if vm_pid "$p" >/dev/null && ! vm_pid "$o" >/dev/null; then notes+="; survivor $p kept the service"
+    else v=FAIL; notes+="; node1 $(vm_pid node1 >/dev/null && echo up || echo down), node2 $(vm_pid node2 >/dev/null && echo up || echo down)"; fi
+  else
+    up=""
+    for vm in "${NODES[@]}"; do vm_pid "$vm" >/dev/null && up+="$vm "; done
+    if [[ $up == "$p $TIEBREAKER " || $up == "$o $TIEBREAKER " ]]; then
+      notes+="; up: ${up% }"
+      up=${up%% *}
+      wait_for "service on $up" 300 service_on "$up" || v=FAIL
+      notes+="; service on $(service_node) after $((SECONDS - t))s"
+    else v=FAIL; notes+="; up: ${up:-none} (expected one data node and $TIEBREAKER)"; fi
+  fi
   lab_ssh "$p" 'nft delete table inet cut' 2>/dev/null || true
   writer_flowing 300 || v=FAIL
   local dead; for dead in "${NODES[@]}"; do vm_pid "$dead" >/dev/null || node_boot "$dead"; done

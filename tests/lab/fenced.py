@@ -10,7 +10,7 @@ import sys
 import time
 
 RUN = sys.argv[2]
-NODES = ("node1", "node2")
+NODES = ("node1", "node2", "node3")  # node3: the tiebreaker (run.sh --nodes 3)
 
 
 def pid_of(node):

@@ -7,9 +7,13 @@ LAB_CACHE=${FERRO_LAB_CACHE:-/var/cache/ferro-lab}
 LAB_NS=${FERRO_LAB_NETNS:-flab}
 LAB_HOST_IP=192.168.48.1
 LAB_VIP=192.168.48.200
-declare -A LAB_IP=([node1]=192.168.48.180 [node2]=192.168.48.181 [client]=192.168.48.190)
-declare -A LAB_MAC=([node1]=52:54:00:48:01:80 [node2]=52:54:00:48:01:81 [client]=52:54:00:48:01:90)
-declare -A LAB_MEM=([node1]=768 [node2]=768 [client]=384)
+declare -A LAB_IP=([node1]=192.168.48.180 [node2]=192.168.48.181 [node3]=192.168.48.182 [client]=192.168.48.190)
+declare -A LAB_MAC=([node1]=52:54:00:48:01:80 [node2]=52:54:00:48:01:81 [node3]=52:54:00:48:01:82 [client]=52:54:00:48:01:90)
+# node3 (--nodes 3) is DRBD's diskless tiebreaker: no data disk, never the service.
+declare -A LAB_MEM=([node1]=768 [node2]=768 [node3]=512 [client]=384)
+# The cluster nodes: node1 and node2 hold the data; --nodes 3 adds node3 (run.sh).
+NODES=(node1 node2)
+TIEBREAKER=
 LAB_FENCED_PORT=7410
 
 log() { printf '%s [lab] %s\n' "$(date +%T)" "$*" >&2; }
@@ -69,7 +73,7 @@ lab_net_up() {
   "${n[@]}" ip addr add "$LAB_HOST_IP/24" dev br0
   "${n[@]}" ip link set br0 up
   local vm
-  for vm in node1 node2 client; do
+  for vm in "${NODES[@]}" client; do
     # Persistent taps: a killed qemu leaves its tap on the bridge for the restarted one.
     "${n[@]}" ip tuntap add "t-$vm" mode tap
     "${n[@]}" ip link set "t-$vm" master br0 up
@@ -78,7 +82,7 @@ lab_net_up() {
 
 lab_disks() {
   local vm
-  for vm in node1 node2 client; do
+  for vm in "${NODES[@]}" client; do
     cp --sparse=always "$LAB_IMG/root.ext4" "$LAB_RUN/$vm.root.ext4"
   done
   truncate -s 512M "$LAB_RUN/node1.drbd.raw" "$LAB_RUN/node2.drbd.raw"
@@ -94,7 +98,7 @@ vm_pid() {
 
 vm_start() {
   local vm=$1 extra=()
-  [[ $vm == node* ]] && extra=(-drive "file=$LAB_RUN/$vm.drbd.raw,format=raw,if=virtio,cache=none")
+  [[ $vm == node* && $vm != "$TIEBREAKER" ]] && extra=(-drive "file=$LAB_RUN/$vm.drbd.raw,format=raw,if=virtio,cache=none")
   rm -f "$LAB_RUN/$vm.pid"
   # shellcheck disable=SC2086
   ip netns exec "$LAB_NS" qemu-system-x86_64 -name "flab-$vm" -accel $LAB_ACCEL \
@@ -164,6 +168,9 @@ lab_drbd_modules() {
   LAB_DRBD9=$("$LAB_DIR/build-drbd9.sh" "$LAB_IMG") || die "DRBD 9 module build failed"
 }
 
+# The DRBD 9 r0 the nodes get: with a tiebreaker (--nodes 3), the example's three-node file.
+LAB_DRBD9_RES=$LAB_DIR/drbd9/r0.res
+
 # lab_drbd_install VM : for DRBD 9, its modules (they take precedence over the kernel's 8.4 in
 # updates/) and the DRBD 9 syntax of r0 on the node. Kept on the node's disk across reboots.
 lab_drbd_install() {
@@ -172,7 +179,7 @@ lab_drbd_install() {
   rel=$(cat "$LAB_DRBD9/release")
   lab_ssh "$vm" "mkdir -p /lib/modules/$rel/updates/drbd9"
   for ko in "$LAB_DRBD9"/*.ko; do lab_scp_to "$vm" "$ko" "/lib/modules/$rel/updates/drbd9/"; done
-  lab_scp_to "$vm" "$LAB_DIR/drbd9/r0.res" /etc/drbd.d/r0.res
+  lab_scp_to "$vm" "$LAB_DRBD9_RES" /etc/drbd.d/r0.res
   # systemd-modules-load loaded the kernel's 8.4 at boot (drbd-utils' modules-load.d): unused
   # yet, it makes way for 9, which a reboot then loads.
   lab_ssh "$vm" "depmod -a $rel && sync && rmmod drbd 2>/dev/null; modprobe drbd && grep -q '^9\\.' /sys/module/drbd/version" ||
@@ -182,22 +189,50 @@ lab_drbd_install() {
 # drbd_state VM : "cs ro ds" of r0 in /proc/drbd's 8.4 words, e.g.
 # "Connected Primary/Secondary UpToDate/UpToDate", from `drbdsetup events2 --now` (DRBD 9 has
 # no state in /proc/drbd; drbd-utils 9 prints events2 for 8.4 too): WFConnection is 9's
-# Connecting, a running resync (SyncSource...) is shown as the connection state. Empty when
-# r0 is not up.
+# Connecting, a running resync (SyncSource...) is shown as the connection state. The peer is
+# the first one with data: a diskless tiebreaker (peer-client:yes) is left out (see
+# tiebreaker_state). Empty when r0 is not up.
 drbd_state() {
   SSH_T=${SSH_T:-60} lab_ssh "$1" 'drbdsetup events2 --now r0' 2>/dev/null | awk '
     $1 != "exists" { next }
     { delete kv; for (i = 3; i <= NF; i++) { k = $i; sub(/:.*/, "", k); v = $i; sub(/^[^:]*:/, "", v); kv[k] = v } }
+    { c = ("conn-name" in kv) ? kv["conn-name"] : kv["peer-node-id"] }
     $2 == "resource" { role = kv["role"] }
-    $2 == "connection" { conn = kv["connection"]; peer = kv["role"] }
+    $2 == "connection" { if (!(c in conn)) order[++n] = c; conn[c] = kv["connection"]; peer[c] = kv["role"] }
     $2 == "device" { disk = kv["disk"] }
-    $2 == "peer-device" { repl = kv["replication"]; pdisk = kv["peer-disk"] }
+    $2 == "peer-device" { repl[c] = kv["replication"]; pdisk[c] = kv["peer-disk"]; client[c] = kv["peer-client"] }
     END {
       if (role == "") exit
-      cs = conn == "" ? "StandAlone" : conn == "Connecting" ? "WFConnection" : conn
-      if (cs == "Connected" && repl != "" && repl != "Established" && repl != "Off") cs = repl
-      printf "%s %s/%s %s/%s\n", cs, role, peer == "" ? "Unknown" : peer, disk == "" ? "Diskless" : disk, pdisk == "" ? "DUnknown" : pdisk
+      for (i = 1; i <= n; i++) if (client[order[i]] != "yes") { p = order[i]; break }
+      cs = p == "" || conn[p] == "" ? "StandAlone" : conn[p] == "Connecting" ? "WFConnection" : conn[p]
+      if (cs == "Connected" && repl[p] != "" && repl[p] != "Established" && repl[p] != "Off") cs = repl[p]
+      printf "%s %s/%s %s/%s\n", cs, role, peer[p] == "" ? "Unknown" : peer[p], disk == "" ? "Diskless" : disk, pdisk[p] == "" ? "DUnknown" : pdisk[p]
     }'
+}
+
+# tiebreaker_state VM : the diskless node's view, e.g.
+# "Secondary Diskless client:yes quorum:yes node1:Connected/Primary/UpToDate node2:Connected/Secondary/UpToDate"
+tiebreaker_state() {
+  SSH_T=${SSH_T:-60} lab_ssh "$1" 'drbdsetup events2 --now r0' 2>/dev/null | awk '
+    $1 != "exists" { next }
+    { delete kv; for (i = 3; i <= NF; i++) { k = $i; sub(/:.*/, "", k); v = $i; sub(/^[^:]*:/, "", v); kv[k] = v } }
+    $2 == "resource" { role = kv["role"] }
+    $2 == "device" { dev = kv["disk"] " client:" kv["client"] " quorum:" kv["quorum"] }
+    $2 == "connection" { c = kv["conn-name"]; order[++n] = c; conn[c] = kv["connection"] "/" kv["role"] }
+    $2 == "peer-device" { pdisk[kv["conn-name"]] = kv["peer-disk"] }
+    END {
+      if (role == "") exit
+      printf "%s %s", role, dev
+      for (i = 1; i <= n; i++) printf " %s:%s/%s", order[i], conn[order[i]], pdisk[order[i]]
+      printf "\n"
+    }'
+}
+
+# tiebreaker_ok VM : the tiebreaker is Diskless by intent, has quorum and sees both data nodes
+# UpToDate (either may be Primary).
+tiebreaker_ok() {
+  # shellcheck disable=SC2053
+  [[ $(tiebreaker_state "$1") == Secondary\ Diskless\ client:yes\ quorum:yes\ node1:Connected/*/UpToDate\ node2:Connected/*/UpToDate ]]
 }
 
 drbd_is() {  # drbd_is VM PATTERN
@@ -213,7 +248,7 @@ lab_fenced_start() {
 
 lab_collect_logs() {
   local vm
-  for vm in node1 node2 client; do
+  for vm in "${NODES[@]}" client; do
     vm_pid "$vm" >/dev/null || continue
     SSH_T=60 lab_ssh "$vm" 'journalctl -b --no-pager -o short-precise; echo ==== dmesg; dmesg' \
       > "$LAB_RUN/logs/$vm.journal" 2>/dev/null || true
@@ -235,7 +270,7 @@ lab_cleanup() {
       while [[ -e $LAB_RUN/hold ]]; do sleep 2; done
     fi
     [[ ${LAB_COLLECT:-1} == 1 ]] && lab_collect_logs
-    for vm in node1 node2 client; do vm_kill "$vm"; done
+    for vm in "${NODES[@]}" client; do vm_kill "$vm"; done
     [[ ${FERRO_LAB_KEEP:-0} == 1 ]] || rm -f "$LAB_RUN"/*.raw "$LAB_RUN"/*.ext4
   fi
   [[ -n ${LAB_FENCED_PID:-} ]] && kill "$LAB_FENCED_PID" 2>/dev/null
@@ -259,7 +294,7 @@ lab_host_packages() {
 drbd_agent_cmd() {
   local vm=$1 action=$2; shift 2
   echo "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=drbd_r0 \
-    OCF_RESKEY_drbd_resource=r0 OCF_RESKEY_CRM_meta_clone_max=2 OCF_RESKEY_CRM_meta_clone_node_max=1 \
+    OCF_RESKEY_drbd_resource=r0 OCF_RESKEY_CRM_meta_clone_max=${#NODES[@]} OCF_RESKEY_CRM_meta_clone_node_max=1 \
     OCF_RESKEY_CRM_meta_promoted_max=1 OCF_RESKEY_CRM_meta_promoted_node_max=1 \
     OCF_RESKEY_CRM_meta_notify=true OCF_RESKEY_CRM_meta_on_node=$vm $* \
     /usr/lib/ocf/resource.d/ferro/drbd $action"

@@ -2,13 +2,16 @@
 # The ferro-ocf VM lab: two DRBD/NFS cluster nodes and an NFS client, all qemu VMs in a private
 # network namespace. See docs/lab.md.
 #
-#   tests/lab/run.sh [--agents reference|ferro] [--drbd 8.4|9] [--smoke] [--runs N] [--keep] [--show] [EXPERIMENT...]
+#   tests/lab/run.sh [--agents reference|ferro] [--drbd 8.4|9] [--nodes 2|3] [--smoke] [--runs N] [--keep] [--show] [EXPERIMENT...]
 #
 # EXPERIMENTs (default: all, in this order):
 #   standby kill-primary failback stay nfs-restart nfs-fail netcut-drbd netcut-full
 # --smoke: boot the two nodes, bring DRBD up and check it connects and syncs; no cluster.
 # --show: print crm_mon and the client's view when the cluster is ready and after each experiment.
 # --drbd 9: DRBD 9 modules built for the guest kernel (build-drbd9.sh) instead of its 8.4.
+# --nodes 3 (with --drbd 9 only): node3 joins as a diskless DRBD tiebreaker and third corosync
+#   vote (crm-examples/drbd9-tiebreaker.res, TIEBREAKER=node3); experiments kill-primary
+#   netcut-drbd netcut-full.
 # Environment: FERRO_LAB_CACHE (image cache, default /var/cache/ferro-lab), FERRO_LAB_NETNS
 # (default flab; two runs at once need two names), FERRO_LAB_ACCEL
 # (e.g. "tcg,tb-size=256" or "kvm -cpu host"; default: probed once, cached), FERRO_LAB_KEEP=1,
@@ -22,7 +25,7 @@ source "$HERE/cluster.sh"
 # shellcheck source=experiments.sh
 source "$HERE/experiments.sh"
 
-AGENTS=reference SMOKE=0 RUNS=1 SHOW=0 EXPS=()
+AGENTS=reference SMOKE=0 RUNS=1 SHOW=0 EXPS=() N_NODES=2
 ALL_EXPS=(standby kill-primary failback stay nfs-restart nfs-fail netcut-drbd netcut-full)
 while (($#)); do
   case $1 in
@@ -30,11 +33,13 @@ while (($#)); do
     --agents=*) AGENTS=${1#*=} ;;
     --drbd) LAB_DRBD=$2; shift ;;
     --drbd=*) LAB_DRBD=${1#*=} ;;
+    --nodes) N_NODES=$2; shift ;;
+    --nodes=*) N_NODES=${1#*=} ;;
     --smoke) SMOKE=1 ;;
     --runs) RUNS=$2; shift ;;
     --keep) export FERRO_LAB_KEEP=1 ;;
     --show) SHOW=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) [[ " ${ALL_EXPS[*]} " == *" $1 "* ]] || die "unknown experiment $1 (${ALL_EXPS[*]})"; EXPS+=("$1") ;;
   esac
@@ -42,7 +47,21 @@ while (($#)); do
 done
 [[ $AGENTS == reference || $AGENTS == ferro ]] || die "--agents reference|ferro"
 [[ $LAB_DRBD == 8.4 || $LAB_DRBD == 9 ]] || die "--drbd 8.4|9"
-((${#EXPS[@]})) || EXPS=("${ALL_EXPS[@]}")
+case $N_NODES in
+  2) ((${#EXPS[@]})) || EXPS=("${ALL_EXPS[@]}") ;;
+  3)
+    # A diskless DRBD node (disk none, quorum) exists only in DRBD 9.
+    [[ $LAB_DRBD == 9 ]] || die "--nodes 3 needs --drbd 9 (a diskless tiebreaker is DRBD 9 only)"
+    TB_EXPS=(kill-primary netcut-drbd netcut-full)
+    for e in "${EXPS[@]}"; do
+      [[ " ${TB_EXPS[*]} " == *" $e "* ]] || die "--nodes 3 runs only ${TB_EXPS[*]}, not $e"
+    done
+    ((${#EXPS[@]})) || EXPS=("${TB_EXPS[@]}")
+    NODES=(node1 node2 node3) TIEBREAKER=node3
+    LAB_DRBD9_RES=$HERE/../../crm-examples/drbd9-tiebreaker.res
+    ;;
+  *) die "--nodes 2|3" ;;
+esac
 [[ $(id -u) == 0 ]] || die "run as root (netns, taps)"
 
 mkdir -p "$LAB_CACHE"
@@ -56,7 +75,7 @@ for t in qemu-system-x86_64 ssh python3 ip mmdebstrap; do command -v $t >/dev/nu
 lab_image
 lab_drbd_modules
 lab_accel
-LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$AGENTS-drbd$LAB_DRBD$( ((SMOKE)) && echo -smoke || true)
+LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$AGENTS-drbd$LAB_DRBD${TIEBREAKER:+-3nodes}$( ((SMOKE)) && echo -smoke || true)
 mkdir -p "$LAB_RUN/logs"
 echo "$LAB_KEY" > "$LAB_CACHE/key-$LAB_NS"   # for ssh.sh
 trap lab_cleanup EXIT
@@ -67,27 +86,29 @@ T0=$SECONDS
 lab_net_up
 lab_disks
 lab_fenced_start
-VMS=(node1 node2); ((SMOKE)) || VMS+=(client)
+VMS=("${NODES[@]}"); ((SMOKE)) || VMS+=(client)
 for vm in "${VMS[@]}"; do vm_start "$vm"; done
 for vm in "${VMS[@]}"; do wait_ssh "$vm"; done
-for vm in node1 node2; do lab_drbd_install "$vm"; done
+for vm in "${NODES[@]}"; do lab_drbd_install "$vm"; done
 KERNEL=$(lab_ssh node1 uname -r)
 drbd_init
 DRBD_VERSION=$(lab_ssh node1 cat /sys/module/drbd/version)
 if ((SMOKE)); then
   lab_ssh node1 drbdadm status r0
   what="DRBD r0 connected and UpToDate/UpToDate"
+  [[ -z $TIEBREAKER ]] || what+=", $TIEBREAKER $(tiebreaker_state "$TIEBREAKER")"
   if [[ $AGENTS == ferro ]]; then
-    # The agent reads the real kernel's state: Primary is "promoted" (8), Secondary "running" (0).
+    # The agent reads the real kernel's state: Primary is "promoted" (8), Secondary "running" (0),
+    # the diskless tiebreaker a running Secondary too.
     lab_install_ferro
-    for want in node1:8 node2:0; do
+    for want in node1:8 node2:0 ${TIEBREAKER:+$TIEBREAKER:0}; do
       vm=${want%:*} rc=0
       lab_ssh "$vm" "$(drbd_agent_cmd "$vm" monitor OCF_RESKEY_CRM_meta_interval=20000)" || rc=$?
       [[ $rc == "${want#*:}" ]] || die "ocf:ferro:drbd monitor on $vm: $rc, expected ${want#*:}"
     done
     what+=", ocf:ferro:drbd monitor 8 on the Primary and 0 on the Secondary"
   fi
-  echo "SMOKE PASS: 2 nodes booted ($KERNEL, DRBD $DRBD_VERSION, ${LAB_ACCEL%% *}), $what, $((SECONDS - T0))s"
+  echo "SMOKE PASS: ${#NODES[@]} nodes booted ($KERNEL, DRBD $DRBD_VERSION, ${LAB_ACCEL%% *}), $what, $((SECONDS - T0))s"
   exit 0
 fi
 
@@ -109,7 +130,7 @@ for ((run = 1; run <= RUNS; run++)); do
   done
 done
 echo
-echo "== results ($AGENTS agents: $AGENT_CHOICE; kernel $KERNEL; DRBD $DRBD_VERSION; accel ${LAB_ACCEL%% *}) =="
+echo "== results ($AGENTS agents: $AGENT_CHOICE; kernel $KERNEL; DRBD $DRBD_VERSION; ${#NODES[@]} nodes; accel ${LAB_ACCEL%% *}) =="
 column -t -s $'\t' "$RESULTS"
 cat "$RESULTS" >> "$LAB_CACHE/results.tsv"
 echo "$((${#EXPS[@]} * RUNS - FAILS)) passed, $FAILS failed"
