@@ -21,6 +21,7 @@ use pcmk::{run, skip_unless, Agents, TempDir};
 
 const NODE1: &str = "node1";
 const NODE2: &str = "node2";
+const TIEBREAKER: &str = "node3";
 const TOOLS: &[&str] = &[
     "pcs",
     "crm",
@@ -79,6 +80,21 @@ impl Lab {
             .check("cibadmin -C node");
         }
         cib
+    }
+
+    /// Adds a node entry to a CIB file (the tiebreaker variant's third node).
+    fn add_node(&self, cib: &Path, id: u32, uname: &str) {
+        run(
+            self.agents.cmd("cibadmin").env("CIB_file", cib).args([
+                "-C",
+                "-o",
+                "nodes",
+                "-X",
+                &format!("<node id=\"{id}\" uname=\"{uname}\"/>"),
+            ]),
+            30,
+        )
+        .check("cibadmin -C node");
     }
 
     /// Runs crm-examples/ha-nfs.pcs.sh offline (CIB=file) with the given settings and,
@@ -445,6 +461,80 @@ fn pcs_script_runs_offline_and_crm_verify_accepts_every_variant() {
         "crm_verify without fence device: {}",
         out.stderr
     );
+    // TIEBREAKER=node3 (DRBD 9, crm-examples/drbd9-tiebreaker.res): a third, diskless clone
+    // instance never promoted there, g_nfs never there.
+    for agents in ["ferro", "reference"] {
+        let cib = lab.pcs_cib(
+            &format!("tiebreaker-{agents}.xml"),
+            &[("AGENTS", agents), ("TIEBREAKER", TIEBREAKER)],
+        );
+        lab.verify(&cib);
+        let xml = fs::read_to_string(&cib).unwrap();
+        assert!(xml.contains("name=\"clone-max\" value=\"3\""), "{xml}");
+        assert!(xml.contains("id=\"loc_drbd_never_promoted_on_tiebreaker\""));
+        assert!(xml.contains(&format!(
+            "rsc=\"g_nfs\" node=\"{TIEBREAKER}\" score=\"-INFINITY\""
+        )));
+    }
+    // With three votes there is no fence race: no priority-fencing-delay, no priority.
+    let cib = lab.pcs_cib(
+        "tiebreaker-stonith.xml",
+        &[("STONITH", "yes"), ("TIEBREAKER", TIEBREAKER)],
+    );
+    let xml = fs::read_to_string(&cib).unwrap();
+    assert!(!xml.contains("stonith-enabled"), "{xml}");
+    assert!(!xml.contains("priority"), "{xml}");
+    // The tiebreaker must be a third node.
+    let mut cmd = lab.agents.cmd("bash");
+    cmd.arg(examples().join("ha-nfs.pcs.sh"))
+        .env("CIB", lab.empty_cib("tiebreaker-bad.xml"))
+        .env("TIEBREAKER", NODE2);
+    let out = run(&mut cmd, 60);
+    assert_eq!(out.code, Some(2), "TIEBREAKER=NODE2: {}", out.stderr);
+    assert!(out.stderr.contains("TIEBREAKER"), "{}", out.stderr);
+}
+
+/// The tiebreaker variant in crm_simulate: node3 runs a diskless Unpromoted instance with the
+/// score the drbd agents give a diskless client (9999, one below UpToDate), and is never
+/// Promoted nor runs g_nfs, not even when it is the only node with a score.
+#[test]
+fn tiebreaker_runs_an_unpromoted_diskless_instance_and_never_the_service() {
+    let Some(lab) = Lab::new("pcs-tiebreaker") else {
+        return;
+    };
+    let cib = lab.pcs_cib("tb.xml", &[("TIEBREAKER", TIEBREAKER)]);
+    lab.add_node(&cib, 3, TIEBREAKER);
+    let (s0, _) = lab.simulate(
+        &cib,
+        "tb-0.xml",
+        &["-u", NODE1, "-u", NODE2, "-u", TIEBREAKER, "-q", "1"],
+    );
+    for (n, score) in [(NODE1, "10000"), (NODE2, "10000"), (TIEBREAKER, "9999")] {
+        lab.promotion_score(&s0, n, score);
+    }
+    let (s1, _) = lab.simulate(&s0, "tb-1.xml", &[]);
+    let p = lab.placement(&s1);
+    let mut unpromoted = p.nodes_in_role("drbd_r0", "Unpromoted");
+    unpromoted.sort();
+    assert_eq!(unpromoted, vec![NODE2, TIEBREAKER], "{p:?}");
+    assert_eq!(p.nodes_in_role("drbd_r0", "Promoted"), vec![NODE1], "{p:?}");
+    assert_eq!(p.nodes_in_role("vip", "Started"), vec![NODE1], "{p:?}");
+
+    // node1 lost: node2 (10000) over node3 (9999) anyway, but by the constraint, not by 1.
+    let (s2, _) = lab.simulate(&s1, "tb-2.xml", &["-d", NODE1]);
+    let p = lab.placement(&s2);
+    assert_eq!(p.nodes_in_role("drbd_r0", "Promoted"), vec![NODE2], "{p:?}");
+    assert_eq!(p.nodes_in_role("drbd_r0", "Unpromoted"), vec![TIEBREAKER]);
+    assert_eq!(p.nodes_in_role("vip", "Started"), vec![NODE2], "{p:?}");
+
+    // node2 lost too, node1 back without usable data (no score): node3 alone has a score
+    // and must still not be promoted; nothing runs g_nfs.
+    let (s3, _) = lab.simulate(&s2, "tb-3.xml", &["-d", NODE2, "-u", NODE1]);
+    let (s4, summary) = lab.simulate(&s3, "tb-4.xml", &[]);
+    let p = lab.placement(&s4);
+    assert!(p.nodes_in_role("drbd_r0", "Promoted").is_empty(), "{p:?}");
+    assert!(p.nodes_in_role("vip", "Started").is_empty(), "{p:?}");
+    assert!(!summary.contains("Promote"), "{summary}");
 }
 
 /// The other settings reach the CIB as given.

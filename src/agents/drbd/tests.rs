@@ -643,3 +643,85 @@ fn failed_attach_is_a_configured_disk_left_diskless() {
         None
     );
 }
+
+/// The diskless tiebreaker of crm-examples/drbd9-tiebreaker.res (`disk none` on node3, quorum
+/// majority), in `drbdsetup events2 --now r0` as drbd-utils 9 prints it for an intentionally
+/// diskless device ("disk:Diskless client:yes"; the peers see "peer-client:yes").
+const TIEBREAKER_NODE3: &str = "\
+exists resource name:r0 role:Secondary suspended:no force-io-failures:no may_promote:no promotion_score:0
+exists connection name:r0 peer-node-id:0 conn-name:node1 connection:Connected role:Primary
+exists connection name:r0 peer-node-id:1 conn-name:node2 connection:Connected role:Secondary
+exists device name:r0 volume:0 minor:0 backing_dev:none disk:Diskless client:yes quorum:yes
+exists peer-device name:r0 peer-node-id:0 conn-name:node1 volume:0 replication:Established peer-disk:UpToDate peer-client:no resync-suspended:no
+exists peer-device name:r0 peer-node-id:1 conn-name:node2 volume:0 replication:Established peer-disk:UpToDate peer-client:no resync-suspended:no
+exists path name:r0 peer-node-id:0 conn-name:node1 local:ipv4:192.168.48.182:7789 peer:ipv4:192.168.48.180:7789 established:yes
+exists path name:r0 peer-node-id:1 conn-name:node2 local:ipv4:192.168.48.182:7789 peer:ipv4:192.168.48.181:7789 established:yes
+exists -
+";
+
+/// ocf:linbit:drbd on an intentionally diskless node: monitor says running (0), start has no
+/// disk to miss, and drbd_update_master_score's "diskless client?" branch scores it one below
+/// an UpToDate disk (as_good_as_it_gets - 1 with every peer UpToDate, local_ok - 1 with one),
+/// and none without quorum or good data. So does ferro; keeping a tiebreaker unpromoted is the
+/// CIB's job (ha-nfs.pcs.sh TIEBREAKER=: Promoted -INFINITY there).
+#[test]
+fn diskless_tiebreaker_runs_unpromoted_with_the_references_client_score() {
+    use ScoreChange::*;
+    let policy = Config::from_ctx(&ctx(Action::Monitor, &[]).unwrap())
+        .unwrap()
+        .peer_primary;
+    let score = |st: &ResourceState| score_for(&st.summary(), S, policy, || false);
+    let st = crate::sys::drbd::parse_events2(TIEBREAKER_NODE3, "r0");
+    assert_eq!(code_of_state(&st), OcfCode::Success, "{}", st.describe());
+    assert_eq!(attach_verdict(&st, &[0], &[false]), None);
+    let s = st.summary();
+    assert!(
+        s.diskless_client && s.have_quorum && s.pdsk_all_up_to_date,
+        "{s:?}"
+    );
+    assert_eq!(score(&st), (Set(9999), false));
+
+    // One data node gone: still quorate (two of three), local_ok - 1.
+    let one = TIEBREAKER_NODE3
+        .replace(
+            "conn-name:node2 connection:Connected role:Secondary",
+            "conn-name:node2 connection:Connecting role:Unknown",
+        )
+        .replace(
+            "conn-name:node2 volume:0 replication:Established peer-disk:UpToDate",
+            "conn-name:node2 volume:0 replication:Off peer-disk:DUnknown",
+        );
+    let st = crate::sys::drbd::parse_events2(&one, "r0");
+    assert_eq!(code_of_state(&st), OcfCode::Success);
+    assert_eq!(score(&st), (Set(999), false));
+
+    // Both gone: no quorum, no score, still running.
+    let none = one
+        .replace(
+            "conn-name:node1 connection:Connected role:Primary",
+            "conn-name:node1 connection:Connecting role:Unknown",
+        )
+        .replace(
+            "conn-name:node1 volume:0 replication:Established peer-disk:UpToDate",
+            "conn-name:node1 volume:0 replication:Off peer-disk:DUnknown",
+        )
+        .replace("quorum:yes", "quorum:no");
+    let st = crate::sys::drbd::parse_events2(&none, "r0");
+    assert_eq!(code_of_state(&st), OcfCode::Success);
+    assert_eq!(score(&st), (Remove, false));
+
+    // The Primary's view of the same mesh: the client peer neither counts as an UpToDate
+    // peer disk nor as an unknown one, so the Primary keeps 10000 and unfences.
+    let node1 = "\
+exists resource name:r0 role:Primary suspended:no force-io-failures:no may_promote:no promotion_score:10102
+exists connection name:r0 peer-node-id:1 conn-name:node2 connection:Connected role:Secondary
+exists connection name:r0 peer-node-id:2 conn-name:node3 connection:Connected role:Secondary
+exists device name:r0 volume:0 minor:0 backing_dev:/dev/vdb disk:UpToDate client:no quorum:yes
+exists peer-device name:r0 peer-node-id:1 conn-name:node2 volume:0 replication:Established peer-disk:UpToDate peer-client:no resync-suspended:no
+exists peer-device name:r0 peer-node-id:2 conn-name:node3 volume:0 replication:Established peer-disk:Diskless peer-client:yes resync-suspended:no
+exists -
+";
+    let st = crate::sys::drbd::parse_events2(node1, "r0");
+    assert_eq!(code_of_state(&st), OcfCode::RunningPromoted);
+    assert_eq!(score(&st), (Set(10000), true));
+}
