@@ -57,7 +57,7 @@ cluster_configure() {
   local failback=$1 script=$HERE/ha-nfs.pcs.sh overrides="" a key cib
   [[ -f $HERE/../../crm-examples/ha-nfs.pcs.sh ]] && script=$HERE/../../crm-examples/ha-nfs.pcs.sh
   for a in "${!AGENT_OF[@]}"; do overrides+="AGENT_$a=${AGENT_OF[$a]} "; done
-  [[ -n $TIEBREAKER ]] && overrides+="TIEBREAKER=$TIEBREAKER "
+  [[ -z $TIEBREAKER ]] || overrides+="TIEBREAKER=$TIEBREAKER "
   key=$( { cat "$script"; declare -f cluster_configure; echo "$AGENTS $failback $overrides"; } |
     sha256sum | cut -c1-16)
   cib=$LAB_CACHE/cib/$key.xml
