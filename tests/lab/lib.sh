@@ -210,7 +210,7 @@ drbd_state() {
     }'
 }
 
-# tiebreaker_state VM : the diskless node's view, e.g.
+# tiebreaker_state VM : the diskless node's view, peers by name, e.g.
 # "Secondary Diskless client:yes quorum:yes node1:Connected/Primary/UpToDate node2:Connected/Secondary/UpToDate"
 tiebreaker_state() {
   SSH_T=${SSH_T:-60} lab_ssh "$1" 'drbdsetup events2 --now r0' 2>/dev/null | awk '
@@ -223,6 +223,8 @@ tiebreaker_state() {
     END {
       if (role == "") exit
       printf "%s %s", role, dev
+      # By peer name: events2 lists the connections in the order they were made.
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && order[j - 1] > order[j]; j--) { c = order[j]; order[j] = order[j - 1]; order[j - 1] = c }
       for (i = 1; i <= n; i++) printf " %s:%s/%s", order[i], conn[order[i]], pdisk[order[i]]
       printf "\n"
     }'
