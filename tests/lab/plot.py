@@ -25,16 +25,16 @@ import sys
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
-# The experiments of tests/lab/experiments.sh, in run order, and their faults.
+# The experiments of tests/lab/experiments.sh, in run order: their fault, and its label at x=0.
 EXPERIMENTS = {
-    "standby": "pcs node standby of the Primary, later unstandby",
-    "kill-primary": "SIGKILL of the Primary's qemu (power loss)",
-    "failback": "the killed node is powered on again",
-    "stay": "SIGKILL of the Primary's qemu, it returns (FAILBACK=no)",
-    "nfs-restart": "systemctl stop nfs-server on the Primary",
-    "nfs-fail": "nfs-server stopped and made unstartable on the Primary",
-    "netcut-drbd": "DRBD's port cut between the nodes",
-    "netcut-full": "all traffic between the nodes cut",
+    "standby": ("pcs node standby of the Primary, later unstandby", "standby"),
+    "kill-primary": ("SIGKILL of the Primary's qemu (power loss)", "qemu killed"),
+    "failback": ("the killed node is powered on again", "node powered on"),
+    "stay": ("SIGKILL of the Primary's qemu, it returns (FAILBACK=no)", "qemu killed"),
+    "nfs-restart": ("systemctl stop nfs-server on the Primary", "nfs-server stopped"),
+    "nfs-fail": ("nfs-server stopped and made unstartable on the Primary", "nfs-server broken"),
+    "netcut-drbd": ("DRBD's port cut between the nodes", "DRBD port cut"),
+    "netcut-full": ("all traffic between the nodes cut", "link cut"),
 }
 STALL = 2.0  # a gap between two acknowledgements longer than this (s) is a stall worth marking
 COLOURS = ("#1f5fa8", "#d9631e")
@@ -81,8 +81,9 @@ def pacemaker_time(mon, day, hh, mm, ss, near):
 
 def parse_pacemaker(lines, near, group=("fs_data", "vip")):
     """pacemaker.log -> [(time, label)] of the failover's steps (node clock, epoch seconds).
-    `group` is the service group's (first, last) member: its last start is "group started", its
-    first member's stop (stopped last) "group stopped"."""
+    `group` is the service group's (first, last) member: the last one's start is "group started"
+    and its stop (the first of the group's) "group stopping", the first one's stop (the last)
+    "group stopped"."""
     events = []
     for line in lines:
         m = PCMK_LINE.match(line)
@@ -103,6 +104,8 @@ def parse_pacemaker(lines, near, group=("fs_data", "vip")):
                 label = "%sd on %s" % (op, node)
             elif op == "start" and rsc == group[-1]:
                 label = "group started on %s" % node
+            elif op == "stop" and rsc == group[-1]:
+                label = "group stopping on %s" % node
             elif op == "stop" and rsc == group[0]:
                 label = "group stopped on %s" % node
         else:
@@ -213,7 +216,8 @@ def svg(exp, runs):
         return left + (x - x0) / (x1 - x0) * pw
 
     # Step labels in rows above the plot, each row's labels not overlapping, first fit.
-    marks = [(0.0, "fault", "#000")]
+    fault = EXPERIMENTS.get(exp, ("", "fault"))[1]
+    marks = [(0.0, fault, "#000")]
     for i, r in enumerate(runs):
         marks += [(x, "%s %+.1f s" % (lab, x), COLOURS[i]) for x, lab in r.steps]
     rows, placed = [], []
@@ -239,7 +243,7 @@ def svg(exp, runs):
            'font-family="DejaVu Sans, Arial, sans-serif" font-size="%d">' % (W, H, W, H, fs),
            '<rect width="100%" height="100%" fill="#fff"/>',
            '<text x="%d" y="20" font-size="15" font-weight="bold">%s: %s</text>'
-           % (left, escape(exp), escape(EXPERIMENTS.get(exp, "")))]
+           % (left, escape(exp), escape(EXPERIMENTS.get(exp, ("",))[0]))]
     for i, r in enumerate(runs):
         y = title_h + 14 + 20 * i
         out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>'
@@ -290,7 +294,7 @@ def svg(exp, runs):
     def row_y(row):
         return title_h + legend_h + row_h * (row + 1)
     for x, lab, col, row, a in placed:
-        dash = "" if lab == "fault" else ' stroke-dasharray="4 3"'
+        dash = "" if col == "#000" else ' stroke-dasharray="4 3"'
         out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="1.2"%s/>'
                    % (px(x), row_y(row) - fs + 2, px(x), top + plot_h, col, dash))
     for x, lab, col, row, a in placed:
