@@ -54,9 +54,10 @@ writer_keep() {
 }
 
 record() {  # record EXP VERDICT NOTES
-  local row notes=$3
+  local row notes=$3 agents=$AGENTS
+  [[ ${HANDLERS:-} == ferro ]] && agents+=" +fence-peer"
   [[ ${CERR:-0} == 0 ]] || notes+="; client saw ${CERR} write/fsync errors"
-  row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%F)" "$KERNEL" "$DRBD_VERSION" "$AGENTS" "$1" "$2" \
+  row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%F)" "$KERNEL" "$DRBD_VERSION" "$agents" "$1" "$2" \
         "${LOST:-?}" "${STALL:-?}" "${RESTORED:-?}" "$notes")
   [[ -s $RESULTS ]] || printf 'date\tkernel\tdrbd\tagents\texperiment\tverdict\tlost\tstall_s\trestored_s\tnotes\n' > "$RESULTS"
   echo "$row" >> "$RESULTS"
