@@ -98,8 +98,8 @@ def parse_pacemaker(lines, near, group=("fs_data", "vip")):
             if op in ("probe", "notify") or status == "Cancelled" or \
                     (op == "monitor" and status in ("ok", "promoted")):
                 continue
-            if status != "ok":
-                label = "%s %s: %s" % (rsc, op, status)
+            if status != "ok":  # "error (<exit reason>)": the reason is too long for a label
+                label = "%s %s: %s" % (rsc, op, status.split(" (")[0])
             elif op in ("promote", "demote"):
                 label = "%sd on %s" % (op, node)
             elif op == "start" and rsc == group[-1]:
@@ -197,7 +197,7 @@ def nice_step(span, n=8):
 
 
 def text_width(s, size):
-    return 0.6 * size * len(s)
+    return 0.56 * size * len(s)  # DejaVu Sans: digits 0.64 em, lower case about 0.55, space 0.32
 
 
 def svg(exp, runs):
@@ -215,23 +215,26 @@ def svg(exp, runs):
     def px(x):
         return left + (x - x0) / (x1 - x0) * pw
 
-    # Step labels in rows above the plot, each row's labels not overlapping, first fit.
+    # Step labels in rows above the plot, left to right; a step's line runs from its label's row
+    # down to the plot, so it goes below every earlier label that spans its x (no line crosses
+    # a label then), into the first row there with room.
     fault = EXPERIMENTS.get(exp, ("", "fault"))[1]
     marks = [(0.0, fault, "#000")]
     for i, r in enumerate(runs):
         marks += [(x, "%s %+.1f s" % (lab, x), COLOURS[i]) for x, lab in r.steps]
     rows, placed = [], []
     for x, lab, col in sorted(marks, key=lambda m: m[0]):
-        w = text_width(lab, fs - 1) + 8
+        w = text_width(lab, fs - 1) + 4
         a = px(x) + 3
-        if a + w > W - 4:
+        if a + w > W - 4:  # near the right edge: the label ends at its line
             a = px(x) - 3 - w
-        row = next((i for i, end in enumerate(rows) if end < a), None)
-        if row is None:
+        row = max((r + 1 for _, _, _, r, a2, w2 in placed if a2 <= px(x) <= a2 + w2), default=0)
+        while row < len(rows) and rows[row] >= a:
+            row += 1
+        if row == len(rows):
             rows.append(0)
-            row = len(rows) - 1
         rows[row] = a + w
-        placed.append((x, lab, col, row, a))
+        placed.append((x, lab, col, row, a, w))
     title_h, legend_h, row_h = 30, 20 * len(runs) + 8, fs + 4
     top = title_h + legend_h + row_h * len(rows) + 6
     H = top + plot_h + 50
@@ -293,11 +296,11 @@ def svg(exp, runs):
     # Lines first: a label is drawn over the lines of the rows above it (with a white halo).
     def row_y(row):
         return title_h + legend_h + row_h * (row + 1)
-    for x, lab, col, row, a in placed:
+    for x, lab, col, row, a, _ in placed:
         dash = "" if col == "#000" else ' stroke-dasharray="4 3"'
         out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="1.2"%s/>'
                    % (px(x), row_y(row) - fs + 2, px(x), top + plot_h, col, dash))
-    for x, lab, col, row, a in placed:
+    for x, lab, col, row, a, _ in placed:
         out.append('<text x="%.1f" y="%d" fill="%s" font-size="%d" stroke="#fff" stroke-width="3" '
                    'paint-order="stroke">%s</text>' % (a, row_y(row), col, fs - 1, escape(lab)))
     out.append('</svg>')
@@ -326,6 +329,7 @@ def main():
             sys.exit("no logs/EXP.ack in %s (runs from before the lab kept them?)" % " ".join(a.runs))
         os.makedirs(a.out, exist_ok=True)
         outs = [os.path.join(a.out, e + ".svg") for e in exps]
+    failed = 0
     for exp, out in zip(exps, outs):
         runs = []
         for r, lab in zip(a.runs, labels):
@@ -334,12 +338,15 @@ def main():
             except (OSError, ValueError) as e:
                 print("%s: %s: left out: %s" % (exp, r, e), file=sys.stderr)
         if not runs:
-            sys.exit("%s: nothing to draw" % exp)
+            print("%s: nothing to draw" % exp, file=sys.stderr)
+            failed += 1
+            continue
         with open(out, "w") as f:
             f.write(svg(exp, runs))
         print("%s -> %s" % (exp, out))
         for r in runs:
             print("  " + r.summary())
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

@@ -88,14 +88,14 @@ class PacemakerLog(unittest.TestCase):
             "Nov 30 08:57:01.250 node1 pacemaker-controld  [400] (log_executor_event) \tnotice: "
             "Result of monitor operation for nfsd on node1: not running | graph action confirmed\n",
             "Nov 30 08:57:09.000 node1 pacemaker-controld  [400] (log_executor_event) \terror: "
-            "Result of start operation for nfsd on node1: error (exit 1) | call=60\n",
+            "Result of start operation for nfsd on node1: error (Failed to start NFS server: systemctl -n0 start nfs-server.service failed (exit status 1)) | call=60\n",
             "Nov 30 08:57:10.000 node1 pacemaker-controld  [400] (log_executor_event) \tnotice: "
             "Result of monitor operation for drbd_r0 on node1: promoted | call=61\n",
             "Nov 30 08:57:11.000 node1 pacemaker-controld  [400] (log_executor_event) \tinfo: "
             "Result of monitor operation for vip on node1: Cancelled | call=62\n",
         ], near=1796027000.0)
         t0 = calendar.timegm((2026, 11, 30, 8, 57, 1)) + 0.25
-        self.assertEqual(got, [(t0, "nfsd monitor: not running"), (t0 + 7.75, "nfsd start: error (exit 1)")])
+        self.assertEqual(got, [(t0, "nfsd monitor: not running"), (t0 + 7.75, "nfsd start: error")])
 
     def test_year_closest_to_the_fault(self):
         new_year = calendar.timegm((2027, 1, 1, 0, 0, 5))
