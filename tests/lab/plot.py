@@ -111,10 +111,15 @@ def parse_pacemaker(lines, near, group=("fs_data", "vip")):
         else:
             c = re.match(r"^Cluster node (\S+) is now (lost|member) \(was (member|lost)\)", msg)
             f = re.match(r"^Peer (\S+) was terminated \(\w+\) by \S+ .*: OK", msg)
+            # DRBD's fence-peer handler's constraint (resource-level fencing) in the CIB's diff.
+            k = re.match(r"^(\+\+|--) /cib/configuration/constraints(:\s+<rsc_location [^>]*id=\"|"
+                         r"/rsc_location\[@id=')drbd-fence-by-handler-", msg)
             if c:
                 label = "%s %s" % (c.group(1), "lost" if c.group(2) == "lost" else "joined")
             elif f:
                 label = "%s fenced" % f.group(1)
+            elif k:
+                label = "DRBD fence constraint %s" % ("placed" if k.group(1) == "++" else "removed")
         if label:
             events.append((pacemaker_time(*m.groups()[:5], near=near), label))
     return events
@@ -207,7 +212,7 @@ def svg(exp, runs):
     ys = [y for r in runs for _, y in r.points] + [0]
     x0, x1 = min(xs), max(xs)
     y0, y1 = min(ys), max(ys)
-    xstep, ystep = nice_step(x1 - x0), nice_step(max(y1 - y0, 1), 6)
+    xstep, ystep = nice_step(x1 - x0), nice_step(max(y1 - y0, 1))
     x0, x1 = math.floor(x0 / xstep) * xstep, math.ceil(x1 / xstep) * xstep
     y0, y1 = math.floor(y0 / ystep) * ystep, math.ceil(y1 / ystep) * ystep
     pw = W - left - right
@@ -225,9 +230,7 @@ def svg(exp, runs):
     rows, placed = [], []
     for x, lab, col in sorted(marks, key=lambda m: m[0]):
         w = text_width(lab, fs - 1) + 4
-        a = px(x) + 3
-        if a + w > W - 4:  # near the right edge: the label ends at its line
-            a = px(x) - 3 - w
+        a = px(x) + 3  # labels near the right edge widen the picture (below)
         row = max((r + 1 for _, _, _, r, a2, w2 in placed if a2 <= px(x) <= a2 + w2), default=0)
         while row < len(rows) and rows[row] >= a:
             row += 1
@@ -238,6 +241,7 @@ def svg(exp, runs):
     title_h, legend_h, row_h = 30, 20 * len(runs) + 8, fs + 4
     top = title_h + legend_h + row_h * len(rows) + 6
     H = top + plot_h + 50
+    W = max(W, int(max(a + w for *_, a, w in placed)) + 4)
 
     def py(y):
         return top + plot_h - (y - y0) / (y1 - y0) * plot_h
@@ -263,7 +267,7 @@ def svg(exp, runs):
         x += xstep
     y = y0
     while y <= y1 + 1e-9:
-        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f"/>' % (left, py(y), W - right, py(y)))
+        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f"/>' % (left, py(y), left + pw, py(y)))
         y += ystep
     out.append('</g><g text-anchor="middle" fill="#333">')
     x = x0

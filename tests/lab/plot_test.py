@@ -97,6 +97,23 @@ class PacemakerLog(unittest.TestCase):
         t0 = calendar.timegm((2026, 11, 30, 8, 57, 1)) + 0.25
         self.assertEqual(got, [(t0, "nfsd monitor: not running"), (t0 + 7.75, "nfsd start: error")])
 
+    def test_drbd_fence_constraint_placed_and_removed(self):
+        # Captured from the same run's node1.pacemaker.log (netcut-drbd's cut and heal).
+        got = plot.parse_pacemaker([
+            "Nov 30 08:43:38.579 node1 pacemaker-based     [628] (cib_perform_op) \tinfo: ++ "
+            "/cib/configuration/constraints:  <rsc_location rsc=\"drbd_r0-clone\" "
+            "id=\"drbd-fence-by-handler-r0-drbd_r0-clone\"/>\n",
+            "Nov 30 08:43:38.579 node1 pacemaker-based     [628] (cib_perform_op) \tinfo: ++                "
+            "                    <rule role=\"Master\" score=\"-INFINITY\" "
+            "id=\"drbd-fence-by-handler-r0-rule-drbd_r0-clone\">\n",
+            "Nov 30 08:44:17.455 node1 pacemaker-based     [628] (cib_perform_op) \tinfo: -- "
+            "/cib/configuration/constraints/rsc_location[@id='drbd-fence-by-handler-r0-drbd_r0-clone']\n",
+            "Nov 30 08:44:17.795 node1 pacemaker-fenced    [629] (update_cib_stonith_devices_v2) \tinfo: "
+            "Updating device list from CIB: delete rsc_location[@id='drbd-fence-by-handler-r0-drbd_r0-clone']\n",
+        ], near=1796027000.0)
+        self.assertEqual([lab for _, lab in got],
+                         ["DRBD fence constraint placed", "DRBD fence constraint removed"])
+
     def test_year_closest_to_the_fault(self):
         new_year = calendar.timegm((2027, 1, 1, 0, 0, 5))
         t = plot.pacemaker_time("Dec", "31", "23", "59", "58.5", new_year)
