@@ -6,7 +6,7 @@
 
 mod pcmk;
 
-use pcmk::{cmd, run, say, skip, skip_unless};
+use pcmk::{skip, skip_unless};
 
 #[test]
 fn live_fence_peer_matches_crm_fence_peer() {
@@ -33,28 +33,8 @@ fn live_fence_peer_matches_crm_fence_peer() {
         );
         return;
     }
-    let script = pcmk::manifest_dir().join("tests/live/fence-peer.sh");
     let prefix = format!("fcfp{}", std::process::id() % 100_000);
-    let out = run(
-        cmd("bash")
-            .arg(&script)
-            .env("PREFIX", &prefix)
-            .env("FERRO_BIN", env!("CARGO_BIN_EXE_ferro-ocf")),
-        600,
-    );
-    let shown: String = if out.code == Some(0) {
-        out.stdout
-            .lines()
-            .filter(|l| l.starts_with("== ") || l.starts_with("ok: ") || l.contains(" exit "))
-            .map(|l| format!("{l}\n"))
-            .collect()
-    } else {
-        format!("{}{}", out.stdout, out.stderr)
-    };
-    say(&format!("--- {test}: {}\n{shown}", script.display()));
-    out.check(&script.display().to_string());
-    assert!(
-        out.stdout.contains("== PASS"),
-        "== PASS missing from the output"
-    );
+    pcmk::run_live_script(test, "fence-peer.sh", &prefix, &[], |l| {
+        l.contains(" exit ")
+    });
 }

@@ -6,7 +6,7 @@
 
 mod pcmk;
 
-use pcmk::{cmd, run, say, skip, skip_unless};
+use pcmk::{cmd, run, skip, skip_unless};
 
 const TOOLS: &[&str] = &[
     "corosync",
@@ -39,38 +39,12 @@ fn live(test: &str, script: &str, agents: &str, tag: &str) {
     let _turn = ONE_CLUSTER_AT_A_TIME
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    let script = pcmk::manifest_dir().join("tests/live").join(script);
     // Short and unique: interface names are at most 15 characters.
     let prefix = format!("fc{tag}{}", std::process::id() % 100_000);
-    let out = run(
-        cmd("bash")
-            .arg(&script)
-            .env("AGENTS", agents)
-            .env("PREFIX", &prefix)
-            .env("FERRO_BIN", env!("CARGO_BIN_EXE_ferro-ocf")),
-        600,
-    );
-    // The steps and findings always; the whole output (crm_mon, logs) when it failed.
-    let shown: String = if out.code == Some(0) {
-        out.stdout
-            .lines()
-            .filter(|l| {
-                l.starts_with("== ")
-                    || l.starts_with("ok: ")
-                    || l.starts_with("failover: ")
-                    || l.contains("_monitor_5000: ")
-            })
-            .map(|l| format!("{l}\n"))
-            .collect()
-    } else {
-        format!("{}{}", out.stdout, out.stderr)
-    };
-    say(&format!(
-        "--- {test}: {} AGENTS={agents}\n{shown}",
-        script.display()
-    ));
-    out.check(&script.display().to_string());
-    for want in ["Started", "Failed Resource Actions", "== PASS"] {
+    let out = pcmk::run_live_script(test, script, &prefix, &[("AGENTS", agents)], |l| {
+        l.starts_with("failover: ") || l.contains("_monitor_5000: ")
+    });
+    for want in ["Started", "Failed Resource Actions"] {
         assert!(
             out.stdout.contains(want),
             "{want:?} missing from the output"

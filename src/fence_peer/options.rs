@@ -3,6 +3,7 @@
 //! variables drbdadm passes (DRBD_RESOURCE, DRBD_MINOR, DRBD_PEER, DRBD_MY_NODE_ID,
 //! DRBD_NODE_ID_<n>, UP_TO_DATE_NODES, ...).
 
+use crate::sys::environ;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -180,24 +181,17 @@ pub struct DrbdEnv {
 
 impl DrbdEnv {
     pub fn from_process() -> DrbdEnv {
-        DrbdEnv::from_pairs(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-        )
+        DrbdEnv::from_pairs(environ::process())
     }
 
     pub fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> DrbdEnv {
-        let vars = pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .filter(|(k, _)| {
-                k.starts_with("DRBD_")
-                    || k == "UP_TO_DATE_NODES"
-                    || k == "OCF_RESKEY_unfence_extra_args"
-            })
-            .collect();
+        let vars = environ::select(pairs, |k| {
+            k.starts_with("DRBD_")
+                || k == "UP_TO_DATE_NODES"
+                || k == "OCF_RESKEY_unfence_extra_args"
+        });
         DrbdEnv { vars }
     }
 

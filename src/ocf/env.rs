@@ -6,6 +6,7 @@
 
 use super::exit::OcfCode;
 use super::OcfContext;
+use crate::sys::environ;
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,20 +20,13 @@ const META: &str = "OCF_RESKEY_CRM_meta_";
 
 impl OcfEnv {
     pub fn from_process() -> OcfEnv {
-        OcfEnv::from_pairs(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-        )
+        OcfEnv::from_pairs(environ::process())
     }
 
     pub fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> OcfEnv {
-        let vars = pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .filter(|(k, _)| k.starts_with("OCF_") || k.starts_with("HA_"))
-            .collect();
+        let vars = environ::select(pairs, |k| k.starts_with("OCF_") || k.starts_with("HA_"));
         OcfEnv { vars }
     }
 

@@ -184,9 +184,44 @@ pub fn bounded_bytes(
 /// realpath(3) of `path` in a bounded worker: resolving a path stats every component, and a
 /// component on a dead mount (hard NFS, failed disk) never answers.
 pub fn canonicalize(path: &Path, deadline: &Deadline) -> Result<std::io::Result<PathBuf>> {
+    resolve(path, deadline, || std::fs::canonicalize(path))
+}
+
+/// The canonical form of a path that may not exist yet: realpath(3) of its deepest existing
+/// ancestor with the rest appended (`/var/run/x` is `/run/x` where /var/run -> /run, before x
+/// is made). One bounded worker walks the ancestors. An error other than "not there" (EIO,
+/// EACCES) is returned as it is: it says nothing about whether the path exists.
+pub fn canonicalize_planned(path: &Path, deadline: &Deadline) -> Result<std::io::Result<PathBuf>> {
+    resolve(path, deadline, || {
+        for existing in path.ancestors() {
+            match std::fs::canonicalize(existing) {
+                Ok(p) => {
+                    let rest = path.strip_prefix(existing).unwrap_or(Path::new(""));
+                    return Ok(if rest.as_os_str().is_empty() {
+                        p
+                    } else {
+                        p.join(rest)
+                    });
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(path.to_owned())
+    })
+}
+
+fn resolve(
+    path: &Path,
+    deadline: &Deadline,
+    f: impl FnOnce() -> std::io::Result<PathBuf>,
+) -> Result<std::io::Result<PathBuf>> {
     let r = bounded_bytes(&format!("resolve {}", path.display()), deadline, || {
-        std::fs::canonicalize(path)
-            .map(|p| p.into_os_string().into_vec())
+        f().map(|p| p.into_os_string().into_vec())
             .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)))
     })?;
     Ok(r.map(|b| PathBuf::from(OsString::from_vec(b)))
@@ -511,6 +546,23 @@ mod tests {
         );
         let missing = canonicalize(Path::new("/nonexistent-ferro"), &d).unwrap();
         assert_eq!(missing.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn a_planned_path_resolves_through_its_deepest_existing_ancestor() {
+        let d = Deadline::after(Duration::from_secs(5));
+        let dir = std::env::temp_dir().join(format!("ferro-planned-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("real")).unwrap();
+        std::os::unix::fs::symlink("real", dir.join("link")).unwrap();
+        let planned = |p: &Path| canonicalize_planned(p, &d).unwrap();
+        let real = std::fs::canonicalize(dir.join("real")).unwrap();
+        assert_eq!(planned(&dir.join("link/a/b")).unwrap(), real.join("a/b"));
+        assert_eq!(planned(&dir.join("link")).unwrap(), real);
+        // A file in the way: its "child" resolves through the file's directory, as realpath
+        // of the parent would; mkdir then fails there, not here.
+        std::fs::write(dir.join("real/f"), b"").unwrap();
+        assert_eq!(planned(&dir.join("link/f/x")).unwrap(), real.join("f/x"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

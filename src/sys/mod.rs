@@ -7,6 +7,7 @@ pub mod blockdev;
 pub mod cib;
 pub mod command;
 pub mod drbd;
+pub mod environ;
 pub mod findif;
 pub mod mount;
 pub mod mountinfo;

@@ -121,6 +121,15 @@ client_mount() {
 
 # Install the package on both nodes; every agent ferro does not implement yet falls back to the
 # reference agent for that resource, and the choice is printed with the results.
+# DRBD calls its handlers through drbdadm, which reads the configuration at each call: pointing
+# r0's handlers at ferro-ocf's drop-ins takes effect from the next fence-peer on.
+lab_ferro_handlers() {
+  on_nodes 'sed -i "s#/usr/lib/drbd/crm-#/usr/lib/ferro-ocf/crm-#" /etc/drbd.d/r0.res &&
+    grep -q "/usr/lib/ferro-ocf/crm-fence-peer.9.sh" /etc/drbd.d/r0.res && test -x /usr/lib/ferro-ocf/crm-fence-peer.9.sh' ||
+    die "r0's handlers not switched to ferro-ocf's"
+  AGENT_CHOICE+=" fence-peer=ferro"
+}
+
 lab_install_ferro() {
   local a rc choice=""
   lab_install_deb "${NODES[@]}"

@@ -213,6 +213,20 @@ cmd_agent() {
     "t=\$(date +%s); $(drbd_agent_cmd node1 monitor OCF_RESKEY_CRM_meta_interval=20000 OCF_RESKEY_CRM_meta_timeout=3000 PATH=/tmp/hang:/usr/sbin:/usr/bin:/sbin:/bin); rc=\$?; echo rc=\$rc; (( \$(date +%s) - t < 6 ))"
   for vm in "${NODES[@]}"; do expect 0 "$vm stop" "$vm" "$(drbd_agent_cmd "$vm" stop)"; done
   expect 0 "module stays loaded, nothing configured" node1 'test -d /sys/module/drbd && [ "$(drbdsetup events2 --now r0)" = "exists -" ]'
+  # Both agents alike where ferro once differed (issue: ocf:ferro:drbd against ocf:linbit:drbd).
+  # A configuration whose backing disk is missing: the attach fails, and start must fail as
+  # the reference's "failed to attach" does, not leave a Diskless, StandAlone "Secondary"
+  # that later monitors as healthy.
+  lab_ssh node1 'mkdir -p /tmp/nodisk && sed "s#/dev/vdb#/dev/vdz#" /etc/drbd.d/r0.res > /tmp/nodisk/r0.res &&
+    printf "include \"/etc/drbd.d/global_common.conf\";\ninclude \"/tmp/nodisk/r0.res\";\n" > /tmp/nodisk/drbd.conf'
+  local agent nodisk=OCF_RESKEY_drbdconf=/tmp/nodisk/drbd.conf
+  for agent in ferro linbit; do
+    # demote of a resource that is not running: 7 (ferro returned 1).
+    expect 7 "$agent: node1 demote while stopped" node1 "$(DRBD_AGENT=$agent drbd_agent_cmd node1 demote)"
+    expect 1 "$agent: node1 start, backing disk missing" node1 "$(DRBD_AGENT=$agent drbd_agent_cmd node1 start $nodisk)"
+    expect 0 "$agent: node1 stop after the failed start" node1 "$(DRBD_AGENT=$agent drbd_agent_cmd node1 stop $nodisk)"
+    expect 7 "$agent: node1 monitor after that stop" node1 "$(DRBD_AGENT=$agent drbd_agent_cmd node1 monitor OCF_RESKEY_CRM_meta_interval=20000 $nodisk)"
+  done
 }
 
 cmd_tester() {

@@ -25,6 +25,7 @@ writer_stopped() { ! lab_ssh client "pgrep -f 'writer.py write /mnt/data/$W.dat'
 writer_finish() {
   lab_ssh client "touch /root/$W.stop"
   wait_for "writer exit" 180 writer_stopped || { FIG="writer hung"; LOST=?; STALL=?; RESTORED=?; return 1; }
+  writer_keep "$1"
   FIG=$(lab_ssh client "timeout 60 python3 /root/writer.py verify /mnt/data/$W.dat /root/$W.ack $1") || true
   LOST=$(sed -n 's/.* lost=\([0-9]*\).*/\1/p' <<<"$FIG")
   STALL=$(sed -n 's/.*longest_stall=\([0-9.]*\).*/\1/p' <<<"$FIG")
@@ -33,11 +34,31 @@ writer_finish() {
   [[ $LOST == 0 && ${CERR:-0} == 0 ]]
 }
 
+# writer_keep T_FAULT : for tests/lab/plot.py, logs/EXP.ack (the writer's ack log, client clock)
+# and logs/EXP.fault: "fault T_FAULT" and "clock VM GUEST_TIME HOST_TIME" per running VM (its
+# clock read over ssh and the host's when that line arrived), to put the nodes' pacemaker.log on
+# the client's clock. EXP is the experiment (the exp_ function calling writer_finish); a repeat
+# (--runs) gets EXP-2, EXP-3, ...
+writer_keep() {
+  local e=${FUNCNAME[2]#exp_} f n=1 vm
+  e=$LAB_RUN/logs/${e//_/-} f=$e
+  while [[ -e $f.ack ]]; do n=$((n + 1)); f=$e-$n; done
+  lab_ssh client "cat /root/$W.ack" > "$f.ack" || true
+  {
+    echo "fault $1"
+    for vm in client "${NODES[@]}"; do
+      vm_pid "$vm" >/dev/null || continue
+      SSH_T=30 lab_ssh "$vm" 'date +%s.%N' 2>/dev/null | { read -r g && echo "clock $vm $g $(now)"; } || true
+    done
+  } > "$f.fault"
+}
+
 record() {  # record EXP VERDICT NOTES
-  local row notes=$3
+  local row notes=$3 agents=$AGENTS
+  [[ ${HANDLERS:-} == ferro ]] && agents+=" +fence-peer"
   [[ -z $TIEBREAKER ]] || notes="3 nodes ($TIEBREAKER diskless tiebreaker): $notes"
   [[ ${CERR:-0} == 0 ]] || notes+="; client saw ${CERR} write/fsync errors"
-  row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%F)" "$KERNEL" "$DRBD_VERSION" "$AGENTS" "$1" "$2" \
+  row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%F)" "$KERNEL" "$DRBD_VERSION" "$agents" "$1" "$2" \
         "${LOST:-?}" "${STALL:-?}" "${RESTORED:-?}" "$notes")
   [[ -s $RESULTS ]] || printf 'date\tkernel\tdrbd\tagents\texperiment\tverdict\tlost\tstall_s\trestored_s\tnotes\n' > "$RESULTS"
   echo "$row" >> "$RESULTS"

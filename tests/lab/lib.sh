@@ -292,14 +292,15 @@ lab_host_packages() {
   apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 }
 
-# drbd_agent_cmd VM ACTION [VAR=VALUE...] : the ferro agent as pacemaker-execd would run it (promotable clone)
+# drbd_agent_cmd VM ACTION [VAR=VALUE...] : the ferro agent as pacemaker-execd would run it
+# (promotable clone); DRBD_AGENT=linbit: the reference agent, the same way.
 drbd_agent_cmd() {
   local vm=$1 action=$2; shift 2
   echo "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=drbd_r0 \
     OCF_RESKEY_drbd_resource=r0 OCF_RESKEY_CRM_meta_clone_max=${#NODES[@]} OCF_RESKEY_CRM_meta_clone_node_max=1 \
     OCF_RESKEY_CRM_meta_promoted_max=1 OCF_RESKEY_CRM_meta_promoted_node_max=1 \
     OCF_RESKEY_CRM_meta_notify=true OCF_RESKEY_CRM_meta_on_node=$vm $* \
-    /usr/lib/ocf/resource.d/ferro/drbd $action"
+    /usr/lib/ocf/resource.d/${DRBD_AGENT:-ferro}/drbd $action"
 }
 
 # The ferro-ocf Debian package the nodes get (scripts/deb.sh): every lab run tests the package

@@ -2,13 +2,16 @@
 # The ferro-ocf VM lab: two DRBD/NFS cluster nodes and an NFS client, all qemu VMs in a private
 # network namespace. See docs/lab.md.
 #
-#   tests/lab/run.sh [--agents reference|ferro] [--drbd 8.4|9] [--nodes 2|3] [--smoke] [--runs N] [--keep] [--show] [EXPERIMENT...]
+#   tests/lab/run.sh [--agents reference|ferro] [--drbd 8.4|9] [--handlers drbd-utils|ferro] [--nodes 2|3]
+#                    [--smoke] [--runs N] [--keep] [--show] [EXPERIMENT...]
 #
 # EXPERIMENTs (default: all, in this order):
 #   standby kill-primary failback stay nfs-restart nfs-fail netcut-drbd netcut-full
 # --smoke: boot the two nodes, bring DRBD up and check it connects and syncs; no cluster.
 # --show: print crm_mon and the client's view when the cluster is ready and after each experiment.
 # --drbd 9: DRBD 9 modules built for the guest kernel (build-drbd9.sh) instead of its 8.4.
+# --handlers ferro: DRBD's fence-peer/unfence-peer handlers are ferro-ocf's drop-ins
+# (/usr/lib/ferro-ocf/crm-*.9.sh, from the .deb; needs --agents ferro) instead of drbd-utils'.
 # --nodes 3 (with --drbd 9 only): node3 joins as a diskless DRBD tiebreaker and third corosync
 #   vote (crm-examples/drbd9-tiebreaker.res, TIEBREAKER=node3); experiments kill-primary
 #   netcut-drbd netcut-full.
@@ -25,7 +28,7 @@ source "$HERE/cluster.sh"
 # shellcheck source=experiments.sh
 source "$HERE/experiments.sh"
 
-AGENTS=reference SMOKE=0 RUNS=1 SHOW=0 EXPS=() N_NODES=2
+AGENTS=reference SMOKE=0 RUNS=1 SHOW=0 EXPS=() HANDLERS=drbd-utils N_NODES=2
 ALL_EXPS=(standby kill-primary failback stay nfs-restart nfs-fail netcut-drbd netcut-full)
 while (($#)); do
   case $1 in
@@ -33,13 +36,15 @@ while (($#)); do
     --agents=*) AGENTS=${1#*=} ;;
     --drbd) LAB_DRBD=$2; shift ;;
     --drbd=*) LAB_DRBD=${1#*=} ;;
+    --handlers) HANDLERS=$2; shift ;;
+    --handlers=*) HANDLERS=${1#*=} ;;
     --nodes) N_NODES=$2; shift ;;
     --nodes=*) N_NODES=${1#*=} ;;
     --smoke) SMOKE=1 ;;
     --runs) RUNS=$2; shift ;;
     --keep) export FERRO_LAB_KEEP=1 ;;
     --show) SHOW=1 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) [[ " ${ALL_EXPS[*]} " == *" $1 "* ]] || die "unknown experiment $1 (${ALL_EXPS[*]})"; EXPS+=("$1") ;;
   esac
@@ -47,6 +52,8 @@ while (($#)); do
 done
 [[ $AGENTS == reference || $AGENTS == ferro ]] || die "--agents reference|ferro"
 [[ $LAB_DRBD == 8.4 || $LAB_DRBD == 9 ]] || die "--drbd 8.4|9"
+[[ $HANDLERS == drbd-utils || ($HANDLERS == ferro && $AGENTS == ferro) ]] ||
+  die "--handlers drbd-utils|ferro (ferro's come with --agents ferro)"
 case $N_NODES in
   2) ((${#EXPS[@]})) || EXPS=("${ALL_EXPS[@]}") ;;
   3)
@@ -113,6 +120,7 @@ if ((SMOKE)); then
 fi
 
 [[ $AGENTS == ferro ]] && lab_install_ferro
+[[ $HANDLERS == ferro ]] && lab_ferro_handlers
 cluster_start
 cluster_configure yes
 cluster_wait_service 300 || die "service did not come up"
@@ -130,7 +138,7 @@ for ((run = 1; run <= RUNS; run++)); do
   done
 done
 echo
-echo "== results ($AGENTS agents: $AGENT_CHOICE; kernel $KERNEL; DRBD $DRBD_VERSION; ${#NODES[@]} nodes; accel ${LAB_ACCEL%% *}) =="
+echo "== results ($AGENTS agents: $AGENT_CHOICE; fence-peer handlers: $HANDLERS; kernel $KERNEL; DRBD $DRBD_VERSION; ${#NODES[@]} nodes; accel ${LAB_ACCEL%% *}) =="
 column -t -s $'\t' "$RESULTS"
 cat "$RESULTS" >> "$LAB_CACHE/results.tsv"
 echo "$((${#EXPS[@]} * RUNS - FAILS)) passed, $FAILS failed"

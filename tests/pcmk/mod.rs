@@ -137,6 +137,47 @@ pub fn run(cmd: &mut Command, secs: u64) -> Out {
     }
 }
 
+/// Runs one of the live-cluster scripts (tests/live/*.sh) with a unique name `prefix` for what
+/// it makes and this build's binary, then shows its steps (the lines `step` picks, and the
+/// whole output when it failed) and asserts it passed ("== PASS").
+pub fn run_live_script(
+    test: &str,
+    script: &str,
+    prefix: &str,
+    envs: &[(&str, &str)],
+    step: impl Fn(&str) -> bool,
+) -> Out {
+    let script = manifest_dir().join("tests/live").join(script);
+    let mut c = cmd("bash");
+    c.arg(&script)
+        .env("PREFIX", prefix)
+        .env("FERRO_BIN", env!("CARGO_BIN_EXE_ferro-ocf"))
+        .envs(envs.iter().copied());
+    let out = run(&mut c, 600);
+    let shown: String = if out.code == Some(0) {
+        let step = |l: &str| l.starts_with("== ") || l.starts_with("ok: ") || step(l);
+        out.stdout
+            .lines()
+            .filter(|l| step(l))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    } else {
+        format!("{}{}", out.stdout, out.stderr)
+    };
+    let envs: Vec<String> = envs.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+    say(&format!(
+        "--- {test}: {}{}\n{shown}",
+        script.display(),
+        envs.concat()
+    ));
+    out.check(&script.display().to_string());
+    assert!(
+        out.stdout.contains("== PASS"),
+        "== PASS missing from the output"
+    );
+    out
+}
+
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
 /// A directory under /tmp, removed with everything in it when dropped.

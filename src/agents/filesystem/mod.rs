@@ -79,34 +79,14 @@ fn mount_point(cfg: &Config, table: &MountTable, d: &Deadline) -> Result<PathBuf
 }
 
 fn canonical_mount_point(dir: &Path, d: &Deadline) -> Result<PathBuf> {
-    for existing in dir.ancestors() {
-        // Bounded: a component on a dead mount never answers.
-        match command::canonicalize(existing, &d.portion(0.5))? {
-            Ok(p) => {
-                let rest = dir.strip_prefix(existing).unwrap_or(Path::new(""));
-                return Ok(if rest.as_os_str().is_empty() {
-                    p
-                } else {
-                    p.join(rest)
-                });
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                ) => {}
-            // #1325: EIO here says nothing about whether it is mounted; never read it as "not".
-            Err(e) => {
-                return Err(e).with_ocf(OcfCode::ErrGeneric, || {
-                    format!(
-                        "Could not canonicalize {} because readlink failed",
-                        dir.display()
-                    )
-                })
-            }
-        }
-    }
-    Ok(dir.to_owned())
+    // Bounded: a component on a dead mount never answers.
+    command::canonicalize_planned(dir, &d.portion(0.5))?.with_ocf(OcfCode::ErrGeneric, || {
+        // #1325: EIO here says nothing about whether it is mounted; never read it as "not".
+        format!(
+            "Could not canonicalize {} because readlink failed",
+            dir.display()
+        )
+    })
 }
 
 /// The configured device's node, when it can be had without starting a process.
