@@ -125,7 +125,7 @@ exp_standby() {
 
 exp_kill_primary() {
   ensure_healthy || { record kill-primary FAIL "cluster not healthy before"; return 1; }
-  local p o tf t v=PASS notes
+  local p o tf t v=PASS notes by vm
   p=$(service_node); o=$(other "$p")
   writer_start kill
   tf=$(client_time); t=$SECONDS
@@ -133,7 +133,9 @@ exp_kill_primary() {
   wait_for "service on $o" 300 service_on "$o" || v=FAIL
   writer_flowing 300 || v=FAIL
   notes="qemu of $p killed: service on $o after $((SECONDS - t))s (pacemaker view)"
-  grep -q "off $p" "$LAB_RUN/fence.log" 2>/dev/null && notes+="; $p fenced by $o" || notes+="; no fence request logged"
+  by=$(sed -n "s/.* off $p requested by \([0-9.]*\):.*/\1/p" "$LAB_RUN/fence.log" 2>/dev/null | tail -1)
+  for vm in "${!LAB_IP[@]}"; do [[ ${LAB_IP[$vm]} == "$by" ]] && by=$vm; done
+  [[ -n $by ]] && notes+="; $p fenced by $by" || notes+="; no fence request logged"
   [[ $(drbd_state "$o") == *Primary/* ]] || { v=FAIL; notes+="; $o not DRBD Primary"; }
   sleep 5
   writer_finish "$tf" || v=FAIL
