@@ -221,8 +221,10 @@ cmd_agent() {
     printf "include \"/etc/drbd.d/global_common.conf\";\ninclude \"/tmp/nodisk/r0.res\";\n" > /tmp/nodisk/drbd.conf'
   local agent nodisk=OCF_RESKEY_drbdconf=/tmp/nodisk/drbd.conf
   for agent in ferro linbit; do
-    # demote of a resource that is not running: 7 (ferro returned 1).
-    expect 7 "$agent: node1 demote while stopped" node1 "$(DRBD_AGENT=$agent drbd_agent_cmd node1 demote)"
+    # demote of a resource that is not running: 7, as drbd-utils after 9.22 (the lab's 9.22
+    # returns 1: docs/compatibility.md).
+    expect "$([[ $agent == ferro ]] && echo 7 || echo 1)" "$agent: node1 demote while stopped" node1 \
+      "$(DRBD_AGENT=$agent drbd_agent_cmd node1 demote)"
     expect 1 "$agent: node1 start, backing disk missing" node1 "$(DRBD_AGENT=$agent drbd_agent_cmd node1 start $nodisk)"
     expect 0 "$agent: node1 stop after the failed start" node1 "$(DRBD_AGENT=$agent drbd_agent_cmd node1 stop $nodisk)"
     expect 7 "$agent: node1 monitor after that stop" node1 "$(DRBD_AGENT=$agent drbd_agent_cmd node1 monitor OCF_RESKEY_CRM_meta_interval=20000 $nodisk)"
