@@ -201,17 +201,22 @@ node_stop() {
 }
 
 # node_kill NODE: power loss: every process of the node is killed at once. Its mount
-# namespace goes with the last of them, and with it the node's mounts.
+# namespace goes with the last of them, and with it the node's mounts. Killing goes in
+# rounds until nothing is left: a process forked between the listing and the kill (an
+# executor starting an agent) would otherwise live on, keep the node's IPC sockets in its
+# network namespace, and answer the node's next boot from a /dev/shm that is gone. Whatever
+# still runs in the network namespace (left by an earlier mount namespace) goes too.
 node_kill() {
     local pids
-    pids=$(pids_in_node "$1")
-    [[ -z $pids ]] && return 0
-    # shellcheck disable=SC2086
-    kill -KILL $pids 2>/dev/null || true
-    for _ in $(seq 50); do
-        [[ -z $(pids_in_node "$1") ]] && break
+    for _ in $(seq 300); do
+        pids="$(pids_in_node "$1") $(ip netns pids "$1" 2>/dev/null)"
+        [[ -z ${pids// /} ]] && return 0
+        # shellcheck disable=SC2086
+        kill -KILL $pids 2>/dev/null || true
         sleep 0.1
     done
+    echo "power loss of $1: still alive after 30 s:" $(ps -o pid=,stat=,comm= -p "$(echo $pids | tr ' ' ,)") >&2
+    return 1
 }
 
 # Refuse to run over another run's namespaces (LIVE_NETNS), make the work directory, and arm

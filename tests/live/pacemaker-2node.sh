@@ -130,7 +130,7 @@ placed "$N1" "$N2"
 
 log "4. power loss of $N1"
 t0=$(date +%s%N)
-node_kill "$N1"
+node_kill "$N1" || die "power loss of $N1 left processes behind"
 ip -n "$N1" link set eth0 down
 LIVE_DC=$N2
 # The client asks every 0.2 s; the first answer after the loss comes from n2.
