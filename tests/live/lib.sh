@@ -80,8 +80,6 @@ node_start() {
     LIVE_NODES+=("$node")
     ip netns exec "$node" bash "$LIVE_DIR/lib.sh" --boot "$dir" "$agents" ||
         die "node $node did not boot (logs in $dir)"
-    # The node's mount namespace tells its processes apart from everything else.
-    readlink "/proc/$(cat "$dir/corosync.pid")/ns/mnt" > "$dir/mntns"
 }
 
 # Inside the node's namespaces: private directories, agents, then the daemons.
@@ -171,18 +169,6 @@ node_online() {
     grep -q "<node name=\"$2\" id=\"[0-9]*\" online=\"true\"" <<<"$xml"
 }
 
-# pids_in_node NODE: every process in the node's mount namespace.
-pids_in_node() {
-    local ns p
-    ns=$(cat "$(node_dir "$1")/mntns" 2>/dev/null) || return 0
-    # Never the host's: an empty or wrong record must not make "power loss" kill the machine.
-    [[ $ns == mnt:* && $ns != "$(readlink /proc/1/ns/mnt)" && $ns != "$(readlink /proc/$$/ns/mnt)" ]] || return 0
-    for p in /proc/[0-9]*; do
-        [[ $(readlink "$p/ns/mnt" 2>/dev/null) == "$ns" ]] && echo "${p#/proc/}"
-    done
-    return 0
-}
-
 # node_stop NODE: the orderly way: pacemakerd stops the resources, then corosync.
 node_stop() {
     local dir pid
@@ -200,17 +186,18 @@ node_stop() {
     node_kill "$1"
 }
 
-# node_kill NODE: power loss: every process of the node is killed at once. Its mount
-# namespace goes with the last of them, and with it the node's mounts. Killing goes in
-# rounds until nothing is left: a process forked between the listing and the kill (an
-# executor starting an agent) would otherwise live on, keep the node's IPC sockets in its
-# network namespace, and answer the node's next boot from a /dev/shm that is gone. Whatever
-# still runs in the network namespace (left by an earlier mount namespace) goes too.
+# node_kill NODE: power loss: every process of the node is killed. The node's processes are
+# those in its network namespace, which /run/netns/NODE pins: a mount namespace's inode number
+# is reused once its last process is gone, often by the next `ip netns exec` of someone else.
+# Its mount namespace goes with the last of them, and with it the node's mounts. Killing goes
+# in rounds until nothing is left: a process forked between the listing and the kill (an
+# executor starting an agent) would otherwise live on, keep the node's IPC sockets (abstract,
+# per network namespace), and answer the node's next boot from a /dev/shm that is gone.
 node_kill() {
     local pids
     for _ in $(seq 300); do
-        pids="$(pids_in_node "$1") $(ip netns pids "$1" 2>/dev/null)"
-        [[ -z ${pids// /} ]] && return 0
+        pids=$(ip netns pids "$1" 2>/dev/null) || return 0
+        [[ -z $pids ]] && return 0
         # shellcheck disable=SC2086
         kill -KILL $pids 2>/dev/null || true
         sleep 0.1
