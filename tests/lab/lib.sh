@@ -129,7 +129,7 @@ lab_ssh() {
   timeout "${SSH_T:-900}" ip netns exec "$LAB_NS" ssh -i "$LAB_KEY" "${SSH_OPTS[@]}" "root@${LAB_IP[$vm]}" "$@" || rc=$?
   if ((rc == 137)); then
     # SIGKILLed on the host (not by us: timeout sends TERM), e.g. a neighbour's `fuser -km`
-    # on a shared filesystem. Once more; the guest side did or did not run, commands are idempotent.
+    # on a shared filesystem, or a process picked by a reused namespace number (docs/lab.md). Once more; the guest side did or did not run, commands are idempotent.
     log "ssh to $vm was SIGKILLed on the host; retrying once"
     rc=0
     timeout "${SSH_T:-900}" ip netns exec "$LAB_NS" ssh -i "$LAB_KEY" "${SSH_OPTS[@]}" "root@${LAB_IP[$vm]}" "$@" || rc=$?
