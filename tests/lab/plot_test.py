@@ -3,6 +3,7 @@
 README): python3 tests/lab/plot_test.py (tests/lab_plot.rs runs it in the suite)."""
 import calendar
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, HERE)
 import plot  # noqa: E402
+import series  # noqa: E402
 
 RUN = os.path.join(HERE, "..", "fixtures", "lab", "20261130T083812-ferro-drbd9")
 LOGS = os.path.join(RUN, "logs")
@@ -157,6 +159,54 @@ class Picture(unittest.TestCase):
                                 "--out", os.path.join(d, "x.svg"), RUN], capture_output=True, text=True)
             self.assertEqual(p.returncode, 2)
             self.assertIn("--experiment", p.stderr)
+
+
+class Series(unittest.TestCase):
+    """tests/lab/series.py: a run with --runs 2, made of the captured run's kill-primary twice."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        run = self.run_dir = os.path.join(self.tmp.name, "20261130T120000-ferro-drbd9")
+        os.makedirs(os.path.join(run, "logs"))
+        for name in os.listdir(LOGS):
+            os.symlink(os.path.join(LOGS, name), os.path.join(run, "logs", name))
+        for ext in ("ack", "fault"):
+            os.symlink(os.path.join(LOGS, "kill-primary." + ext), os.path.join(run, "logs", "kill-primary-2." + ext))
+        with open(os.path.join(RUN, "results.tsv")) as f:
+            head, rows = f.readline(), [line for line in f if "\tkill-primary\t" in line]
+        with open(os.path.join(run, "results.tsv"), "w") as f:
+            f.write(head + rows[0] + rows[0].replace("\tPASS\t0\t", "\tFAIL\t3\t"))
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_repeats_in_order(self):
+        self.assertEqual(series.repeats(self.run_dir, "kill-primary"), ["kill-primary", "kill-primary-2"])
+        self.assertEqual(series.repeats(self.run_dir, "standby"), [])
+
+    def test_nearest_rank_percentiles(self):
+        v = list(range(20, 0, -1))
+        self.assertEqual(series.percentile(v, 50), 10)
+        self.assertEqual(series.percentile(v, 90), 18)
+        self.assertEqual(series.percentile([7.5], 90), 7.5)
+
+    def test_steps_of_a_power_loss(self):
+        s = series.steps_of(plot.Run(self.run_dir, "kill-primary"))
+        self.assertAlmostEqual(s["stall"], float(results("kill-primary")["stall_s"]), delta=0.05)
+        self.assertLess(s["node lost"], s["fenced"])
+        self.assertLess(s["fenced"], s["promoted"])
+        self.assertLess(s["promoted"], s["group started"])
+        self.assertLessEqual(s["group started"], s["writes again"])
+        self.assertNotIn("demoted", s)  # a dead node demotes nothing
+
+    def test_table_rows_summary_and_totals(self):
+        md = series.table(self.run_dir, "kill-primary")
+        runs = [line for line in md if re.match(r"^\| \d+ \|", line)]
+        self.assertEqual(len(runs), 2)
+        self.assertTrue(runs[0].startswith("| 1 | PASS | 0 | 44.2 |"), runs[0])
+        self.assertTrue(runs[1].startswith("| 2 | FAIL | 3 | 44.2 |"), runs[1])
+        self.assertTrue(any(line.startswith("| median | | | **44.2** |") for line in md), md)
+        self.assertIn("kill-primary: 1 of 2 passed, 3 acknowledged writes lost.", md)
 
 
 if __name__ == "__main__":

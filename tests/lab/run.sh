@@ -9,6 +9,8 @@
 #   standby kill-primary failback stay nfs-restart nfs-fail netcut-drbd netcut-full
 # --smoke: boot the two nodes, bring DRBD up and check it connects and syncs; no cluster.
 # --show: print crm_mon and the client's view when the cluster is ready and after each experiment.
+# --runs N: the experiments N times over (in turn); the run's series.md (tests/lab/series.py) then
+#   has each repeat's stall and failover steps, with median, p90 and max.
 # --drbd 9: DRBD 9 modules built for the guest kernel (build-drbd9.sh) instead of its 8.4.
 # --handlers ferro: DRBD's fence-peer/unfence-peer handlers are ferro-ocf's drop-ins
 # (/usr/lib/ferro-ocf/crm-*.9.sh, from the .deb; needs --agents ferro) instead of drbd-utils'.
@@ -44,7 +46,7 @@ while (($#)); do
     --runs) RUNS=$2; shift ;;
     --keep) export FERRO_LAB_KEEP=1 ;;
     --show) SHOW=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) [[ " ${ALL_EXPS[*]} " == *" $1 "* ]] || die "unknown experiment $1 (${ALL_EXPS[*]})"; EXPS+=("$1") ;;
   esac
@@ -141,5 +143,9 @@ echo
 echo "== results ($AGENTS agents: $AGENT_CHOICE; fence-peer handlers: $HANDLERS; kernel $KERNEL; DRBD $DRBD_VERSION; ${#NODES[@]} nodes; accel ${LAB_ACCEL%% *}) =="
 column -t -s $'\t' "$RESULTS"
 cat "$RESULTS" >> "$LAB_CACHE/results.tsv"
+if ((RUNS > 1)); then
+  echo
+  python3 "$HERE/series.py" "$LAB_RUN" "${EXPS[@]}" | tee "$LAB_RUN/series.md" || true
+fi
 echo "$((${#EXPS[@]} * RUNS - FAILS)) passed, $FAILS failed"
 ((FAILS == 0))
