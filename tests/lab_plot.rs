@@ -1,7 +1,6 @@
 //! tests/lab/plot.py (the picture of a lab failover experiment) and tests/lab/series.py (the
-//! table of repeated runs) on logs captured from a real
-//! lab run (tests/fixtures/lab/): its Python unit tests, tests/lab/plot_test.py. Needs
-//! python3 only (no VM, no root).
+//! table of a repeated run) on logs captured from a real lab run (tests/fixtures/lab/): their
+//! Python unit tests, tests/lab/plot_test.py. Needs python3 only (no VM, no root).
 
 mod pcmk;
 
