@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
     # the cluster stack and the reference agents we are a drop-in for (ocf-tester, the DTD)
     pacemaker pacemaker-cli-utils corosync pcs crmsh resource-agents drbd-utils
+    # the quorum-arbiter variant (tests/live/pacemaker-2node.sh ARBITER=qnetd)
+    corosync-qdevice corosync-qnetd
     # what the agents drive and the tests use
     iproute2 util-linux kmod procps psmisc e2fsprogs xfsprogs btrfs-progs nfs-kernel-server arping
     libxml2-utils strace iputils-ping
@@ -26,6 +28,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # The tests run their own qnetd in a namespace: installing the package must not leave an
+    # arbiter listening on this machine.
+    if [[ " ${missing[*]} " == *" corosync-qnetd "* ]] && command -v systemctl >/dev/null; then
+        systemctl disable --now corosync-qnetd.service >/dev/null 2>&1 || true
+    fi
 fi
 
 if ! command -v cargo >/dev/null; then

@@ -35,13 +35,13 @@ fn implemented(agent: &str, params: &[(&str, &str)]) -> bool {
 /// a node unable to join within the scripts' timeouts.
 static ONE_CLUSTER_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn live(test: &str, script: &str, agents: &str, tag: &str) {
+fn live(test: &str, script: &str, env: &[(&str, &str)], tag: &str) {
     let _turn = ONE_CLUSTER_AT_A_TIME
         .lock()
         .unwrap_or_else(|e| e.into_inner());
     // Short and unique: interface names are at most 15 characters.
     let prefix = format!("fc{tag}{}", std::process::id() % 100_000);
-    let out = pcmk::run_live_script(test, script, &prefix, &[("AGENTS", agents)], |l| {
+    let out = pcmk::run_live_script(test, script, &prefix, env, |l| {
         l.starts_with("failover: ") || l.contains("_monitor_5000: ")
     });
     for want in ["Started", "Failed Resource Actions"] {
@@ -77,7 +77,7 @@ fn live_pacemaker_runs_the_reference_agents() {
     if !skip_unless("live_pacemaker_runs_the_reference_agents", TOOLS) {
         return;
     }
-    live("reference", "pacemaker.sh", "reference", "r");
+    live("reference", "pacemaker.sh", &[("AGENTS", "reference")], "r");
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn live_pacemaker_runs_the_ferro_agents() {
     if !ferro_implemented(test) {
         return;
     }
-    live("ferro", "pacemaker.sh", "ferro", "f");
+    live("ferro", "pacemaker.sh", &[("AGENTS", "ferro")], "f");
 }
 
 /// tests/live/pacemaker-2node.sh: two nodes, each in its own network and mount
@@ -103,7 +103,7 @@ fn two_live_nodes_fail_over_with_the_reference_agents() {
     live(
         "reference, two nodes",
         "pacemaker-2node.sh",
-        "reference",
+        &[("AGENTS", "reference")],
         "r2",
     );
 }
@@ -114,5 +114,34 @@ fn two_live_nodes_fail_over_with_the_ferro_agents() {
     if !skip_unless(test, TOOLS) || !ferro_implemented(test) {
         return;
     }
-    live("ferro, two nodes", "pacemaker-2node.sh", "ferro", "f2");
+    live(
+        "ferro, two nodes",
+        "pacemaker-2node.sh",
+        &[("AGENTS", "ferro")],
+        "f2",
+    );
+}
+
+/// The same two nodes with a quorum arbiter instead of two_node: corosync-qnetd on the
+/// client's address, corosync-qdevice (ffsplit) on both nodes. The same steps, then the link
+/// between the nodes is cut while both still reach the arbiter: exactly one partition stays
+/// quorate and runs g, the other runs nothing, and the cut heals.
+#[test]
+fn two_live_nodes_with_a_quorum_arbiter_keep_the_service_in_one_partition() {
+    let test = "two_live_nodes_with_a_quorum_arbiter_keep_the_service_in_one_partition";
+    let arbiter = [
+        "corosync-qnetd",
+        "corosync-qdevice",
+        "corosync-quorumtool",
+        "bridge",
+    ];
+    if !skip_unless(test, TOOLS) || !skip_unless(test, &arbiter) || !ferro_implemented(test) {
+        return;
+    }
+    live(
+        "ferro, two nodes and an arbiter",
+        "pacemaker-2node.sh",
+        &[("AGENTS", "ferro"), ("ARBITER", "qnetd")],
+        "q2",
+    );
 }

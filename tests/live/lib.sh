@@ -52,6 +52,9 @@ attach_loop() {
 }
 
 # corosync_conf CLUSTER NAME=ADDR...: a knet cluster of these nodes, without crypto.
+# With QNETD=ADDR, a quorum device (corosync-qdevice, model net, ffsplit) asks the
+# corosync-qnetd at ADDR for the third vote instead of two_node; its timeouts are the short
+# ones corosync-qdevice's maintainer suggests for fast failover (crm-examples/README.md).
 corosync_conf() {
     local cluster=$1 id=0 n
     shift
@@ -62,7 +65,13 @@ corosync_conf() {
         printf '    node {\n        ring0_addr: %s\n        name: %s\n        nodeid: %d\n    }\n' "${n#*=}" "${n%%=*}" "$id"
     done
     printf '}\nquorum {\n    provider: corosync_votequorum\n'
-    (($# == 2)) && printf '    two_node: 1\n'
+    if [[ -n ${QNETD:-} ]]; then
+        printf '    device {\n        model: net\n        votes: 1\n        timeout: 1000\n'
+        printf '        sync_timeout: 3000\n        net {\n            host: %s\n' "$QNETD"
+        printf '            algorithm: ffsplit\n            tls: off\n        }\n    }\n'
+    elif (($# == 2)); then
+        printf '    two_node: 1\n'
+    fi
     printf '}\nlogging {\n    to_logfile: yes\n    logfile: /var/log/corosync/corosync.log\n'
     printf '    to_syslog: no\n    to_stderr: no\n    timestamp: on\n}\n'
 }
@@ -120,6 +129,10 @@ node_boot() {
         ((t++ < 30)) || { echo "corosync did not start: $(cat "$dir/corosync.out")" >&2; exit 1; }
         sleep 1
     done
+    if grep -q 'model: net' /etc/corosync/corosync.conf; then
+        mkdir -p /run/corosync-qdevice
+        setsid corosync-qdevice -f > "$dir/qdevice.out" 2>&1 < /dev/null &
+    fi
     PCMK_logfile=/var/log/pacemaker/pacemaker.log PCMK_logpriority=crit \
         setsid pacemakerd > "$dir/pacemakerd.out" 2>&1 < /dev/null &
     echo $! > "$dir/pacemakerd.pid"
@@ -227,7 +240,8 @@ live_cleanup() {
     ((rc == 0)) || for n in "${LIVE_NODES[@]}"; do show_logs "$n"; done
     for n in "${LIVE_NODES[@]}"; do node_stop "$n"; done
     [[ -n ${loop:-} ]] && losetup -d "$loop"
-    for n in "${LIVE_NETNS[@]}"; do ip netns del "$n" 2>/dev/null; done
+    # Whatever else runs in the namespaces (a qnetd, a client) goes with them.
+    for n in "${LIVE_NETNS[@]}"; do node_kill "$n"; ip netns del "$n" 2>/dev/null; done
     [[ -n ${LIVE_WORK:-} ]] && rm -rf "$LIVE_WORK"
     exit $rc
 }

@@ -3,7 +3,8 @@
 # failing a filesystem and an address over between them: real Pacemaker decisions on
 # real mounts and addresses, without VMs (and without DRBD or NFS: see tests/lab).
 #
-#   tests/live/pacemaker-2node.sh      as root, after cargo build; AGENTS=reference for ocf:heartbeat:*
+#   tests/live/pacemaker-2node.sh      as root, after cargo build; AGENTS=reference for ocf:heartbeat:*,
+#                                      ARBITER=qnetd for a quorum device instead of two_node
 #
 # Network: a bridge in a "switch" namespace joins n1 (10.213.78.1), n2 (.2) and a
 # client (.9); corosync 3 (knet, two_node) runs between n1 and n2. The "shared disk" is
@@ -19,6 +20,12 @@
 #  4. power loss of n1: every process of n1 is killed and its link goes down; n2 takes
 #     g over (the time until the address answers again is printed); n1 boots again,
 #     rejoins, and g fails back to it.
+# With ARBITER=qnetd the third vote comes from corosync-qnetd on the client's address
+# (corosync-qdevice on both nodes, ffsplit, no two_node), and a step follows:
+#  5. the link between n1 and n2 is cut (each drops the other's address; both still reach
+#     qnetd): qnetd's vote keeps exactly one partition quorate, n1 (the lowest node id,
+#     ffsplit's tie-breaker), which keeps g; n2 is inquorate and runs nothing. The cut
+#     heals, n2 rejoins, g stays on n1.
 # There is no fencing (stonith-enabled=false): the power loss kills every process of the
 # node before its peer notices, which is what fencing would guarantee. Everything is
 # removed at the end, also when a step fails.
@@ -26,6 +33,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 AGENTS=${AGENTS:-ferro}
+ARBITER=${ARBITER:-}
 PREFIX=${PREFIX:-fcrm-2n}
 N1=$PREFIX-n1
 N2=$PREFIX-n2
@@ -67,7 +75,12 @@ placed() {
 }
 
 case $AGENTS in ferro) ra=ocf:ferro ;; reference) ra=ocf:heartbeat ;; *) die "AGENTS must be ferro or reference" ;; esac
-require_tools corosync pacemakerd pcs crm_mon ip nsenter losetup mkfs.ext4 findmnt
+case $ARBITER in
+    "") require_tools corosync pacemakerd pcs crm_mon ip nsenter losetup mkfs.ext4 findmnt ;;
+    qnetd) require_tools corosync pacemakerd pcs crm_mon ip nsenter losetup mkfs.ext4 findmnt \
+        corosync-qnetd corosync-qdevice corosync-quorumtool ;;
+    *) die "ARBITER must be empty or qnetd" ;;
+esac
 live_begin
 
 log "network: bridge in $SW joining $N1 ($NET.1), $N2 ($NET.2) and $CLI ($NET.9)"
@@ -93,7 +106,26 @@ mkfs.ext4 -q "$loop"
 mnt=$LIVE_WORK/mnt
 mkdir -p "$mnt"
 
-log "starting both nodes (agents $ra)"
+if [[ $ARBITER == qnetd ]]; then
+    # The arbiter: a third machine's corosync-qnetd (TLS off: no certificates to hand out
+    # here).
+    QNETD=$NET.9
+    log "arbiter: corosync-qnetd on $CLI ($QNETD)"
+    ip netns exec "$CLI" setsid corosync-qnetd -f -s off -l "$QNETD" \
+        -S "lock_file=$LIVE_WORK/qnetd.pid,local_socket_file=$LIVE_WORK/qnetd.sock" \
+        > "$LIVE_WORK/qnetd.out" 2>&1 < /dev/null &
+fi
+
+# quorate NODE yes|no: corosync-quorumtool on NODE says its partition is (not) quorate.
+quorate() {
+    local out
+    # (It blocks while corosync forms a new membership.)
+    out=$(on "$1" timeout 5 corosync-quorumtool -s 2>&1) || true
+    grep -q "^Quorate: *Yes" <<<"$out" && [[ $2 == yes ]] && return 0
+    grep -q "^Quorate: *No" <<<"$out" && [[ $2 == no ]]
+}
+
+log "starting both nodes (agents $ra${ARBITER:+, arbiter $ARBITER})"
 corosync_conf "$PREFIX" "$N1=$NET.1" "$N2=$NET.2" > "$LIVE_WORK/corosync.conf"
 node_start "$N1" "$LIVE_WORK/corosync.conf" "$AGENTS"
 node_start "$N2" "$LIVE_WORK/corosync.conf" "$AGENTS"
@@ -150,6 +182,29 @@ node_start "$N1" "$LIVE_WORK/corosync.conf" "$AGENTS"
 wait_for "$N1 back online" "$TIMEOUT" node_online "$N2" "$N1"
 placed "$N1" "$N2"
 on "$N1" crm_mon -1 -r
+
+if [[ $ARBITER == qnetd ]]; then
+    on "$N1" timeout 5 corosync-quorumtool -s
+    log "5. link between $N1 and $N2 cut; both still reach the arbiter"
+    LIVE_DC=$N1
+    # Isolated bridge ports reach only the others, like a switch that lost one path: packets
+    # vanish silently. (A prohibit route would make corosync's sends fail at once, and it
+    # spins in its gather state.)
+    ip netns exec "$SW" bridge link set dev "$PREFIX-p1" isolated on
+    ip netns exec "$SW" bridge link set dev "$PREFIX-p2" isolated on
+    wait_for "$N2 inquorate" "$TIMEOUT" quorate "$N2" no
+    wait_for "$N1 quorate (arbiter's vote)" "$TIMEOUT" quorate "$N1" yes
+    placed "$N1" "$N2"
+    on "$N1" timeout 5 corosync-quorumtool -s
+    # Inquorate, n2 runs nothing (no-quorum-policy=stop) however long the cut lasts.
+    sleep 10
+    placed "$N1" "$N2"
+    ip netns exec "$SW" bridge link set dev "$PREFIX-p1" isolated off
+    ip netns exec "$SW" bridge link set dev "$PREFIX-p2" isolated off
+    wait_for "$N2 quorate again" "$TIMEOUT" quorate "$N2" yes
+    wait_for "$N2 back online" "$TIMEOUT" node_online "$N1" "$N2"
+    placed "$N1" "$N2"
+fi
 
 log "stopping both nodes"
 for n in "${LIVE_NODES[@]}"; do node_stop "$n"; done
