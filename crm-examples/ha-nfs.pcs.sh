@@ -26,6 +26,11 @@
 #                        there: crm-examples/drbd9-tiebreaker.res): the clone gets a third,
 #                        diskless instance that is never promoted, g_nfs never runs there, and
 #                        the fence-race delay of two nodes is left out (README.md)
+#   ARBITER=             the host of a corosync-qnetd that gives the two nodes their third vote
+#                        (corosync-qdevice, set up first: README.md, "A quorum arbiter"): only
+#                        the partition holding that vote has quorum and fences, so the
+#                        fence-race delay of two nodes is left out. On a running cluster the
+#                        script checks that the quorum device is there.
 #   AGENT_drbd, AGENT_Filesystem, AGENT_nfsserver, AGENT_exportfs, AGENT_IPaddr2:
 #                        the agent for one resource, overriding AGENTS (e.g. ocf:heartbeat:exportfs)
 #
@@ -59,6 +64,7 @@ NFS_INFODIR=${NFS_INFODIR-$DIRECTORY/.nfsinfo}
 FAILBACK=${FAILBACK:-yes}
 STONITH=${STONITH:-yes}
 TIEBREAKER=${TIEBREAKER:-}
+ARBITER=${ARBITER:-}
 
 case $AGENTS in ferro|reference) ;; *) echo "AGENTS must be ferro or reference, not '$AGENTS'" >&2; exit 2 ;; esac
 # agent NAME: the resource agent for NAME, from AGENT_<NAME> or AGENTS.
@@ -75,12 +81,24 @@ case $STONITH in yes|no) ;; *) echo "STONITH must be yes or no" >&2; exit 2 ;; e
 case $TIEBREAKER in
     "$NODE1"|"$NODE2") echo "TIEBREAKER must be a third node, not $TIEBREAKER" >&2; exit 2 ;;
 esac
+case $ARBITER in
+    "$NODE1"|"$NODE2") echo "ARBITER must be a third machine, not $ARBITER" >&2; exit 2 ;;
+esac
+if [[ -n $ARBITER && -n $TIEBREAKER ]]; then
+    echo "ARBITER and TIEBREAKER are two ways to a third vote: one of them" >&2; exit 2
+fi
 
 # Build the whole configuration in a file, then push it at once: created one by one
 # in a live cluster, the group could start before its constraints exist.
 if [[ -n ${CIB:-} ]]; then
     live=
 else
+    # Leaving out the fence-race delay is safe only with the third vote really there.
+    if [[ -n $ARBITER ]] && ! corosync-quorumtool -s 2>/dev/null | grep -q '^Flags:.*Qdevice'; then
+        echo "ARBITER=$ARBITER: this cluster has no quorum device yet; first:" >&2
+        echo "  pcs quorum device add model net host=$ARBITER algorithm=ffsplit" >&2
+        exit 2
+    fi
     live=$(mktemp -d)
     trap 'rm -rf "$live"' EXIT
     pcs cluster cib "$live/orig.xml"
@@ -150,16 +168,16 @@ if [[ -n $TIEBREAKER ]]; then
     "${pcs[@]}" constraint location g_nfs avoids "$TIEBREAKER"
 fi
 
-if [[ $STONITH == yes && -z $TIEBREAKER ]]; then
+if [[ $STONITH == yes && -z $TIEBREAKER$ARBITER ]]; then
     # Two nodes that lose each other try to fence each other at once. With
     # priority-fencing-delay, fencing the node that runs the prioritised group waits
     # 15 s, so that node wins the race and the service is not interrupted.
     "${pcs[@]}" resource meta g_nfs priority=10
     "${pcs[@]}" property set priority-fencing-delay=15s
 elif [[ $STONITH == yes ]]; then
-    # Three votes: only a partition holding two of them has quorum and fences, so there is
-    # no race to win and priority-fencing-delay (it only delays fencing by a partition
-    # without a majority) would change nothing.
+    # Three votes (a tiebreaker node or an arbiter): only a partition holding two of them
+    # has quorum and fences, so there is no race to win and priority-fencing-delay would
+    # only delay the fencing of a node that lost its power.
     :
 else
     # Only for trying the configuration: without fencing, a node that stops answering

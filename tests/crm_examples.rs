@@ -484,6 +484,24 @@ fn pcs_script_runs_offline_and_crm_verify_accepts_every_variant() {
     let xml = fs::read_to_string(&cib).unwrap();
     assert!(!xml.contains("stonith-enabled"), "{xml}");
     assert!(!xml.contains("priority"), "{xml}");
+    // ARBITER (a corosync-qnetd host): three votes as well, the same CIB without the delay.
+    let cib = lab.pcs_cib("arbiter.xml", &[("STONITH", "yes"), ("ARBITER", "qnetd")]);
+    let xml = fs::read_to_string(&cib).unwrap();
+    assert!(!xml.contains("priority"), "{xml}");
+    assert!(xml.contains("name=\"clone-max\" value=\"2\""), "{xml}");
+    for (k, v, why) in [
+        ("ARBITER", NODE2, "ARBITER must be a third machine"),
+        ("TIEBREAKER", TIEBREAKER, "one of them"),
+    ] {
+        let mut cmd = lab.agents.cmd("bash");
+        cmd.arg(examples().join("ha-nfs.pcs.sh"))
+            .env("CIB", lab.empty_cib("arbiter-bad.xml"))
+            .env("ARBITER", "qnetd")
+            .env(k, v);
+        let out = run(&mut cmd, 60);
+        assert_eq!(out.code, Some(2), "{k}={v}: {}", out.stderr);
+        assert!(out.stderr.contains(why), "{}", out.stderr);
+    }
     // The tiebreaker must be a third node.
     let mut cmd = lab.agents.cmd("bash");
     cmd.arg(examples().join("ha-nfs.pcs.sh"))
