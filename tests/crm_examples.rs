@@ -66,23 +66,12 @@ impl Lab {
             out.stdout_checked("cibadmin --empty")
                 .replacen("<cib ", "<cib have-quorum=\"1\" ", 1);
         fs::write(&cib, xml).unwrap();
-        for (id, uname) in [(1, NODE1), (2, NODE2)] {
-            run(
-                self.agents.cmd("cibadmin").env("CIB_file", &cib).args([
-                    "-C",
-                    "-o",
-                    "nodes",
-                    "-X",
-                    &format!("<node id=\"{id}\" uname=\"{uname}\"/>"),
-                ]),
-                30,
-            )
-            .check("cibadmin -C node");
-        }
+        self.add_node(&cib, 1, NODE1);
+        self.add_node(&cib, 2, NODE2);
         cib
     }
 
-    /// Adds a node entry to a CIB file (the tiebreaker variant's third node).
+    /// Adds a node entry to a CIB file.
     fn add_node(&self, cib: &Path, id: u32, uname: &str) {
         run(
             self.agents.cmd("cibadmin").env("CIB_file", cib).args([

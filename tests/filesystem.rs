@@ -30,11 +30,16 @@ struct Lab {
 impl Lab {
     /// None (and the test is skipped, saying why) when not root or without the tools.
     fn new(test: &str) -> Option<Lab> {
+        Lab::with_tools(test, &[])
+    }
+
+    /// Lab::new, and these tools besides.
+    fn with_tools(test: &str, tools: &[&str]) -> Option<Lab> {
         if !nix::unistd::geteuid().is_root() {
             skip(test, "needs root for loop devices and mounts");
             return None;
         }
-        for tool in ["losetup", "mkfs.ext4", "mkfs.xfs"] {
+        for &tool in ["losetup", "mkfs.ext4", "mkfs.xfs"].iter().chain(tools) {
             if !have(tool) {
                 skip(test, &format!("{tool} is not installed"));
                 return None;
@@ -845,16 +850,9 @@ fn idle_stop_and_depth0_monitor_start_no_process() {
 /// must unmount it.
 #[test]
 fn eio_is_not_taken_for_not_mounted() {
-    let Some(mut lab) = Lab::new("eio") else {
+    let Some(mut lab) = Lab::with_tools("eio", &["xfs_io"]) else {
         return;
     };
-    if !have("xfs_io") {
-        skip(
-            "eio_is_not_taken_for_not_mounted",
-            "xfs_io is not installed",
-        );
-        return;
-    }
     let dev = lab.disk("e", "xfs", None);
     let mp = lab.mkdir("m");
     let r = Res::new(&dev, &mp, "xfs");
@@ -995,13 +993,9 @@ fn monitor_is_not_fooled_by_a_changing_mount_table() {
 
 #[test]
 fn ocf_tester_passes() {
-    let Some(mut lab) = Lab::new("tester") else {
+    let Some(mut lab) = Lab::with_tools("tester", &["ocf-tester"]) else {
         return;
     };
-    if !have("ocf-tester") {
-        skip("ocf_tester_passes", "ocf-tester is not installed");
-        return;
-    }
     let dev = lab.disk("t", "ext4", None);
     let mp = lab.mkdir("m");
     let out = support::ocf_tester(
@@ -1123,16 +1117,9 @@ fn hung_filesystem_does_not_hang_monitor_or_stop() {
 /// a filesystem fsck cannot repair is not mounted.
 #[test]
 fn fsck_runs_where_the_reference_runs_it() {
-    let Some(mut lab) = Lab::new("fsck") else {
+    let Some(mut lab) = Lab::with_tools("fsck", &["fsck", "mkfs.ext2"]) else {
         return;
     };
-    if !have("fsck") || !have("mkfs.ext2") {
-        skip(
-            "fsck_runs_where_the_reference_runs_it",
-            "fsck or mkfs.ext2 is not installed",
-        );
-        return;
-    }
     let ext2 = lab.disk("e2", "ext2", None);
     let ext4 = lab.disk("e4", "ext4", None);
     let mp = lab.mkdir("m");
@@ -1329,16 +1316,9 @@ fn fast_stop_gives_up_early_and_is_off_by_default() {
 /// uses the filesystem; stop must find and stop that user.
 #[test]
 fn holder_in_another_mount_namespace_is_found() {
-    let Some(mut lab) = Lab::new("mntns") else {
+    let Some(mut lab) = Lab::with_tools("mntns", &["unshare"]) else {
         return;
     };
-    if !have("unshare") {
-        skip(
-            "holder_in_another_mount_namespace",
-            "unshare is not installed",
-        );
-        return;
-    }
     let dev = lab.disk("n", "ext4", None);
     // As on any systemd host, where / is shared, and so is every mount made below it.
     let shared = lab.mkdir("shared");
@@ -1393,16 +1373,9 @@ fn holder_in_another_mount_namespace_is_found() {
 /// Ours unmounts it in that namespace too, stopping only the process that uses it.
 #[test]
 fn private_copy_in_another_mount_namespace_is_unmounted_too() {
-    let Some(mut lab) = Lab::new("privns") else {
+    let Some(mut lab) = Lab::with_tools("privns", &["unshare"]) else {
         return;
     };
-    if !have("unshare") {
-        skip(
-            "private_copy_in_another_mount_namespace",
-            "unshare is not installed",
-        );
-        return;
-    }
     let dev = lab.disk("p", "ext4", None);
     let mp = lab.mkdir("m");
     let outside = lab.mkdir("outside");
