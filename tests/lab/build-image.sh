@@ -10,7 +10,7 @@ MIRROR=${FERRO_LAB_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=(
   linux-image-amd64 initramfs-tools systemd-sysv udev kmod dbus openssh-server
   iproute2 iputils-ping procps psmisc python3 less nftables
-  drbd-utils pacemaker corosync pcs crmsh resource-agents
+  drbd-utils pacemaker corosync corosync-qdevice pcs crmsh resource-agents
   nfs-kernel-server nfs-common xfsprogs
 )
 
@@ -44,7 +44,7 @@ inc=$(IFS=,; echo "${PACKAGES[*]}")
       printf \"[nfsd]\nlease-time=10\ngrace-time=10\n\" >> /etc/nfs.conf
       systemctl enable lab-boot.service systemd-networkd.service ssh.service
       # Pacemaker owns these; the lab starts the cluster stack itself.
-      for u in corosync pacemaker pcsd pcsd-ruby drbd nfs-server apt-daily.timer apt-daily-upgrade.timer \
+      for u in corosync corosync-qdevice pacemaker pcsd pcsd-ruby drbd nfs-server apt-daily.timer apt-daily-upgrade.timer \
                man-db.timer e2scrub_all.timer fstrim.timer; do
         systemctl disable \$u 2>/dev/null || true
       done

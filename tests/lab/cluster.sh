@@ -42,8 +42,13 @@ cluster_start() {
     # Three votes, a majority is two: corosync's defaults, without the image's two_node.
     local vm
     for vm in "${NODES[@]}"; do lab_scp_to "$vm" "$LAB_DIR/corosync-3nodes.conf" /etc/corosync/corosync.conf; done
+  elif [[ -n $ARBITER ]]; then
+    # Two votes and the arbiter's: no two_node.
+    local vm
+    lab_qnetd_start
+    for vm in "${NODES[@]}"; do lab_scp_to "$vm" "$LAB_DIR/corosync-qdevice.conf" /etc/corosync/corosync.conf; done
   fi
-  on_nodes 'systemctl start corosync pacemaker'
+  on_nodes "systemctl start $CLUSTER_UNITS"
   wait_for "all nodes online" 240 online_all || die "cluster did not form"
   log "cluster formed"
 }
@@ -58,6 +63,7 @@ cluster_configure() {
   [[ -f $HERE/../../crm-examples/ha-nfs.pcs.sh ]] && script=$HERE/../../crm-examples/ha-nfs.pcs.sh
   for a in "${!AGENT_OF[@]}"; do overrides+="AGENT_$a=${AGENT_OF[$a]} "; done
   [[ -z $TIEBREAKER ]] || overrides+="TIEBREAKER=$TIEBREAKER "
+  [[ -z $ARBITER ]] || overrides+="ARBITER=$ARBITER "
   key=$( { cat "$script"; declare -f cluster_configure; echo "$AGENTS $failback $overrides"; } |
     sha256sum | cut -c1-16)
   cib=$LAB_CACHE/cib/$key.xml

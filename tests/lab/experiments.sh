@@ -56,6 +56,7 @@ writer_keep() {
 record() {  # record EXP VERDICT NOTES
   local row notes=$3 agents=$AGENTS
   [[ ${HANDLERS:-} == ferro ]] && agents+=" +fence-peer"
+  [[ -z $ARBITER ]] || agents+=" +arbiter"
   [[ -z $TIEBREAKER ]] || notes="3 nodes ($TIEBREAKER diskless tiebreaker): $notes"
   [[ ${CERR:-0} == 0 ]] || notes+="; client saw ${CERR} write/fsync errors"
   row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%F)" "$KERNEL" "$DRBD_VERSION" "$agents" "$1" "$2" \
@@ -69,7 +70,7 @@ record() {  # record EXP VERDICT NOTES
 node_boot() {  # bring a powered-off node back and into the cluster
   vm_start "$1"
   wait_ssh "$1"
-  lab_ssh "$1" 'systemctl start corosync pacemaker'
+  lab_ssh "$1" "systemctl start $CLUSTER_UNITS"
 }
 fences() { { wc -l < "$LAB_RUN/fence.log"; } 2>/dev/null || echo 0; }  # fence requests so far
 fenced_since() { (($(fences) > $1)); }                             # fenced_since COUNT

@@ -14,6 +14,8 @@ declare -A LAB_MEM=([node1]=768 [node2]=768 [node3]=512 [client]=384)
 # The cluster nodes: node1 and node2 hold the data; --nodes 3 adds node3 (run.sh).
 NODES=(node1 node2)
 TIEBREAKER=
+ARBITER=          # --arbiter: corosync-qnetd's address (the host side), corosync-qdevice on the nodes
+CLUSTER_UNITS="corosync pacemaker"   # what a node starts to join the cluster
 LAB_FENCED_PORT=7410
 
 log() { printf '%s [lab] %s\n' "$(date +%T)" "$*" >&2; }
@@ -248,6 +250,14 @@ lab_fenced_start() {
   LAB_FENCED_PID=$!
 }
 
+# The quorum arbiter: corosync-qnetd on the host side of the namespace, like the fence daemon.
+lab_qnetd_start() {
+  ip netns exec "$LAB_NS" setsid corosync-qnetd -f -s off -l "$LAB_HOST_IP" \
+    -S "lock_file=$LAB_RUN/qnetd.pid,local_socket_file=$LAB_RUN/qnetd.sock" \
+    >>"$LAB_RUN/logs/qnetd.log" 2>&1 </dev/null &
+  LAB_QNETD_PID=$!
+}
+
 lab_collect_logs() {
   local vm
   for vm in "${NODES[@]}" client; do
@@ -276,6 +286,7 @@ lab_cleanup() {
     [[ ${FERRO_LAB_KEEP:-0} == 1 ]] || rm -f "$LAB_RUN"/*.raw "$LAB_RUN"/*.ext4
   fi
   [[ -n ${LAB_FENCED_PID:-} ]] && kill "$LAB_FENCED_PID" 2>/dev/null
+  [[ -n ${LAB_QNETD_PID:-} ]] && kill "$LAB_QNETD_PID" 2>/dev/null
   [[ -n ${LAB_NETNS_MADE:-} ]] && ip netns del "$LAB_NS" 2>/dev/null
   [[ -n ${LAB_RUN:-} ]] && log "logs in $LAB_RUN/logs"
   exit "$rc"
@@ -284,12 +295,17 @@ lab_cleanup() {
 # The host side needs these Debian packages; install what is missing (CI may be a new machine).
 lab_host_packages() {
   local p missing=()
-  for p in mmdebstrap qemu-system-x86 openssh-client e2fsprogs iproute2 python3 util-linux; do
+  for p in mmdebstrap qemu-system-x86 openssh-client e2fsprogs iproute2 python3 util-linux \
+    ${ARBITER:+corosync-qnetd}; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   ((${#missing[@]})) || return 0
   log "installing ${missing[*]}"
   apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  # The lab runs its own qnetd in its namespace: the package must not leave one listening here.
+  if [[ " ${missing[*]} " == *" corosync-qnetd "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now corosync-qnetd.service >/dev/null 2>&1 || true
+  fi
 }
 
 # drbd_agent_cmd VM ACTION [VAR=VALUE...] : the ferro agent as pacemaker-execd would run it

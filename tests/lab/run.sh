@@ -3,7 +3,7 @@
 # network namespace. See docs/lab.md.
 #
 #   tests/lab/run.sh [--agents reference|ferro] [--drbd 8.4|9] [--handlers drbd-utils|ferro] [--nodes 2|3]
-#                    [--smoke] [--runs N] [--keep] [--show] [EXPERIMENT...]
+#                    [--arbiter] [--smoke] [--runs N] [--keep] [--show] [EXPERIMENT...]
 #
 # EXPERIMENTs (default: all, in this order):
 #   standby kill-primary failback stay nfs-restart nfs-fail netcut-drbd netcut-full
@@ -17,6 +17,9 @@
 # --nodes 3 (with --drbd 9 only): node3 joins as a diskless DRBD tiebreaker and third corosync
 #   vote (crm-examples/drbd9-tiebreaker.res, TIEBREAKER=node3); experiments kill-primary
 #   netcut-drbd netcut-full.
+# --arbiter (2 nodes): corosync-qnetd on the host side of the namespace gives the third vote,
+#   corosync-qdevice on both nodes (tests/lab/corosync-qdevice.conf), no two_node, and the
+#   configuration without priority-fencing-delay (crm-examples: ARBITER=).
 # Environment: FERRO_LAB_CACHE (image cache, default /var/cache/ferro-lab), FERRO_LAB_NETNS
 # (default flab; two runs at once need two names), FERRO_LAB_ACCEL
 # (e.g. "tcg,tb-size=256" or "kvm -cpu host"; default: probed once, cached), FERRO_LAB_KEEP=1,
@@ -42,11 +45,12 @@ while (($#)); do
     --handlers=*) HANDLERS=${1#*=} ;;
     --nodes) N_NODES=$2; shift ;;
     --nodes=*) N_NODES=${1#*=} ;;
+    --arbiter) ARBITER=$LAB_HOST_IP CLUSTER_UNITS="corosync corosync-qdevice pacemaker" ;;
     --smoke) SMOKE=1 ;;
     --runs) RUNS=$2; shift ;;
     --keep) export FERRO_LAB_KEEP=1 ;;
     --show) SHOW=1 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) [[ " ${ALL_EXPS[*]} " == *" $1 "* ]] || die "unknown experiment $1 (${ALL_EXPS[*]})"; EXPS+=("$1") ;;
   esac
@@ -71,6 +75,7 @@ case $N_NODES in
     ;;
   *) die "--nodes 2|3" ;;
 esac
+[[ -z $ARBITER || $N_NODES == 2 ]] || die "--arbiter is the two-node variant (--nodes 3 has its tiebreaker)"
 [[ $(id -u) == 0 ]] || die "run as root (netns, taps)"
 
 mkdir -p "$LAB_CACHE"
@@ -78,13 +83,13 @@ exec 9>"$LAB_CACHE/lab-$LAB_NS.lock"
 flock -n 9 || die "another lab run holds $LAB_CACHE/lab-$LAB_NS.lock (FERRO_LAB_NETNS=<name> for a second one)"
 # Install first, check after: a new machine has none of these yet.
 lab_host_packages
-for t in qemu-system-x86_64 ssh python3 ip mmdebstrap; do command -v $t >/dev/null || die "$t missing after installing the lab's packages"; done
+for t in qemu-system-x86_64 ssh python3 ip mmdebstrap ${ARBITER:+corosync-qnetd}; do command -v $t >/dev/null || die "$t missing after installing the lab's packages"; done
 
 [[ $AGENTS == ferro ]] && lab_build_ferro
 lab_image
 lab_drbd_modules
 lab_accel
-LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$AGENTS-drbd$LAB_DRBD${TIEBREAKER:+-3nodes}$( ((SMOKE)) && echo -smoke || true)
+LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$AGENTS-drbd$LAB_DRBD${TIEBREAKER:+-3nodes}${ARBITER:+-arbiter}$( ((SMOKE)) && echo -smoke || true)
 mkdir -p "$LAB_RUN/logs"
 echo "$LAB_KEY" > "$LAB_CACHE/key-$LAB_NS"   # for ssh.sh
 trap lab_cleanup EXIT
@@ -140,7 +145,7 @@ for ((run = 1; run <= RUNS; run++)); do
   done
 done
 echo
-echo "== results ($AGENTS agents: $AGENT_CHOICE; fence-peer handlers: $HANDLERS; kernel $KERNEL; DRBD $DRBD_VERSION; ${#NODES[@]} nodes; accel ${LAB_ACCEL%% *}) =="
+echo "== results ($AGENTS agents: $AGENT_CHOICE; fence-peer handlers: $HANDLERS;${ARBITER:+ quorum arbiter at $ARBITER;} kernel $KERNEL; DRBD $DRBD_VERSION; ${#NODES[@]} nodes; accel ${LAB_ACCEL%% *}) =="
 column -t -s $'\t' "$RESULTS"
 cat "$RESULTS" >> "$LAB_CACHE/results.tsv"
 if ((RUNS > 1)); then
