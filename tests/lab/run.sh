@@ -144,6 +144,7 @@ for ((run = 1; run <= RUNS; run++)); do
     ((SHOW)) && cluster_show
   done
 done
+monitor_cost
 echo
 echo "== results ($AGENTS agents: $AGENT_CHOICE; fence-peer handlers: $HANDLERS;${ARBITER:+ quorum arbiter at $ARBITER;} kernel $KERNEL; DRBD $DRBD_VERSION; ${#NODES[@]} nodes; accel ${LAB_ACCEL%% *}) =="
 column -t -s $'\t' "$RESULTS"
