@@ -150,6 +150,9 @@ echo "== results ($AGENTS agents: $AGENT_CHOICE; fence-peer handlers: $HANDLERS;
 column -t -s $'\t' "$RESULTS"
 cat "$RESULTS" >> "$LAB_CACHE/results.tsv"
 if ((RUNS > 1)); then
+  # The steps come from the nodes' logs: collect them now rather than at exit.
+  lab_collect_logs
+  LAB_COLLECT=0
   echo
   python3 "$HERE/series.py" "$LAB_RUN" "${EXPS[@]}" | tee "$LAB_RUN/series.md" || true
 fi
