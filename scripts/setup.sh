@@ -20,20 +20,7 @@ PACKAGES=(
     # building
     gcc pkg-config ca-certificates
 )
-missing=()
-for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "setup: installing ${missing[*]}"
-    apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-    # The tests run their own qnetd in a namespace: installing the package must not leave an
-    # arbiter listening on this machine.
-    if [[ " ${missing[*]} " == *" corosync-qnetd "* ]] && command -v systemctl >/dev/null; then
-        systemctl disable --now corosync-qnetd.service >/dev/null 2>&1 || true
-    fi
-fi
+scripts/apt-install.sh "${PACKAGES[@]}"
 
 if ! command -v cargo >/dev/null; then
     [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"

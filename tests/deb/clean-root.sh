@@ -16,10 +16,7 @@ log() { printf '%s [deb] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (chroot)"
-if ! command -v mmdebstrap >/dev/null; then
-  log "installing mmdebstrap"
-  apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap >&2
-fi
+"$root_dir/scripts/apt-install.sh" mmdebstrap
 
 # The clean root: Debian 12 with pcs (and the Pacemaker CLI it drives), nothing of ferro-ocf.
 key=$(sha256sum "$0" | cut -c1-12)

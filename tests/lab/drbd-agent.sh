@@ -324,13 +324,9 @@ cmd_timing() {
   on_both 'systemctl stop pacemaker corosync 2>/dev/null; drbdadm down r0 2>/dev/null; modprobe drbd; drbdadm up r0'
   wait_for "connected" 60 drbd_is node1 'Connected*UpToDate/UpToDate' || die "not connected"
   lab_ssh node1 'drbdadm primary r0'
-  local vm agent n=20
+  local vm agent
   for vm in node1 node2; do
-    for agent in /usr/lib/ocf/resource.d/ferro/drbd /usr/lib/ocf/resource.d/linbit/drbd; do
-      lab_ssh "$vm" "cmd=\"$(drbd_agent_cmd "$vm" monitor OCF_RESKEY_CRM_meta_interval=20000 | sed "s#/usr/lib/ocf/resource.d/ferro/drbd#$agent#")\"
-        t0=\$(date +%s%N); for i in \$(seq $n); do eval \"\$cmd\" >/dev/null 2>&1; rc=\$?; done; t1=\$(date +%s%N)
-        echo \"$vm $agent monitor rc=\$rc: \$(( (t1 - t0) / $n / 1000000 )) ms per call ($n calls)\""
-    done
+    for agent in ferro linbit; do time_monitor "$vm" "$agent" 20; done
   done
   lab_ssh node1 'mkfs.xfs -q -f /dev/drbd0 && drbdadm secondary r0'
   on_both 'drbdadm down r0'

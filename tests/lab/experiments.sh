@@ -71,16 +71,13 @@ record() {  # record EXP VERDICT NOTES
 # ocf:linbit:drbd's, on each data node of the running cluster: with attrd there, as under
 # pacemaker-execd. As instance drbd_probe, so the promotion scores they write are nobody's.
 monitor_cost() {
-  local vm agent agents=(linbit) n=20
+  local vm agent agents=(linbit)
   [[ $AGENTS == ferro ]] && agents=(ferro linbit)
   for vm in node1 node2; do
     for agent in "${agents[@]}"; do
-      lab_ssh "$vm" "cmd=\"$(DRBD_AGENT=$agent drbd_agent_cmd "$vm" monitor OCF_RESKEY_CRM_meta_interval=20000 OCF_RESOURCE_INSTANCE=drbd_probe)\"
-        eval \"\$cmd\" >/dev/null 2>&1
-        t0=\$(date +%s%N); for i in \$(seq $n); do eval \"\$cmd\" >/dev/null 2>&1; rc=\$?; done; t1=\$(date +%s%N)
-        echo \"drbd monitor in the running cluster: $vm $agent rc=\$rc \$(( (t1 - t0) / $n / 1000000 )) ms per call ($n calls after a first)\"" || true
+      time_monitor "$vm" "$agent" 20 OCF_RESOURCE_INSTANCE=drbd_probe || true
     done
-  done | tee "$LAB_RUN/monitor-cost.txt"
+  done | sed 's/^/drbd monitor in the running cluster: /' | tee "$LAB_RUN/monitor-cost.txt"
   lab_ssh node1 'for n in node1 node2; do crm_attribute -N $n -n master-drbd_probe -l reboot -D; done' >/dev/null 2>&1 || true
 }
 

@@ -294,18 +294,8 @@ lab_cleanup() {
 
 # The host side needs these Debian packages; install what is missing (CI may be a new machine).
 lab_host_packages() {
-  local p missing=()
-  for p in mmdebstrap qemu-system-x86 openssh-client e2fsprogs iproute2 python3 util-linux \
-    ${ARBITER:+corosync-qnetd}; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  ((${#missing[@]})) || return 0
-  log "installing ${missing[*]}"
-  apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-  # The lab runs its own qnetd in its namespace: the package must not leave one listening here.
-  if [[ " ${missing[*]} " == *" corosync-qnetd "* ]] && command -v systemctl >/dev/null; then
-    systemctl disable --now corosync-qnetd.service >/dev/null 2>&1 || true
-  fi
+  "$LAB_DIR/../../scripts/apt-install.sh" mmdebstrap qemu-system-x86 openssh-client e2fsprogs \
+    iproute2 python3 util-linux ${ARBITER:+corosync-qnetd}
 }
 
 # drbd_agent_cmd VM ACTION [VAR=VALUE...] : the ferro agent as pacemaker-execd would run it
@@ -317,6 +307,16 @@ drbd_agent_cmd() {
     OCF_RESKEY_CRM_meta_promoted_max=1 OCF_RESKEY_CRM_meta_promoted_node_max=1 \
     OCF_RESKEY_CRM_meta_notify=true OCF_RESKEY_CRM_meta_on_node=$vm $* \
     /usr/lib/ocf/resource.d/${DRBD_AGENT:-ferro}/drbd $action"
+}
+
+# time_monitor VM AGENT N [VAR=VALUE...] : wall time per call of ocf:AGENT:drbd's monitor on VM,
+# N calls after a first (which warms the caches); prints "VM ocf:AGENT:drbd rc=RC: MS ms per call".
+time_monitor() {
+  local vm=$1 agent=$2 n=$3; shift 3
+  lab_ssh "$vm" "cmd=\"$(DRBD_AGENT=$agent drbd_agent_cmd "$vm" monitor OCF_RESKEY_CRM_meta_interval=20000 "$@")\"
+    eval \"\$cmd\" >/dev/null 2>&1
+    t0=\$(date +%s%N); for i in \$(seq $n); do eval \"\$cmd\" >/dev/null 2>&1; rc=\$?; done; t1=\$(date +%s%N)
+    echo \"$vm ocf:$agent:drbd rc=\$rc: \$(( (t1 - t0) / $n / 1000000 )) ms per call ($n calls after a first)\""
 }
 
 # The ferro-ocf Debian package the nodes get (scripts/deb.sh): every lab run tests the package
