@@ -18,6 +18,10 @@
 #   DRBD_RESOURCE=r0 DEVICE=/dev/drbd0 DIRECTORY=/data FSTYPE=xfs
 #   CLIENTSPEC=192.168.48.0/24 FSID=1 VIP=192.168.48.200 CIDR=24 NIC=
 #   NFS_INFODIR=$DIRECTORY/.nfsinfo   NFS state kept on the replicated filesystem
+#   TICKLE_DIR=$NFS_INFODIR   (ocf:ferro:IPaddr2 only) where the VIP's TCP connections are
+#                        recorded, so that after a power loss the new node resets its clients'
+#                        connections at once (tickle ACKs) instead of leaving them to their
+#                        retransmission timers; empty: off
 #   FAILBACK=yes         yes: the Promoted role (and so everything) goes back to NODE1
 #                        when it returns; no: resources stay where they run (stickiness)
 #   STONITH=yes          yes: fencing stays on; add a fence device (see README.md);
@@ -61,6 +65,7 @@ VIP=${VIP:-192.168.48.200}
 CIDR=${CIDR:-24}
 NIC=${NIC:-}
 NFS_INFODIR=${NFS_INFODIR-$DIRECTORY/.nfsinfo}
+TICKLE_DIR=${TICKLE_DIR-$NFS_INFODIR}
 FAILBACK=${FAILBACK:-yes}
 STONITH=${STONITH:-yes}
 TIEBREAKER=${TIEBREAKER:-}
@@ -127,6 +132,9 @@ nfsd_opts=(nfs_ip="$VIP")
     directory="$DIRECTORY" options=rw,sync,no_root_squash fsid="$FSID" --group g_nfs
 vip_opts=(ip="$VIP" cidr_netmask="$CIDR")
 [[ -n $NIC ]] && vip_opts+=(nic="$NIC")
+# tickle_dir is ocf:ferro:IPaddr2's addition (the reference's portblock has it): the VIP's
+# connections recorded on the replicated filesystem, tickled by the node that takes over.
+[[ -n $TICKLE_DIR && $(agent IPaddr2) == ocf:ferro:IPaddr2 ]] && vip_opts+=(tickle_dir="$TICKLE_DIR")
 "${pcs[@]}" resource create vip "$(agent IPaddr2)" "${vip_opts[@]}" --group g_nfs
 
 # The seed restarts a failed NFS server once and hands over if it fails again:

@@ -585,8 +585,8 @@ fn pcs_script_takes_its_settings_from_the_environment() {
         "failback rule names NODE1: {xml}"
     );
     assert!(
-        !xml.contains("nfs_shared_infodir"),
-        "NFS_INFODIR= leaves it out: {xml}"
+        !xml.contains("nfs_shared_infodir") && !xml.contains("tickle_dir"),
+        "NFS_INFODIR= leaves it (and TICKLE_DIR, which follows it) out: {xml}"
     );
     assert_eq!(xml.matches("provider=\"ferro\"").count(), 4, "{xml}");
     assert!(
@@ -745,6 +745,10 @@ fn reference_agents_variant_behaves_the_same() {
         return;
     };
     let cib = lab.pcs_cib("ref.xml", &[("AGENTS", "reference")]);
+    let xml = fs::read_to_string(&cib).unwrap();
+    // The reference IPaddr2 has no tickle_dir (ferro's addition): left out, not refused.
+    assert!(!xml.contains("tickle_dir"), "{xml}");
+    assert!(xml.contains("name=\"nfs_shared_infodir\""), "{xml}");
     node_loss_and_return(&lab, &cib, "ref", true);
 }
 

@@ -1081,9 +1081,15 @@ fn monitor_spawns_no_process() {
         .env("OCF_RESKEY_nic", "fipt0")
         .env("OCF_RESKEY_cidr_netmask", "24")
         .env("OCF_RESKEY_network_namespace", &lab.a)
+        // Recording the connections reads /proc and writes a file: no process either.
+        .env("OCF_RESKEY_tickle_dir", &lab.rsc_tmp)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        lab.rsc_tmp.join("192.0.2.10").is_file(),
+        "no record written"
+    );
     let t = std::fs::read_to_string(&trace).unwrap();
     let calls = |name: &str| {
         t.lines()
@@ -1306,4 +1312,177 @@ fn exit_codes_match_the_reference_agent() {
     let ns = format!("{}-none", ferro.a);
     let p = &[("ip", "192.0.2.12"), ("network_namespace", ns.as_str())];
     assert_eq!(run_agent(AGENT, "start", p, &[]).code, 5);
+}
+
+/// A process in a namespace whose stdout lines arrive on a channel; killed when dropped.
+struct InNs {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl InNs {
+    fn python(ns: &str, script: &str) -> InNs {
+        use std::io::BufRead;
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, "python3", "-u", "-c", script])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 in the namespace");
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in out.lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        InNs { child, lines }
+    }
+
+    fn line(&self, within: Duration) -> Option<String> {
+        self.lines.recv_timeout(within).ok()
+    }
+}
+
+impl Drop for InNs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The address's last holder loses power with a client connected; the node that starts the
+/// address next (here the same namespace, with no trace of the connection left) tickles the
+/// client, which gets a reset at once. Without the tickle an idle client would never notice.
+#[test]
+fn tickle_dir_resets_the_clients_of_a_node_that_died() {
+    need_root!("tickle_dir_resets_the_clients_of_a_node_that_died");
+    if !have("python3") {
+        skip(
+            "tickle_dir_resets_the_clients_of_a_node_that_died",
+            "python3 (the test's TCP server and client) is not installed",
+        );
+        return;
+    }
+    for (vip, prefix, peer) in [
+        ("192.0.2.10", "24", "192.0.2.2"),
+        ("2001:db8::10", "64", "2001:db8::2"),
+    ] {
+        tickle_after_power_loss(vip, prefix, peer);
+    }
+}
+
+fn tickle_after_power_loss(vip: &str, prefix: &str, peer: &str) {
+    let lab = Lab::new("tickle");
+    let dir = lab.rsc_tmp.join("shared");
+    std::fs::create_dir(&dir).unwrap();
+    let dir_s = dir.to_str().unwrap();
+    let params = [
+        ("ip", vip),
+        ("nic", "fipt0"),
+        ("cidr_netmask", prefix),
+        ("tickle_dir", dir_s),
+    ];
+    lab.ok("start", &params);
+
+    // A server on the address that aborts its connections when killed (SO_LINGER 0: a reset,
+    // never a FIN), and a client that waits for data and reports how its connection ended.
+    let server = InNs::python(
+        &lab.a,
+        &format!(
+            "import socket, struct, time\n\
+             f = socket.AF_INET6 if ':' in '{vip}' else socket.AF_INET\n\
+             l = socket.create_server(('{vip}', 2049), family=f); print('listening')\n\
+             c, _ = l.accept(); c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n\
+             print('accepted'); time.sleep(600)\n"
+        ),
+    );
+    assert_eq!(
+        server.line(Duration::from_secs(10)).as_deref(),
+        Some("listening")
+    );
+    let client = InNs::python(
+        &lab.b,
+        &format!(
+            "import socket\n\
+             s = socket.create_connection(('{vip}', 2049)); print('connected', s.getsockname()[1])\n\
+             try:\n    print('eof' if not s.recv(1) else 'data')\n\
+             except ConnectionResetError:\n    print('reset')\n"
+        ),
+    );
+    let connected = client
+        .line(Duration::from_secs(10))
+        .expect("client connects");
+    let port = connected
+        .strip_prefix("connected ")
+        .expect(&connected)
+        .to_owned();
+    assert_eq!(
+        server.line(Duration::from_secs(10)).as_deref(),
+        Some("accepted")
+    );
+
+    // The monitor records the connection (and leaves an unchanged record alone).
+    lab.ok("monitor", &params);
+    let record = dir.join(vip);
+    let sock = |ip: &str, port: &str| match ip.contains(':') {
+        true => format!("[{ip}]:{port}"),
+        false => format!("{ip}:{port}"),
+    };
+    let want = format!("{} {}\n", sock(vip, "2049"), sock(peer, &port));
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), want);
+    let written = std::fs::metadata(&record).unwrap().modified().unwrap();
+    lab.ok("monitor", &params);
+    assert_eq!(
+        std::fs::metadata(&record).unwrap().modified().unwrap(),
+        written
+    );
+
+    // Power loss: the link goes dead first, so that nothing the dying node sends arrives.
+    lab.ip_a(&["link", "set", "fipt0", "down"]);
+    drop(server);
+    // (IPv6 addresses go with the link; IPv4 ones stay until removed.)
+    let cidr = format!("{vip}/{prefix}");
+    let _ = Command::new("ip")
+        .args(["-n", &lab.a, "addr", "del", &cidr, "dev", "fipt0"])
+        .output();
+    assert!(!lab.has(&cidr));
+    lab.ip_a(&["link", "set", "fipt0", "up"]);
+    assert_eq!(
+        client.line(Duration::from_secs(2)),
+        None,
+        "{vip}: the client must not have noticed the loss by itself"
+    );
+
+    let o = lab.run("start", &params);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(
+        client.line(Duration::from_secs(20)).as_deref(),
+        Some("reset"),
+        "{vip}: the tickle must reset the client's connection; start said: {}",
+        o.stderr
+    );
+    lab.ok("stop", &params);
+}
+
+/// tickle_dir is checked where it is used, and a bad value changes nothing; stop and probes
+/// do not need it.
+#[test]
+fn tickle_dir_must_be_absolute_where_it_is_used() {
+    need_root!("tickle_dir_must_be_absolute_where_it_is_used");
+    let lab = Lab::new("tickle-bad");
+    let mut params = V4.to_vec();
+    params.push(("tickle_dir", "relative/dir"));
+    let o = lab.run("start", &params);
+    assert_eq!(o.code, 6, "{o:?}");
+    assert!(
+        o.stderr.contains("ocf-exit-reason:parameter tickle_dir"),
+        "{o:?}"
+    );
+    assert!(
+        !lab.has("192.0.2.10/24"),
+        "start refused but changed something"
+    );
+    let probe = lab.run_env("monitor", &params, &[("OCF_RESKEY_CRM_meta_interval", "0")]);
+    assert_eq!(probe.code, 7, "{probe:?}");
+    assert_eq!(lab.code("stop", &params), 0);
 }

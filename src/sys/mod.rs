@@ -18,3 +18,4 @@ pub mod pacemaker;
 pub mod procs;
 pub mod safe_file;
 pub mod systemd;
+pub mod tickle;

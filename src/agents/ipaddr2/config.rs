@@ -11,6 +11,7 @@ use crate::sys::netlink::Family;
 use crate::sys::netns;
 use anyhow::Result;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
@@ -55,6 +56,9 @@ pub(super) struct Config {
     pub(super) netns: Option<String>,
     pub(super) check_link_status: bool,
     pub(super) proto: Option<u8>,
+    /// A ferro addition (portblock's tickle_dir for this address): where the address's TCP
+    /// connections are recorded, to be tickled by the node that starts it next.
+    pub(super) tickle_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -249,6 +253,15 @@ impl Config {
             },
         })?;
 
+        let tickle_dir = p.parse("tickle_dir", |v| match v.trim() {
+            "" => Ok(None),
+            v if v.starts_with('/') => Ok(Some(PathBuf::from(v))),
+            v => ocf_bail!(
+                ErrConfigured,
+                "parameter tickle_dir: {v:?} is not an absolute path"
+            ),
+        })?;
+
         Ok(Config {
             ip,
             family,
@@ -272,6 +285,7 @@ impl Config {
             netns,
             check_link_status: p.bool("check_link_status")?,
             proto,
+            tickle_dir,
         })
     }
 }

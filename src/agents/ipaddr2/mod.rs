@@ -10,7 +10,10 @@
 //!   the route cache; (lvs_support) give lo its address back. Nothing there = success.
 //! - monitor: is the address on its interface, and (check_link_status) has the interface link?
 //!   Netlink only, no process: one request for the link, one for its addresses (plus one for
-//!   the routes when nic or cidr_netmask is not given).
+//!   the routes when nic or cidr_netmask is not given). (tickle_dir) record the address's TCP
+//!   connections there, for the node that takes the address over after a power loss: its start
+//!   sends each recorded client a tickle ACK with the announcement, so the client reconnects at
+//!   once (a ferro addition).
 //!
 //! Exit codes follow the reference agent, except where marked "Differs from the reference".
 
@@ -21,7 +24,8 @@ use crate::sys::netlink::{
     Addr, Family, Link, Netlink, NewAddr, IFA_F_DADFAILED, IFA_F_NODAD, IFA_F_NOPREFIXROUTE,
     IFA_F_TENTATIVE, RT_TABLE_LOCAL, RT_TABLE_MAIN,
 };
-use crate::sys::{arp, background, netns};
+use crate::sys::tickle::{self, Conn};
+use crate::sys::{arp, background, netns, safe_file};
 use anyhow::Result;
 use nix::libc;
 use std::net::{IpAddr, Ipv4Addr};
@@ -37,6 +41,14 @@ pub struct IPaddr2;
 
 /// How long start waits for carrier on a link without it (check_link_status).
 const CARRIER_WAIT: Duration = Duration::from_secs(5);
+/// Tickle ACKs to each recorded connection, and how far apart: a client answers one
+/// out-of-window segment per tcp_invalid_ratelimit (500 ms), and the first may reach it before
+/// the gratuitous ARP.
+const TICKLE_ROUNDS: u32 = 3;
+const TICKLE_GAP: Duration = Duration::from_millis(600);
+/// The most connections recorded, and the largest record read (lines of about 50 bytes).
+const TICKLE_MAX: usize = 8192;
+const TICKLE_RECORD_MAX: u64 = TICKLE_MAX as u64 * 128;
 
 impl crate::ocf::Agent for IPaddr2 {
     fn name(&self) -> &'static str {
@@ -83,7 +95,8 @@ impl crate::ocf::Agent for IPaddr2 {
             host.wait_for_carrier(&cfg, &place, ctx)?;
         }
         if !place.link.is_loopback() {
-            announce(ctx, &cfg, &place, &mut host, cfg.arp.count)?;
+            let conns = recorded_connections(&cfg);
+            announce(ctx, &cfg, &place, &mut host, cfg.arp.count, conns)?;
         }
         Ok(OcfCode::Success)
     }
@@ -190,6 +203,9 @@ impl crate::ocf::Agent for IPaddr2 {
         }
         if cfg.family == Family::V4 && cfg.arp.refresh > 0 && !place.link.is_loopback() {
             refresh_arp(ctx, &cfg, &place);
+        }
+        if let Some(dir) = &cfg.tickle_dir {
+            record_connections(&cfg, dir);
         }
         debug!("monitor used {} netlink requests", host.nl.requests());
         Ok(OcfCode::Success)
@@ -714,7 +730,15 @@ impl Host {
 // ---------------------------------------------------------------------------------------------
 // Telling the neighbours.
 
-fn announce(ctx: &Ctx, cfg: &Config, place: &Placement, host: &mut Host, count: u32) -> Result<()> {
+/// Gratuitous ARPs (IPv6: unsolicited NAs), and with them the tickle ACKs to `conns`.
+fn announce(
+    ctx: &Ctx,
+    cfg: &Config,
+    place: &Placement,
+    host: &mut Host,
+    count: u32,
+    conns: Vec<Conn>,
+) -> Result<()> {
     let dad_done = match cfg.ip {
         IpAddr::V6(_) if !cfg.nodad => host.wait_for_dad(cfg, place, ctx)?,
         _ => true,
@@ -732,10 +756,25 @@ fn announce(ctx: &Ctx, cfg: &Config, place: &Placement, host: &mut Host, count: 
     }
     let (ip, index, interval) = (cfg.ip, place.link.index, cfg.arp.interval);
     let send = move |deadline: &crate::ocf::Deadline| -> Result<u32> {
-        match ip {
-            IpAddr::V4(a) => arp::send_gratuitous_arp(index, mac, a, count, interval, deadline),
-            IpAddr::V6(a) => arp::send_unsolicited_na(index, mac, a, count, interval, deadline),
-        }
+        std::thread::scope(|s| {
+            let tickles = (!conns.is_empty()).then(|| {
+                s.spawn(|| tickle::tickle(ip, index, &conns, TICKLE_ROUNDS, TICKLE_GAP, deadline))
+            });
+            let sent = match ip {
+                IpAddr::V4(a) => arp::send_gratuitous_arp(index, mac, a, count, interval, deadline),
+                IpAddr::V6(a) => arp::send_unsolicited_na(index, mac, a, count, interval, deadline),
+            };
+            match tickles.map(|t| t.join()) {
+                Some(Ok(Ok(n))) => info!(
+                    "sent {n} tickle ACKs for {ip} ({} connections)",
+                    conns.len()
+                ),
+                Some(Ok(Err(e))) => warn!("Could not send tickle ACKs for {ip}: {e:#}"),
+                Some(Err(_)) => warn!("the tickle ACK sender for {ip} failed"),
+                None => {}
+            }
+            sent
+        })
     };
     let what = if cfg.family == Family::V4 {
         "gratuitous ARPs"
@@ -782,6 +821,67 @@ fn refresh_arp(ctx: &Ctx, cfg: &Config, place: &Placement) {
         match r {
             Ok(n) => debug!("refreshed neighbours' ARP caches for {ip} ({n} packets)"),
             Err(e) => warn!("Could not send gratuitous arps: {e:#}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// tickle_dir: the connections a node taking the address over wakes up.
+
+/// The file in tickle_dir named after the address.
+fn tickle_record(cfg: &Config) -> PathBuf {
+    PathBuf::from(cfg.ip.to_string())
+}
+
+/// monitor: write the address's established connections to its record when they changed.
+/// Never fails the monitor: the address is served either way.
+fn record_connections(cfg: &Config, dir: &Path) {
+    let rel = tickle_record(cfg);
+    let record = || -> Result<bool> {
+        let mut conns = tickle::established_to(cfg.ip)?;
+        conns.truncate(TICKLE_MAX);
+        let text = tickle::format_list(&conns);
+        if safe_file::read(dir, &rel, TICKLE_RECORD_MAX)
+            .ok()
+            .flatten()
+            .as_deref()
+            == Some(text.as_str())
+        {
+            return Ok(false);
+        }
+        safe_file::replace(dir, &rel, text.as_bytes())?;
+        Ok(true)
+    };
+    match record() {
+        Ok(true) => debug!(
+            "recorded the connections to {} in {}",
+            cfg.ip,
+            dir.display()
+        ),
+        Ok(false) => {}
+        Err(e) => warn!(
+            "tickle_dir: cannot record the connections to {}: {e:#}",
+            cfg.ip
+        ),
+    }
+}
+
+/// start: the connections the address's last holder recorded (none when there is no record).
+fn recorded_connections(cfg: &Config) -> Vec<Conn> {
+    let Some(dir) = &cfg.tickle_dir else {
+        return Vec::new();
+    };
+    match safe_file::read(dir, &tickle_record(cfg), TICKLE_RECORD_MAX) {
+        Ok(Some(text)) => {
+            let mut conns = tickle::parse_list(&text);
+            conns.retain(|c| c.local.ip() == cfg.ip);
+            conns.truncate(TICKLE_MAX);
+            conns
+        }
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            warn!("tickle_dir: cannot read the recorded connections: {e:#}");
+            Vec::new()
         }
     }
 }
