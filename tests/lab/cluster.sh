@@ -46,7 +46,8 @@ cluster_start() {
     # Two votes and the arbiter's: no two_node.
     local vm
     lab_qnetd_start
-    for vm in "${NODES[@]}"; do lab_scp_to "$vm" "$LAB_DIR/corosync-qdevice.conf" /etc/corosync/corosync.conf; done
+    lab_qdevice_corosync_conf >"$LAB_RUN/corosync.conf"
+    for vm in "${NODES[@]}"; do lab_scp_to "$vm" "$LAB_RUN/corosync.conf" /etc/corosync/corosync.conf; done
   fi
   on_nodes "systemctl start $CLUSTER_UNITS"
   wait_for "all nodes online" 240 online_all || die "cluster did not form"

@@ -3,6 +3,8 @@
 # Sourced by run.sh; everything it creates is undone by lab_cleanup (trap).
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../qdevice.sh
+source "$LAB_DIR/../qdevice.sh"
 LAB_CACHE=${FERRO_LAB_CACHE:-/var/cache/ferro-lab}
 LAB_NS=${FERRO_LAB_NETNS:-flab}
 LAB_HOST_IP=192.168.48.1
@@ -252,10 +254,17 @@ lab_fenced_start() {
 
 # The quorum arbiter: corosync-qnetd on the host side of the namespace, like the fence daemon.
 lab_qnetd_start() {
-  ip netns exec "$LAB_NS" setsid corosync-qnetd -f -s off -l "$LAB_HOST_IP" \
-    -S "lock_file=$LAB_RUN/qnetd.pid,local_socket_file=$LAB_RUN/qnetd.sock" \
-    >>"$LAB_RUN/logs/qnetd.log" 2>&1 </dev/null &
-  LAB_QNETD_PID=$!
+  qnetd_start "$LAB_NS" "$LAB_HOST_IP" "$LAB_RUN" "$LAB_RUN/logs/qnetd.log"
+  LAB_QNETD_PID=$QNETD_PID
+}
+
+# The nodes' corosync.conf with the arbiter: the image's, its two_node replaced by the quorum
+# device (qdevice_conf).
+lab_qdevice_corosync_conf() {
+  local line
+  while IFS= read -r line; do
+    if [[ $line == *two_node:* ]]; then qdevice_conf "$ARBITER" "  "; else printf '%s\n' "$line"; fi
+  done <"$LAB_DIR/guest/rootfs/etc/corosync/corosync.conf"
 }
 
 lab_collect_logs() {

@@ -18,8 +18,9 @@
 #   vote (crm-examples/drbd9-tiebreaker.res, TIEBREAKER=node3); experiments kill-primary
 #   netcut-drbd netcut-full.
 # --arbiter (2 nodes): corosync-qnetd on the host side of the namespace gives the third vote,
-#   corosync-qdevice on both nodes (tests/lab/corosync-qdevice.conf), no two_node, and the
-#   configuration without priority-fencing-delay (crm-examples: ARBITER=).
+#   corosync-qdevice on both nodes (the image's corosync.conf, two_node replaced by
+#   tests/qdevice.sh's device block), and the configuration without priority-fencing-delay
+#   (crm-examples: ARBITER=).
 # Environment: FERRO_LAB_CACHE (image cache, default /var/cache/ferro-lab), FERRO_LAB_NETNS
 # (default flab; two runs at once need two names), FERRO_LAB_ACCEL
 # (e.g. "tcg,tb-size=256" or "kvm -cpu host"; default: probed once, cached), FERRO_LAB_KEEP=1,
@@ -50,7 +51,7 @@ while (($#)); do
     --runs) RUNS=$2; shift ;;
     --keep) export FERRO_LAB_KEEP=1 ;;
     --show) SHOW=1 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) [[ " ${ALL_EXPS[*]} " == *" $1 "* ]] || die "unknown experiment $1 (${ALL_EXPS[*]})"; EXPS+=("$1") ;;
   esac

@@ -8,6 +8,7 @@
 LIVE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LIVE_ROOT=$(cd "$LIVE_DIR/../.." && pwd)
 . "$LIVE_ROOT/tests/pcmk/overlay.sh"
+. "$LIVE_ROOT/tests/qdevice.sh"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
 log() { printf '\n== %s\n' "$*"; }
@@ -66,9 +67,7 @@ corosync_conf() {
     done
     printf '}\nquorum {\n    provider: corosync_votequorum\n'
     if [[ -n ${QNETD:-} ]]; then
-        printf '    device {\n        model: net\n        votes: 1\n        timeout: 1000\n'
-        printf '        sync_timeout: 3000\n        net {\n            host: %s\n' "$QNETD"
-        printf '            algorithm: ffsplit\n            tls: off\n        }\n    }\n'
+        qdevice_conf "$QNETD" "    "
     elif (($# == 2)); then
         printf '    two_node: 1\n'
     fi

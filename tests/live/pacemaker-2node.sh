@@ -111,18 +111,16 @@ if [[ $ARBITER == qnetd ]]; then
     # here).
     QNETD=$NET.9
     log "arbiter: corosync-qnetd on $CLI ($QNETD)"
-    ip netns exec "$CLI" setsid corosync-qnetd -f -s off -l "$QNETD" \
-        -S "lock_file=$LIVE_WORK/qnetd.pid,local_socket_file=$LIVE_WORK/qnetd.sock" \
-        > "$LIVE_WORK/qnetd.out" 2>&1 < /dev/null &
+    qnetd_start "$CLI" "$QNETD" "$LIVE_WORK" "$LIVE_WORK/qnetd.out"
 fi
 
 # quorate NODE yes|no: corosync-quorumtool on NODE says its partition is (not) quorate.
 quorate() {
-    local out
-    # (It blocks while corosync forms a new membership.)
+    local out want=Yes
+    [[ $2 == no ]] && want=No
+    # (It blocks while corosync forms a new membership, and fails when inquorate.)
     out=$(on "$1" timeout 5 corosync-quorumtool -s 2>&1) || true
-    grep -q "^Quorate: *Yes" <<<"$out" && [[ $2 == yes ]] && return 0
-    grep -q "^Quorate: *No" <<<"$out" && [[ $2 == no ]]
+    grep -q "^Quorate: *$want" <<<"$out"
 }
 
 log "starting both nodes (agents $ra${ARBITER:+, arbiter $ARBITER})"

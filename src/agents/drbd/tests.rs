@@ -659,6 +659,18 @@ exists path name:r0 peer-node-id:1 conn-name:node2 local:ipv4:192.168.48.182:778
 exists -
 ";
 
+/// events2 text with the connection to `peer` (in `role`) lost: connecting, its disk unknown.
+fn peer_gone(text: &str, peer: &str, role: &str) -> String {
+    text.replace(
+        &format!("conn-name:{peer} connection:Connected role:{role}"),
+        &format!("conn-name:{peer} connection:Connecting role:Unknown"),
+    )
+    .replace(
+        &format!("conn-name:{peer} volume:0 replication:Established peer-disk:UpToDate"),
+        &format!("conn-name:{peer} volume:0 replication:Off peer-disk:DUnknown"),
+    )
+}
+
 /// ocf:linbit:drbd on an intentionally diskless node: monitor says running (0), start has no
 /// disk to miss, and drbd_update_master_score's "diskless client?" branch scores it one below
 /// an UpToDate disk (as_good_as_it_gets - 1 with every peer UpToDate, local_ok - 1 with one),
@@ -682,30 +694,13 @@ fn diskless_tiebreaker_runs_unpromoted_with_the_references_client_score() {
     assert_eq!(score(&st), (Set(9999), false));
 
     // One data node gone: still quorate (two of three), local_ok - 1.
-    let one = TIEBREAKER_NODE3
-        .replace(
-            "conn-name:node2 connection:Connected role:Secondary",
-            "conn-name:node2 connection:Connecting role:Unknown",
-        )
-        .replace(
-            "conn-name:node2 volume:0 replication:Established peer-disk:UpToDate",
-            "conn-name:node2 volume:0 replication:Off peer-disk:DUnknown",
-        );
+    let one = peer_gone(TIEBREAKER_NODE3, "node2", "Secondary");
     let st = crate::sys::drbd::parse_events2(&one, "r0");
     assert_eq!(code_of_state(&st), OcfCode::Success);
     assert_eq!(score(&st), (Set(999), false));
 
     // Both gone: no quorum, no score, still running.
-    let none = one
-        .replace(
-            "conn-name:node1 connection:Connected role:Primary",
-            "conn-name:node1 connection:Connecting role:Unknown",
-        )
-        .replace(
-            "conn-name:node1 volume:0 replication:Established peer-disk:UpToDate",
-            "conn-name:node1 volume:0 replication:Off peer-disk:DUnknown",
-        )
-        .replace("quorum:yes", "quorum:no");
+    let none = peer_gone(&one, "node1", "Primary").replace("quorum:yes", "quorum:no");
     let st = crate::sys::drbd::parse_events2(&none, "r0");
     assert_eq!(code_of_state(&st), OcfCode::Success);
     assert_eq!(score(&st), (Remove, false));
