@@ -321,6 +321,12 @@ const ERR_INSTALLED: i32 = 5;
 const ERR_CONFIGURED: i32 = 6;
 const NOT_RUNNING: i32 = 7;
 
+/// `mount ARGS...`, which must succeed (what the test sets up around the resource).
+fn mount(args: &[&str]) {
+    let st = Command::new("mount").args(args).status().unwrap();
+    assert!(st.success(), "mount {args:?}: {st}");
+}
+
 #[test]
 fn start_monitor_stop_xfs_with_check_levels() {
     let Some(mut lab) = Lab::new("xfs") else {
@@ -424,11 +430,7 @@ fn bind_mounts_and_bind_ro() {
     };
     let dev = lab.disk("b", "ext4", None);
     let base = lab.mkdir("base");
-    assert!(Command::new("mount")
-        .args([&dev, &base])
-        .status()
-        .unwrap()
-        .success());
+    mount(&[&dev, &base]);
     let src = lab.mkdir("base/exports");
     let mp = lab.mkdir("bind");
     let r = Res::new(&src, &mp, "none").with("options", "bind");
@@ -629,11 +631,7 @@ fn nested_mount_below_the_mount_point_comes_off_first() {
     assert_eq!(r.start(), OK);
     let nested = format!("{mp}/deep/er");
     std::fs::create_dir_all(&nested).unwrap();
-    assert!(Command::new("mount")
-        .args([&inner, &nested])
-        .status()
-        .unwrap()
-        .success());
+    mount(&[&inner, &nested]);
     let holder = lab.sleeper_in(&nested);
     lab.settle();
     assert_eq!(r.stop(), OK);
@@ -649,11 +647,7 @@ fn another_device_on_the_mount_point() {
     let ours = lab.disk("ours", "ext4", None);
     let theirs = lab.disk("theirs", "ext4", None);
     let mp = lab.mkdir("m");
-    assert!(Command::new("mount")
-        .args([&theirs, &mp])
-        .status()
-        .unwrap()
-        .success());
+    mount(&[&theirs, &mp]);
     let r = Res::new(&ours, &mp, "ext4");
     let out = r.run("start", &[]);
     assert_eq!(out.code, ERR_GENERIC);
@@ -887,11 +881,7 @@ fn busy_bind_mount_stop_kills_only_users_of_the_bind_mount() {
     };
     let dev = lab.disk("b", "ext4", None);
     let base = lab.mkdir("base");
-    assert!(Command::new("mount")
-        .args([&dev, &base])
-        .status()
-        .unwrap()
-        .success());
+    mount(&[&dev, &base]);
     let src = lab.mkdir("base/share");
     let mp = lab.mkdir("bind");
     let r = Res::new(&src, &mp, "none").with("options", "bind");
@@ -941,22 +931,14 @@ fn monitor_is_not_fooled_by_a_changing_mount_table() {
     // Push the table well past one page, with our mount in the middle of it.
     for i in 0..40 {
         let d = lab.mkdir(&format!("pre{i:02}"));
-        assert!(Command::new("mount")
-            .args(["-t", "tmpfs", "ffs-pre", &d])
-            .status()
-            .unwrap()
-            .success());
+        mount(&["-t", "tmpfs", "ffs-pre", &d]);
     }
     let mp = lab.mkdir("m");
     let r = Res::new(&dev, &mp, "ext4");
     assert_eq!(r.start(), OK);
     for i in 0..40 {
         let d = lab.mkdir(&format!("post{i:02}"));
-        assert!(Command::new("mount")
-            .args(["-t", "tmpfs", "ffs-post", &d])
-            .status()
-            .unwrap()
-            .success());
+        mount(&["-t", "tmpfs", "ffs-post", &d]);
     }
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let churn_dirs: Vec<PathBuf> = (0..20)
@@ -1810,11 +1792,7 @@ fn device_link_that_vanished_is_still_unmounted() {
     // Provably another device (a present node with other numbers) is still left alone.
     let theirs = lab.disk("t", "ext4", None);
     let other = lab.disk("o", "ext4", None);
-    assert!(Command::new("mount")
-        .args([&theirs, &mp])
-        .status()
-        .unwrap()
-        .success());
+    mount(&[&theirs, &mp]);
     let r = Res::new(&other, &mp, "ext4");
     assert_eq!(r.stop(), OK);
     assert_eq!(mounted(&mp).unwrap().source, theirs.as_str());
