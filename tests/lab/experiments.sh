@@ -68,7 +68,7 @@ record() {  # record EXP VERDICT NOTES
 }
 
 # monitor_cost : wall time per call of the drbd monitor, ferro's (with --agents ferro) and
-# ocf:linbit:drbd's, on each data node of the running cluster: with attrd there, as under
+# ocf:linbit:drbd's, and of a bare process, on each data node of the running cluster: with attrd there, as under
 # pacemaker-execd. As instance drbd_probe, so the promotion scores they write are nobody's.
 monitor_cost() {
   local vm agent agents=(linbit)
@@ -77,7 +77,10 @@ monitor_cost() {
     for agent in "${agents[@]}"; do
       time_monitor "$vm" "$agent" 20 OCF_RESOURCE_INSTANCE=drbd_probe || true
     done
-  done | sed 's/^/drbd monitor in the running cluster: /' | tee "$LAB_RUN/monitor-cost.txt"
+    # The floors under the agents' figures: any process, and ferro-ocf's own start.
+    time_calls "$vm" 20 "a process (env -i /bin/true)" "env -i /bin/true" || true
+    [[ $AGENTS != ferro ]] || time_calls "$vm" 20 "ferro-ocf --version" "env -i /usr/sbin/ferro-ocf --version" || true
+  done | sed 's/^/in the running cluster: /' | tee "$LAB_RUN/monitor-cost.txt"
   lab_ssh node1 'for n in node1 node2; do crm_attribute -N $n -n master-drbd_probe -l reboot -D; done' >/dev/null 2>&1 || true
 }
 

@@ -318,14 +318,21 @@ drbd_agent_cmd() {
     /usr/lib/ocf/resource.d/${DRBD_AGENT:-ferro}/drbd $action"
 }
 
-# time_monitor VM AGENT N [VAR=VALUE...] : wall time per call of ocf:AGENT:drbd's monitor on VM,
-# N calls after a first (which warms the caches); prints "VM ocf:AGENT:drbd rc=RC: MS ms per call".
-time_monitor() {
-  local vm=$1 agent=$2 n=$3; shift 3
-  lab_ssh "$vm" "cmd=\"$(DRBD_AGENT=$agent drbd_agent_cmd "$vm" monitor OCF_RESKEY_CRM_meta_interval=20000 "$@")\"
+# time_calls VM N LABEL CMD : wall time per call of CMD on VM, N calls after a first (which
+# warms the caches); prints "VM LABEL rc=RC: MS ms per call".
+time_calls() {
+  local vm=$1 n=$2 label=$3 cmd=$4
+  lab_ssh "$vm" "cmd=\"$cmd\"
     eval \"\$cmd\" >/dev/null 2>&1
     t0=\$(date +%s%N); for i in \$(seq $n); do eval \"\$cmd\" >/dev/null 2>&1; rc=\$?; done; t1=\$(date +%s%N)
-    echo \"$vm ocf:$agent:drbd rc=\$rc: \$(( (t1 - t0) / $n / 1000000 )) ms per call ($n calls after a first)\""
+    echo \"$vm $label rc=\$rc: \$(( (t1 - t0) / $n / 1000000 )) ms per call ($n calls after a first)\""
+}
+
+# time_monitor VM AGENT N [VAR=VALUE...] : time_calls of ocf:AGENT:drbd's monitor on VM.
+time_monitor() {
+  local vm=$1 agent=$2 n=$3; shift 3
+  time_calls "$vm" "$n" "ocf:$agent:drbd" \
+    "$(DRBD_AGENT=$agent drbd_agent_cmd "$vm" monitor OCF_RESKEY_CRM_meta_interval=20000 "$@")"
 }
 
 # The ferro-ocf Debian package the nodes get (scripts/deb.sh): every lab run tests the package
