@@ -68,8 +68,9 @@ record() {  # record EXP VERDICT NOTES
 }
 
 # monitor_cost : wall time per call of the drbd monitor, ferro's (with --agents ferro) and
-# ocf:linbit:drbd's, and of a bare process, on each data node of the running cluster: with attrd there, as under
-# pacemaker-execd. As instance drbd_probe, so the promotion scores they write are nobody's.
+# ocf:linbit:drbd's, and of a bare process, on each data node of the running cluster: with
+# attrd there, as under pacemaker-execd. As instance drbd_probe, so the promotion scores they
+# write are nobody's.
 monitor_cost() {
   local vm agent agents=(linbit)
   [[ $AGENTS == ferro ]] && agents=(ferro linbit)
