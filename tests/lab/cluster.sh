@@ -60,8 +60,7 @@ online_all() { lab_ssh node1 "crm_mon -1 | grep -q 'Online: \[ ${NODES[*]} \]'";
 # pcs costs seconds per call in a TCG guest, so the generated configuration is cached by the
 # script's content, its inputs and this function (the fence devices are made here).
 cluster_configure() {
-  local failback=$1 script=$HERE/ha-nfs.pcs.sh overrides="" a key cib
-  [[ -f $HERE/../../crm-examples/ha-nfs.pcs.sh ]] && script=$HERE/../../crm-examples/ha-nfs.pcs.sh
+  local failback=$1 script=$LAB_DIR/../../crm-examples/ha-nfs.pcs.sh overrides="" a key cib
   for a in "${!AGENT_OF[@]}"; do overrides+="AGENT_$a=${AGENT_OF[$a]} "; done
   [[ -z $TIEBREAKER ]] || overrides+="TIEBREAKER=$TIEBREAKER "
   [[ -z $ARBITER ]] || overrides+="ARBITER=$ARBITER "
@@ -89,7 +88,7 @@ cluster_configure() {
   lab_scp_to node1 "$LAB_RUN/logs/cib-$failback.xml" /root/cib.xml
   lab_ssh node1 'pcs cluster cib-push /root/cib.xml --config' >> "$LAB_RUN/logs/configure-$failback.log" 2>&1 ||
     die "pcs cluster cib-push failed"
-  log "configuration pushed ($(basename "$(dirname "$script")")/ha-nfs.pcs.sh, FAILBACK=$failback)"
+  log "configuration pushed (crm-examples/ha-nfs.pcs.sh, FAILBACK=$failback)"
 }
 
 # What an admin would look at: crm_mon from a node that is up, and the client's mount.
