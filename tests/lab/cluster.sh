@@ -120,7 +120,7 @@ cluster_wait_service() {
 }
 
 client_mount() {
-  lab_ssh client "mkdir -p /mnt/data && mount -t nfs -o vers=4.2,hard,proto=tcp,timeo=50,retrans=3 $LAB_VIP:/data /mnt/data"
+  lab_ssh client "mkdir -p /mnt/data && mount -t nfs -o ${FERRO_LAB_NFS_OPTS:-vers=4.2,hard,proto=tcp,timeo=50,retrans=3} $LAB_VIP:/data /mnt/data"
   lab_scp_to client "$LAB_DIR/writer.py" /root/writer.py
   log "client mounted $LAB_VIP:/data ($(lab_ssh client "grep ' /mnt/data ' /proc/mounts"))"
 }

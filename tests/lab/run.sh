@@ -24,7 +24,8 @@
 # Environment: FERRO_LAB_CACHE (image cache, default /var/cache/ferro-lab), FERRO_LAB_NETNS
 # (default flab; two runs at once need two names), FERRO_LAB_ACCEL
 # (e.g. "tcg,tb-size=256" or "kvm -cpu host"; default: probed once, cached), FERRO_LAB_KEEP=1,
-# FERRO_DRBD9_TARBALL (the DRBD 9 source for --drbd 9; see build-drbd9.sh).
+# FERRO_DRBD9_TARBALL (the DRBD 9 source for --drbd 9; see build-drbd9.sh), FERRO_LAB_NFS_OPTS
+# (the client's mount options, default vers=4.2,hard,proto=tcp,timeo=50,retrans=3).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -51,7 +52,7 @@ while (($#)); do
     --runs) RUNS=$2; shift ;;
     --keep) export FERRO_LAB_KEEP=1 ;;
     --show) SHOW=1 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) [[ " ${ALL_EXPS[*]} " == *" $1 "* ]] || die "unknown experiment $1 (${ALL_EXPS[*]})"; EXPS+=("$1") ;;
   esac
