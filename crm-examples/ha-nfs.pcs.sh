@@ -18,10 +18,12 @@
 #   DRBD_RESOURCE=r0 DEVICE=/dev/drbd0 DIRECTORY=/data FSTYPE=xfs
 #   CLIENTSPEC=192.168.48.0/24 FSID=1 VIP=192.168.48.200 CIDR=24 NIC=
 #   NFS_INFODIR=$DIRECTORY/.nfsinfo   NFS state kept on the replicated filesystem
-#   TICKLE_DIR=$NFS_INFODIR   (ocf:ferro:IPaddr2 only) where the VIP's TCP connections are
+#   TICKLE_DIR=          (ocf:ferro:IPaddr2 only) where the VIP's TCP connections are
 #                        recorded, so that after a power loss the new node resets its clients'
-#                        connections at once (tickle ACKs) instead of leaving them to their
-#                        retransmission timers; empty: off
+#                        connections at once (tickle ACKs), e.g. $NFS_INFODIR. Off by default:
+#                        Linux NFS clients drop the connection themselves after about 19 s,
+#                        before a failover brings the address back, so there is nothing left
+#                        to reset (docs/lab.md); clients that keep theirs gain
 #   FAILBACK=yes         yes: the Promoted role (and so everything) goes back to NODE1
 #                        when it returns; no: resources stay where they run (stickiness)
 #   STONITH=yes          yes: fencing stays on; add a fence device (see README.md);
@@ -65,7 +67,7 @@ VIP=${VIP:-192.168.48.200}
 CIDR=${CIDR:-24}
 NIC=${NIC:-}
 NFS_INFODIR=${NFS_INFODIR-$DIRECTORY/.nfsinfo}
-TICKLE_DIR=${TICKLE_DIR-$NFS_INFODIR}
+TICKLE_DIR=${TICKLE_DIR:-}
 FAILBACK=${FAILBACK:-yes}
 STONITH=${STONITH:-yes}
 TIEBREAKER=${TIEBREAKER:-}

@@ -561,6 +561,7 @@ fn pcs_script_takes_its_settings_from_the_environment() {
         ("VIP", "10.1.2.50"),
         ("CIDR", "16"),
         ("NFS_INFODIR", ""),
+        ("TICKLE_DIR", "/srv/nfs/.t"),
         ("AGENT_exportfs", "ocf:heartbeat:exportfs"),
     ];
     let cib = lab.pcs_cib("env.xml", &env);
@@ -585,8 +586,12 @@ fn pcs_script_takes_its_settings_from_the_environment() {
         "failback rule names NODE1: {xml}"
     );
     assert!(
-        !xml.contains("nfs_shared_infodir") && !xml.contains("tickle_dir"),
-        "NFS_INFODIR= leaves it (and TICKLE_DIR, which follows it) out: {xml}"
+        !xml.contains("nfs_shared_infodir"),
+        "NFS_INFODIR= leaves it out: {xml}"
+    );
+    assert!(
+        xml.contains("name=\"tickle_dir\" value=\"/srv/nfs/.t\""),
+        "TICKLE_DIR: {xml}"
     );
     assert_eq!(xml.matches("provider=\"ferro\"").count(), 4, "{xml}");
     assert!(
@@ -744,7 +749,10 @@ fn reference_agents_variant_behaves_the_same() {
     let Some(lab) = Lab::new("pcs-reference") else {
         return;
     };
-    let cib = lab.pcs_cib("ref.xml", &[("AGENTS", "reference")]);
+    let cib = lab.pcs_cib(
+        "ref.xml",
+        &[("AGENTS", "reference"), ("TICKLE_DIR", "/data/.nfsinfo")],
+    );
     let xml = fs::read_to_string(&cib).unwrap();
     // The reference IPaddr2 has no tickle_dir (ferro's addition): left out, not refused.
     assert!(!xml.contains("tickle_dir"), "{xml}");
