@@ -23,7 +23,7 @@
 #                        connections at once (tickle ACKs), e.g. $NFS_INFODIR. Off by default:
 #                        Linux NFS clients drop the connection themselves after about 19 s,
 #                        before a failover brings the address back, so there is nothing left
-#                        to reset (docs/lab.md); clients that keep theirs gain
+#                        to reset (docs/lab.md); it helps clients that keep their connections
 #   FAILBACK=yes         yes: the Promoted role (and so everything) goes back to NODE1
 #                        when it returns; no: resources stay where they run (stickiness)
 #   STONITH=yes          yes: fencing stays on; add a fence device (see README.md);

@@ -766,7 +766,7 @@ fn announce(
             };
             match tickles.map(|t| t.join()) {
                 Some(Ok(Ok(n))) => info!(
-                    "sent {n} tickle ACKs for {ip} ({} connections)",
+                    "sent {n} tickle ACKs for {ip} ({} recorded connections)",
                     conns.len()
                 ),
                 Some(Ok(Err(e))) => warn!("Could not send tickle ACKs for {ip}: {e:#}"),
@@ -872,9 +872,9 @@ fn recorded_connections(cfg: &Config) -> Vec<Conn> {
         return Vec::new();
     };
     match safe_file::read(dir, &tickle_record(cfg), TICKLE_RECORD_MAX) {
+        // Lines of another address are skipped by tickle::tickle, which sends from this one.
         Ok(Some(text)) => {
             let mut conns = tickle::parse_list(&text);
-            conns.retain(|c| c.local.ip() == cfg.ip);
             conns.truncate(TICKLE_MAX);
             conns
         }
