@@ -49,9 +49,21 @@ cluster_start() {
     lab_qdevice_corosync_conf >"$LAB_RUN/corosync.conf"
     for vm in "${NODES[@]}"; do lab_scp_to "$vm" "$LAB_RUN/corosync.conf" /etc/corosync/corosync.conf; done
   fi
+  [[ -z $LAB_TOKEN ]] || lab_token "$LAB_TOKEN"
   on_nodes "systemctl start $CLUSTER_UNITS"
   wait_for "all nodes online" 240 online_all || die "cluster did not form"
   log "cluster formed"
+}
+# lab_token MS : corosync's token on every node, and DRBD's ping-int to match (whole seconds,
+# rounded up), before the cluster starts and brings DRBD up from r0.res.
+lab_token() {
+  local ms=$1 ping=$(((${1} + 999) / 1000))
+  on_nodes "sed -i 's/^\([[:space:]]*token:\).*/\1 $ms/' /etc/corosync/corosync.conf &&
+    grep -q '^[[:space:]]*token: $ms\$' /etc/corosync/corosync.conf &&
+    sed -i '/ping-int/d; s/^\([[:space:]]*\)net {/&\n\1  ping-int $ping;/' /etc/drbd.d/r0.res &&
+    drbdadm dump r0 | grep -q 'ping-int *$ping;'" ||
+    die "could not set corosync's token $ms ms and DRBD's ping-int $ping s"
+  log "corosync token $ms ms, DRBD ping-int $ping s"
 }
 # All NODES online in node1's view (crm_mon lists them sorted).
 online_all() { lab_ssh node1 "crm_mon -1 | grep -q 'Online: \[ ${NODES[*]} \]'"; }

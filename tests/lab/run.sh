@@ -3,7 +3,7 @@
 # network namespace. See docs/lab.md.
 #
 #   tests/lab/run.sh [--agents reference|ferro] [--drbd 8.4|9] [--handlers drbd-utils|ferro] [--nodes 2|3]
-#                    [--arbiter] [--smoke] [--runs N] [--keep] [--show] [EXPERIMENT...]
+#                    [--arbiter] [--token MS] [--smoke] [--runs N] [--keep] [--show] [EXPERIMENT...]
 #
 # EXPERIMENTs (default: all, in this order):
 #   standby kill-primary failback stay nfs-restart nfs-fail netcut-drbd netcut-full
@@ -21,6 +21,10 @@
 #   corosync-qdevice on both nodes (the image's corosync.conf, two_node replaced by
 #   tests/qdevice.sh's device block), and the configuration without priority-fencing-delay
 #   (crm-examples: ARBITER=).
+# --token MS: corosync's totem token MS (consensus stays 1.2 x token) instead of the image's
+#   5000, and DRBD's ping-int ceil(MS/1000) s with it, so DRBD sees a dead peer about when
+#   corosync does (its default 10 s ping-int would leave a promote facing a peer DRBD still
+#   thinks connected).
 # Environment: FERRO_LAB_CACHE (image cache, default /var/cache/ferro-lab), FERRO_LAB_NETNS
 # (default flab; two runs at once need two names), FERRO_LAB_ACCEL
 # (e.g. "tcg,tb-size=256" or "kvm -cpu host"; default: probed once, cached), FERRO_LAB_KEEP=1,
@@ -48,11 +52,13 @@ while (($#)); do
     --nodes) N_NODES=$2; shift ;;
     --nodes=*) N_NODES=${1#*=} ;;
     --arbiter) ARBITER=$LAB_HOST_IP CLUSTER_UNITS="corosync corosync-qdevice pacemaker" ;;
+    --token) LAB_TOKEN=$2; shift ;;
+    --token=*) LAB_TOKEN=${1#*=} ;;
     --smoke) SMOKE=1 ;;
     --runs) RUNS=$2; shift ;;
     --keep) export FERRO_LAB_KEEP=1 ;;
     --show) SHOW=1 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) [[ " ${ALL_EXPS[*]} " == *" $1 "* ]] || die "unknown experiment $1 (${ALL_EXPS[*]})"; EXPS+=("$1") ;;
   esac
@@ -77,6 +83,7 @@ case $N_NODES in
     ;;
   *) die "--nodes 2|3" ;;
 esac
+[[ -z $LAB_TOKEN || $LAB_TOKEN =~ ^[1-9][0-9]{2,5}$ ]] || die "--token MS: milliseconds, e.g. 3000"
 [[ -z $ARBITER || $N_NODES == 2 ]] || die "--arbiter is the two-node variant (--nodes 3 has its tiebreaker)"
 [[ $(id -u) == 0 ]] || die "run as root (netns, taps)"
 
@@ -91,7 +98,7 @@ for t in qemu-system-x86_64 ssh python3 ip mmdebstrap ${ARBITER:+corosync-qnetd}
 lab_image
 lab_drbd_modules
 lab_accel
-LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$AGENTS-drbd$LAB_DRBD${TIEBREAKER:+-3nodes}${ARBITER:+-arbiter}$( ((SMOKE)) && echo -smoke || true)
+LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$AGENTS-drbd$LAB_DRBD${TIEBREAKER:+-3nodes}${ARBITER:+-arbiter}${LAB_TOKEN:+-token$LAB_TOKEN}$( ((SMOKE)) && echo -smoke || true)
 mkdir -p "$LAB_RUN/logs"
 echo "$LAB_KEY" > "$LAB_CACHE/key-$LAB_NS"   # for ssh.sh
 trap lab_cleanup EXIT
@@ -148,7 +155,7 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 monitor_cost
 echo
-echo "== results ($AGENTS agents: $AGENT_CHOICE; fence-peer handlers: $HANDLERS;${ARBITER:+ quorum arbiter at $ARBITER;} kernel $KERNEL; DRBD $DRBD_VERSION; ${#NODES[@]} nodes; accel ${LAB_ACCEL%% *}) =="
+echo "== results ($AGENTS agents: $AGENT_CHOICE; fence-peer handlers: $HANDLERS;${ARBITER:+ quorum arbiter at $ARBITER;}${LAB_TOKEN:+ corosync token $LAB_TOKEN ms;} kernel $KERNEL; DRBD $DRBD_VERSION; ${#NODES[@]} nodes; accel ${LAB_ACCEL%% *}) =="
 column -t -s $'\t' "$RESULTS"
 cat "$RESULTS" >> "$LAB_CACHE/results.tsv"
 if ((RUNS > 1)); then

@@ -459,15 +459,23 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Write the score only when it changes: every write is a CIB update on every node.
-    /// A failure to record it is logged, never the action's failure (as in the reference).
+    /// Write the score unless it is known to be that already. A recurring monitor reads it
+    /// first (what it learns is cached for the next ones); every other action writes at once,
+    /// as the reference does: a read would cost one more crm_attribute on the failover's path,
+    /// and attrd changes nothing in the CIB for a value it already has (or a deletion of
+    /// none). A failure to record it is logged, never the action's failure (as in the
+    /// reference).
     fn set_score(&self, change: ScoreChange) {
         let want = match change {
             ScoreChange::Keep => return,
             ScoreChange::Set(n) if n > 0 => Some(n),
             _ => None,
         };
-        let current = self.current_score();
+        let current = if self.ctx.action == Action::Monitor {
+            self.current_score()
+        } else {
+            self.current_score.borrow().clone()
+        };
         if self.no_cluster.get() || current.is_some_and(|c| c.is(want)) {
             return;
         }
@@ -719,6 +727,18 @@ impl<'a> Session<'a> {
         true
     }
 
+    /// Before attempt `attempt` of promote, demote or stop: the first goes at once, and so
+    /// does the second (it checks what the first command did, as the reference's
+    /// `$first_try || sleep 1` does: a sleep there cost every promote, demote and stop a
+    /// second); later ones a second apart. False when the deadline leaves no room for another.
+    fn retry(&self, attempt: u32) -> bool {
+        match attempt {
+            0 => true,
+            1 => self.d().remaining() > Duration::from_millis(1500),
+            _ => self.pause(),
+        }
+    }
+
     /// Sleep a second between retries; false when the deadline leaves no room for another.
     fn pause(&self) -> bool {
         self.d().remaining() > Duration::from_millis(1500) && self.d().sleep(Duration::from_secs(1))
@@ -828,7 +848,7 @@ impl<'a> Session<'a> {
         let mut last: Option<String> = None;
         let mut attempt = 0;
         let result = loop {
-            if attempt > 0 && !self.pause() {
+            if !self.retry(attempt) {
                 break Err(ocf_err!(
                     ErrGeneric,
                     "{} could not be promoted in time{}",
@@ -892,7 +912,7 @@ impl<'a> Session<'a> {
     fn demote(&self) -> Result<OcfCode> {
         let mut last: Option<String> = None;
         for attempt in 0.. {
-            if attempt > 0 && !self.pause() {
+            if !self.retry(attempt) {
                 break;
             }
             match code_of_state(&self.state()?) {
@@ -923,7 +943,7 @@ impl<'a> Session<'a> {
         let mut last: Option<String> = None;
         let mut stopped = None;
         for attempt in 0.. {
-            if attempt > 0 && !self.pause() {
+            if !self.retry(attempt) {
                 break;
             }
             let st = self.state()?;
