@@ -619,7 +619,8 @@ impl Wrapped {
 /// place of the real one: the seam; drbd.conf, drbdadm and the CIB are real) the first
 /// recurring monitor asks drbdadm and crm_attribute, and the next ones run no program at all.
 /// A score deleted by hand behind the agent's back is written again within TRUSTED_MONITORS
-/// monitors, and a probe (after a cleanup, a cluster start) trusts nothing it kept.
+/// monitors, and a probe (after a cleanup, a cluster start) trusts nothing it kept; a post
+/// notification leaves the score it wrote for the next monitor.
 #[test]
 fn steady_state_monitor_runs_nothing_and_a_deleted_score_comes_back() {
     const NAME: &str = "steady_state_monitor_runs_nothing_and_a_deleted_score_comes_back";
@@ -750,4 +751,24 @@ fn steady_state_monitor_runs_nothing_and_a_deleted_score_comes_back() {
     let o = ferro("validate-all", &params, &env("0"));
     assert_eq!(o.code, 0, "{o:?}");
     assert!(!cache_file.exists());
+
+    // A post notification writes the score without reading it first, and leaves what it wrote
+    // for the next monitor: the first monitor after a promote asks no one.
+    let post = [
+        env("0"),
+        vec![
+            ("OCF_RESKEY_CRM_meta_notify_type", "post"),
+            ("OCF_RESKEY_CRM_meta_notify_operation", "promote"),
+        ],
+    ]
+    .concat();
+    let o = ferro("notify", &params, &post);
+    assert_eq!(o.code, 0, "{o:?}");
+    let calls = wrapped.take();
+    assert!(
+        calls.iter().any(|c| c.contains("-v 10000")) && !calls.iter().any(|c| c.contains(" -G")),
+        "{calls:?}"
+    );
+    assert!(cache_file.exists());
+    assert_eq!(monitor("20000"), Vec::<String>::new());
 }

@@ -200,8 +200,8 @@ struct Session<'a> {
     form: Cell<Option<ScoreForm>>,
     no_cluster: Cell<bool>,
     pcmk_primary: RefCell<Option<Vec<String>>>,
-    /// A recurring monitor's cache (see score_cache), with its key and, when it was trusted,
-    /// how many more monitors may trust it.
+    /// The score cache of a recurring monitor or a notification (see score_cache), with its
+    /// key and, when it was trusted, how many more monitors may trust it.
     cache: Option<(Cache, String, Option<u32>)>,
     /// crm_attribute was asked in this action (the score is known first-hand).
     asked: Cell<bool>,
@@ -219,10 +219,14 @@ fn deadline(ctx: &Ctx) -> &Deadline {
     &ctx.deadline
 }
 
-/// A recurring monitor's score cache and its key; every other action removes the cache.
+/// The score cache and its key, for a recurring monitor (which trusts what it holds) and a
+/// notification (which trusts nothing, but leaves what it wrote for the next monitor: the
+/// first monitor after a promote then asks no one, on the failover's path). Every other action
+/// has removed the cache (open).
 fn monitor_cache(ctx: &Ctx, cfg: &Config) -> Option<(Cache, String)> {
     let cache = Cache::new(Path::new(ctx.env.rsc_tmp()), ctx.env.instance())?;
-    if ctx.action != Action::Monitor || ctx.env.is_probe() {
+    let recurring = ctx.action == Action::Monitor && !ctx.env.is_probe();
+    if !recurring && ctx.action != Action::Notify {
         cache.forget();
         return None;
     }
@@ -297,7 +301,10 @@ fn open(ctx: &Ctx) -> Result<Opened<'_>> {
         }
     }
     let cache = monitor_cache(ctx, &cfg);
-    let hit = cache.as_ref().and_then(|(c, key)| c.load(key));
+    let hit = cache
+        .as_ref()
+        .filter(|_| action == Action::Monitor)
+        .and_then(|(c, key)| c.load(key));
     let mut adm = Drbdadm::new(cfg.drbdconf.as_deref());
     if let Some(e) = &hit {
         adm = adm.with_stacked(e.stacked);
@@ -387,8 +394,8 @@ impl<'a> Session<'a> {
         score_handle(self.ctx, form)
     }
 
-    /// After a recurring monitor: keep what it knows for the next ones, or nothing when it is
-    /// not sure of it.
+    /// After a recurring monitor or a post notification: keep what it knows for the next
+    /// monitors, or nothing when it is not sure of it.
     fn remember(&self, ok: bool) {
         let Some((cache, key, left)) = &self.cache else {
             return;
@@ -1008,10 +1015,9 @@ impl<'a> Session<'a> {
         } else if kind == "post" {
             let st = self.state()?;
             self.update_score(&st);
-            if st.summary().pdsk_any_unknown {
-                // Still not talking to the peer: maybe someone else is Primary.
-                self.maybe_outdate_self(&st);
-            }
+            // Still not talking to the peer: maybe someone else is Primary.
+            let outdated = st.summary().pdsk_any_unknown && self.maybe_outdate_self(&st);
+            self.remember(!outdated);
         }
         Ok(OcfCode::Success)
     }

@@ -11,7 +11,9 @@
 //! - the key holds the instance, node, resource and the drbd.conf fingerprint;
 //! - every action but a recurring monitor (start, stop, promote, demote, notify, reload, a
 //!   probe: after a cleanup or a cluster start) removes it and asks the cluster again, and so
-//!   does a monitor that fails or cannot read or write the score;
+//!   does a monitor that fails or cannot read or write the score; a post notification that
+//!   wrote the score (after a promote, say) leaves a new entry with what it wrote, as a
+//!   monitor that wrote it would;
 //! - what the key cannot see (an admin's `crm_attribute -D`, a partition that made the DC erase
 //!   the node's attributes, a replaced CIB) is caught by the bound: a monitor trusts it at most
 //!   TRUSTED_MONITORS - 1 times in a row, then reads the score again, so a score removed behind
