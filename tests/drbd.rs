@@ -515,7 +515,7 @@ fn promotion_score_forms_and_a_manual_infinity() {
     ));
     assert!(version.is_some(), "crm_attribute --version");
     assert_eq!(
-        ScoreForm::detect(&deadline()),
+        ScoreForm::detect(&deadline(), None),
         ScoreForm::for_version(version)
     );
     let forms = if version >= Some((2, 1, 0)) {
@@ -620,7 +620,8 @@ impl Wrapped {
 /// recurring monitor asks drbdadm and crm_attribute, and the next ones run no program at all.
 /// A score deleted by hand behind the agent's back is written again within TRUSTED_MONITORS
 /// monitors, and a probe (after a cleanup, a cluster start) trusts nothing it kept; a post
-/// notification leaves the score it wrote for the next monitor.
+/// notification leaves the score it wrote for the next monitor; crm_attribute's version is
+/// asked once per build of it, not once per action.
 #[test]
 fn steady_state_monitor_runs_nothing_and_a_deleted_score_comes_back() {
     const NAME: &str = "steady_state_monitor_runs_nothing_and_a_deleted_score_comes_back";
@@ -771,4 +772,23 @@ fn steady_state_monitor_runs_nothing_and_a_deleted_score_comes_back() {
     );
     assert!(cache_file.exists());
     assert_eq!(monitor("20000"), Vec::<String>::new());
+
+    // crm_attribute's form (-p or -n master-) was asked once, by the first monitor, and kept
+    // for this build of crm_attribute: no action since (the notification above, a process of
+    // its own) asked again. Another build (here: the program changed) is asked again.
+    let version = |calls: &[String]| calls.iter().any(|c| c.contains("--version"));
+    assert!(
+        !version(&calls),
+        "the notification asked crm_attribute --version: {calls:?}"
+    );
+    let form_file = rsc_tmp.join(ferro_ocf::sys::pacemaker::FORM_FILE);
+    assert!(std::fs::symlink_metadata(&form_file).unwrap().is_file());
+    let o = ferro("notify", &params, &post);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(!version(&wrapped.take()));
+    // Written again: another modification time, another build as far as the agent can tell.
+    Wrapped::new(&conf.dir, &["crm_attribute"]);
+    let o = ferro("notify", &params, &post);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(version(&wrapped.take()));
 }

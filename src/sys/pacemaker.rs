@@ -4,8 +4,9 @@
 //! on a node whose cluster stack is down) there is no score to keep: that is not an error.
 
 use crate::ocf::Deadline;
-use crate::sys::{command, procs};
+use crate::sys::{command, procs, safe_file};
 use anyhow::Result;
+use std::path::Path;
 use std::sync::OnceLock;
 
 const CRM_ATTRIBUTE: &str = "crm_attribute";
@@ -35,15 +36,29 @@ pub enum ScoreForm {
 
 impl ScoreForm {
     /// By the installed Pacemaker's version (`crm_attribute --version`), asked once per
-    /// process. When it cannot be told, -p: current Pacemaker.
-    pub fn detect(deadline: &Deadline) -> ScoreForm {
+    /// process. With `keep` (a directory only root writes, e.g. HA_RSCTMP) asked once per build
+    /// of crm_attribute ([`tool_fingerprint`]): the answer is kept there in [`FORM_FILE`], so
+    /// that each promote, demote, stop and notification, a process of its own on the failover's
+    /// path, does not run crm_attribute once more for it. When it cannot be told, -p: current
+    /// Pacemaker (and nothing is kept).
+    pub fn detect(deadline: &Deadline, keep: Option<&Path>) -> ScoreForm {
         static FORM: OnceLock<ScoreForm> = OnceLock::new();
         *FORM.get_or_init(|| {
+            let fingerprint = tool_fingerprint();
+            // "crm_attribute=-": not found, or not readable; nothing to key the answer by.
+            let known = keep.filter(|_| !fingerprint.ends_with("=-"));
+            if let Some(form) = known.and_then(|dir| kept_form(dir, &fingerprint)) {
+                return form;
+            }
             let version = command::run(CRM_ATTRIBUTE, &["--version"], deadline)
                 .ok()
                 .and_then(|o| parse_pacemaker_version(&o.stdout));
             tracing::debug!("Pacemaker version {version:?}");
-            ScoreForm::for_version(version)
+            let form = ScoreForm::for_version(version);
+            if let (Some(dir), Some(_)) = (known, version) {
+                keep_form(dir, &fingerprint, form);
+            }
+            form
         })
     }
 
@@ -66,6 +81,27 @@ impl ScoreForm {
             Some(v) if v < (2, 1, 0) => ScoreForm::Named,
             _ => ScoreForm::Promotion,
         }
+    }
+}
+
+/// Where [`ScoreForm::detect`] keeps its answer: `<fingerprint>\n<form>\n`.
+pub const FORM_FILE: &str = "ferro-crm_attribute.form";
+
+/// The form kept in `dir` for this build of crm_attribute, if any.
+fn kept_form(dir: &Path, fingerprint: &str) -> Option<ScoreForm> {
+    let text = safe_file::read(dir, Path::new(FORM_FILE), 4096)
+        .map_err(|e| tracing::debug!("{e:#}"))
+        .ok()??;
+    let (kept, form) = text.trim_end().split_once('\n')?;
+    (kept == safe_file::one_line(fingerprint))
+        .then(|| ScoreForm::from_tag(form))
+        .flatten()
+}
+
+fn keep_form(dir: &Path, fingerprint: &str, form: ScoreForm) {
+    let text = format!("{}\n{}\n", safe_file::one_line(fingerprint), form.tag());
+    if let Err(e) = safe_file::replace_creating_base(dir, Path::new(FORM_FILE), text.as_bytes()) {
+        tracing::debug!("keeping the crm_attribute form: {e:#}");
     }
 }
 

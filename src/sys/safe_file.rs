@@ -113,6 +113,19 @@ pub fn replace(base: &Path, rel: &Path, text: &[u8]) -> Result<()> {
         .with_context(|| format!("writing {}", base.join(rel).display()))
 }
 
+/// [`replace`], creating `base` first when it is not there (HA_RSCTMP, emptied by a reboot,
+/// may be missing until an agent keeps something in it).
+pub fn replace_creating_base(base: &Path, rel: &Path, text: &[u8]) -> Result<()> {
+    std::fs::create_dir_all(base).with_context(|| format!("creating {}", base.display()))?;
+    replace(base, rel, text)
+}
+
+/// A value as one line of a small record: line breaks (a path may hold one) become '?', so
+/// what is written compares equal to what is read back.
+pub fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], "?")
+}
+
 /// Write `tmp` in `dir` (which must not exist yet) and rename it to `name`.
 fn replace_via(dir: &OwnedFd, name: &OsStr, tmp: &OsStr, text: &[u8]) -> Result<()> {
     let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW;

@@ -41,7 +41,9 @@ pub fn run_agent(
     cmd.args([agent, action])
         .env_clear()
         .env("OCF_ROOT", OCF_ROOT)
-        .env("OCF_RESOURCE_INSTANCE", format!("test-{agent}"));
+        .env("OCF_RESOURCE_INSTANCE", format!("test-{agent}"))
+        // What an agent keeps between runs stays with the tests, not in the host's /run.
+        .env("HA_RSCTMP", concat!(env!("CARGO_TARGET_TMPDIR"), "/rsctmp"));
     for (k, v) in params {
         cmd.env(format!("OCF_RESKEY_{k}"), v);
     }

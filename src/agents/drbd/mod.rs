@@ -387,7 +387,7 @@ impl<'a> Session<'a> {
     /// This instance's promotion score on this node.
     fn score(&self) -> PromotionScore<'_> {
         let form = self.form.get().unwrap_or_else(|| {
-            let f = ScoreForm::detect(self.d());
+            let f = ScoreForm::detect(self.d(), Some(Path::new(self.ctx.env.rsc_tmp())));
             self.form.set(Some(f));
             f
         });
@@ -1095,7 +1095,7 @@ fn code_of_state(st: &ResourceState) -> OcfCode {
 /// path cannot even begin (the configuration broke while DRBD runs), down the resource by name.
 fn stop_without_config(ctx: &Ctx, err: anyhow::Error) -> Result<OcfCode> {
     // Whatever happens below, an old score must not make Pacemaker promote here.
-    let form = ScoreForm::detect(&ctx.deadline);
+    let form = ScoreForm::detect(&ctx.deadline, Some(Path::new(ctx.env.rsc_tmp())));
     if let Err(e) = score_handle(ctx, form).set(None, &ctx.deadline) {
         tracing::warn!("cannot remove the promotion score: {e:#}");
     }

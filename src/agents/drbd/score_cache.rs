@@ -20,7 +20,7 @@
 //!   the agent's back is written again within TRUSTED_MONITORS monitors.
 
 use crate::sys::pacemaker::{Score, ScoreForm};
-use crate::sys::safe_file;
+use crate::sys::safe_file::{self, one_line};
 use std::path::{Path, PathBuf};
 
 /// A monitor re-reads everything at least once in this many monitors.
@@ -98,11 +98,6 @@ impl Entry {
     }
 }
 
-/// Keys are compared as written: no line breaks in them.
-fn one_line(s: &str) -> String {
-    s.replace(['\n', '\r'], "?")
-}
-
 /// The cache of one resource instance: `<dir>/ferro-drbd-<instance>.cache`.
 pub struct Cache {
     dir: PathBuf,
@@ -143,10 +138,8 @@ impl Cache {
         if let Score::Other(_) = entry.score {
             return self.forget();
         }
-        let res = std::fs::create_dir_all(&self.dir)
-            .map_err(anyhow::Error::from)
-            .and_then(|_| safe_file::replace(&self.dir, &self.name, entry.render().as_bytes()));
-        if let Err(e) = res {
+        let text = entry.render();
+        if let Err(e) = safe_file::replace_creating_base(&self.dir, &self.name, text.as_bytes()) {
             tracing::debug!("score cache: {e:#}");
             self.forget();
         }
