@@ -20,10 +20,11 @@
 #   NFS_INFODIR=$DIRECTORY/.nfsinfo   NFS state kept on the replicated filesystem
 #   TICKLE_DIR=          (ocf:ferro:IPaddr2 only) where the VIP's TCP connections are
 #                        recorded, so that after a power loss the new node resets its clients'
-#                        connections at once (tickle ACKs), e.g. $NFS_INFODIR. Off by default:
-#                        Linux NFS clients drop the connection themselves after about 19 s,
-#                        before a failover brings the address back, so there is nothing left
-#                        to reset (docs/lab.md); it helps clients that keep their connections
+#                        connections at once (tickle ACKs), e.g. $NFS_INFODIR. It pays when
+#                        the address is back before a Linux NFS client drops its connection
+#                        itself (about 19 s): in the lab with ARBITER= and corosync token
+#                        3000 ms (README.md) it took a power loss from 19.0 s to 17.1 s
+#                        (docs/lab.md, N=6). Off by default until more runs
 #   FAILBACK=yes         yes: the Promoted role (and so everything) goes back to NODE1
 #                        when it returns; no: resources stay where they run (stickiness)
 #   STONITH=yes          yes: fencing stays on; add a fence device (see README.md);
