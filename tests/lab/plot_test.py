@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import types
 import unittest
 import xml.etree.ElementTree as ET
 
@@ -198,6 +199,21 @@ class Series(unittest.TestCase):
         self.assertLess(s["promoted"], s["group started"])
         self.assertLessEqual(s["group started"], s["writes again"])
         self.assertNotIn("demoted", s)  # a dead node demotes nothing
+
+    def test_steps_of_a_failed_restart(self):
+        """nfs-fail: the failed monitor and the failed start are steps of their own, the first
+        of each kind; a later failure of either (the other node's probe) is not."""
+        run = types.SimpleNamespace(stalls=[(1.0, 23.0)], steps=[
+            (-0.1, "nfs-server broken"), (4.2, "export_data monitor: not running"),
+            (5.0, "nfsd monitor: not running"), (8.9, "nfsd start: error"),
+            (11.0, "demoted on node1"), (14.0, "promoted on node2"),
+            (20.5, "nfsd start: error"), (21.0, "group started on node2"), (21.3, "writes again")])
+        s = series.steps_of(run)
+        self.assertEqual(s["failure seen"], 4.2)
+        self.assertEqual(s["start failed"], 8.9)
+        self.assertEqual(s["stall"], 22.0)
+        self.assertEqual([c for c, _ in series.STEPS if c in s],
+                         ["failure seen", "start failed", "demoted", "promoted", "group started", "writes again"])
 
     def test_table_rows_summary_and_totals(self):
         md = series.table(self.run_dir, "kill-primary")

@@ -6,8 +6,8 @@
 Per experiment and repeat: the lab's verdict and lost writes (RUN_DIR/results.tsv, in run order),
 the client's longest stall, and the time from the fault to each failover step found in the logs
 (tests/lab/plot.py reads them: logs/EXP.ack, EXP-2.ack, ..., EXP.fault, node*.pacemaker.log), the
-first of each kind: node lost, fenced, DRBD's fence constraint placed, demoted, group stopped,
-promoted, group started, writes again. Then the median, p90 (nearest rank) and max of each
+first of each kind: a failed monitor, a failed start, node lost, fenced, DRBD's fence constraint
+placed, demoted, group stopped, promoted, group started, writes again. Then the median, p90 (nearest rank) and max of each
 column, and the totals. Markdown, for docs/lab.md.
 """
 import argparse
@@ -22,6 +22,9 @@ import plot  # noqa: E402
 
 # A step label of plot.parse_pacemaker (or "writes again") -> its column; node names dropped.
 STEPS = (
+    # A failed monitor (the fault noticed) and a failed start (the restart in place failed).
+    ("failure seen", re.compile(r"^\S+ monitor: ")),
+    ("start failed", re.compile(r"^\S+ start: ")),
     ("node lost", re.compile(r"^\S+ lost$")),
     ("fenced", re.compile(r"^\S+ fenced$")),
     ("constraint", re.compile(r"^DRBD fence constraint placed$")),
