@@ -18,13 +18,14 @@
 #   DRBD_RESOURCE=r0 DEVICE=/dev/drbd0 DIRECTORY=/data FSTYPE=xfs
 #   CLIENTSPEC=192.168.48.0/24 FSID=1 VIP=192.168.48.200 CIDR=24 NIC=
 #   NFS_INFODIR=$DIRECTORY/.nfsinfo   NFS state kept on the replicated filesystem
-#   TICKLE_DIR=          (ocf:ferro:IPaddr2 only) where the VIP's TCP connections are
-#                        recorded, so that after a power loss the new node resets its clients'
-#                        connections at once (tickle ACKs), e.g. $NFS_INFODIR. It pays when
-#                        the address is back before a Linux NFS client drops its connection
-#                        itself (about 19 s): in the lab with ARBITER= and corosync token
-#                        3000 ms (README.md) it took a power loss from 19.0 s to 17.1 s
-#                        (docs/lab.md, N=6). Off by default until more runs
+#   TICKLE_DIR=$NFS_INFODIR   (ocf:ferro:IPaddr2 only) where the VIP's TCP connections are
+#                        recorded on the replicated filesystem, so that the node taking the
+#                        address over resets its clients' connections at once (tickle ACKs)
+#                        instead of leaving them to TCP's backoff. It pays whenever the
+#                        address is back before a Linux NFS client drops its connection itself
+#                        (about 19 s): a switchover, a failed nfs-server, and a power loss with
+#                        ARBITER= or TIEBREAKER= and corosync token 3000 ms (README.md;
+#                        docs/lab.md). Empty: none (as the reference agents)
 #   FAILBACK=yes         yes: the Promoted role (and so everything) goes back to NODE1
 #                        when it returns; no: resources stay where they run (stickiness)
 #   STONITH=yes          yes: fencing stays on; add a fence device (see README.md);
@@ -68,7 +69,7 @@ VIP=${VIP:-192.168.48.200}
 CIDR=${CIDR:-24}
 NIC=${NIC:-}
 NFS_INFODIR=${NFS_INFODIR-$DIRECTORY/.nfsinfo}
-TICKLE_DIR=${TICKLE_DIR:-}
+TICKLE_DIR=${TICKLE_DIR-$NFS_INFODIR}
 FAILBACK=${FAILBACK:-yes}
 STONITH=${STONITH:-yes}
 TIEBREAKER=${TIEBREAKER:-}

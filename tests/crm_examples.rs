@@ -412,6 +412,13 @@ fn pcs_script_runs_offline_and_crm_verify_accepts_every_variant() {
             lab.verify(&cib);
             let xml = fs::read_to_string(&cib).unwrap();
             let providers = |p: &str| xml.matches(&format!("provider=\"{p}\"")).count();
+            // The VIP's connections are tickled from the replicated NFS state directory by
+            // default (ferro's IPaddr2 only; the reference has no tickle_dir).
+            assert_eq!(
+                xml.contains("name=\"tickle_dir\" value=\"/data/.nfsinfo\""),
+                agents == "ferro",
+                "{agents}: {xml}"
+            );
             match agents {
                 "ferro" => assert_eq!(providers("ferro"), 5, "{agents}: {xml}"),
                 _ => assert_eq!(
@@ -598,6 +605,10 @@ fn pcs_script_takes_its_settings_from_the_environment() {
         xml.contains("type=\"exportfs\" provider=\"heartbeat\""),
         "AGENT_exportfs: {xml}"
     );
+    // TICKLE_DIR= (empty): no tickle ACKs, as with the reference agents.
+    let cib = lab.pcs_cib("no-tickle.xml", &[("TICKLE_DIR", "")]);
+    let xml = fs::read_to_string(&cib).unwrap();
+    assert!(!xml.contains("tickle_dir"), "TICKLE_DIR=: {xml}");
     let bad = run(
         lab.agents
             .cmd("bash")

@@ -76,7 +76,7 @@ cluster_configure() {
   for a in "${!AGENT_OF[@]}"; do overrides+="AGENT_$a=${AGENT_OF[$a]} "; done
   [[ -z $TIEBREAKER ]] || overrides+="TIEBREAKER=$TIEBREAKER "
   [[ -z $ARBITER ]] || overrides+="ARBITER=$ARBITER "
-  [[ -z $LAB_TICKLE ]] || overrides+="TICKLE_DIR=$LAB_TICKLE "
+  ((LAB_TICKLE)) || overrides+="TICKLE_DIR= "
   key=$( { cat "$script"; declare -f cluster_configure; echo "$AGENTS $failback $overrides"; } |
     sha256sum | cut -c1-16)
   cib=$LAB_CACHE/cib/$key.xml

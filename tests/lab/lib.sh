@@ -17,7 +17,7 @@ declare -A LAB_MEM=([node1]=768 [node2]=768 [node3]=512 [client]=384)
 NODES=(node1 node2)
 TIEBREAKER=
 LAB_TOKEN=        # --token: corosync's token in ms (and DRBD's ping-int with it); empty: the image's
-LAB_TICKLE=       # --tickle: the VIP's tickle_dir (crm-examples' TICKLE_DIR); empty: none
+LAB_TICKLE=1      # 1: crm-examples' default (ocf:ferro:IPaddr2 tickle_dir=/data/.nfsinfo); 0 (--no-tickle): TICKLE_DIR=
 ARBITER=          # --arbiter: corosync-qnetd's address (the host side), corosync-qdevice on the nodes
 CLUSTER_UNITS="corosync pacemaker"   # what a node starts to join the cluster
 LAB_FENCED_PORT=7410

@@ -3,7 +3,7 @@
 # network namespace. See docs/lab.md.
 #
 #   tests/lab/run.sh [--agents reference|ferro] [--drbd 8.4|9] [--handlers drbd-utils|ferro] [--nodes 2|3]
-#                    [--arbiter] [--token MS] [--tickle] [--smoke] [--runs N] [--keep] [--show] [EXPERIMENT...]
+#                    [--arbiter] [--token MS] [--no-tickle] [--smoke] [--runs N] [--keep] [--show] [EXPERIMENT...]
 #
 # EXPERIMENTs (default: all, in this order):
 #   standby kill-primary failback stay nfs-restart nfs-fail netcut-drbd netcut-full
@@ -25,8 +25,9 @@
 #   5000, and DRBD's ping-int ceil(MS/1000) s with it, so DRBD sees a dead peer about when
 #   corosync does (its default 10 s ping-int would leave a promote facing a peer DRBD still
 #   thinks connected).
-# --tickle (with --agents ferro): the VIP gets tickle_dir=/data/.nfsinfo (crm-examples:
-#   TICKLE_DIR=), so the node that takes the address over sends the client tickle ACKs.
+# --no-tickle: the VIP without tickle_dir (crm-examples: TICKLE_DIR=). By default the ferro VIP
+#   has crm-examples' tickle_dir=/data/.nfsinfo: the node that takes the address over sends the
+#   client tickle ACKs (before 2026-12-01 that took --tickle, still accepted).
 # Environment: FERRO_LAB_CACHE (image cache, default /var/cache/ferro-lab), FERRO_LAB_NETNS
 # (default flab; two runs at once need two names), FERRO_LAB_ACCEL
 # (e.g. "tcg,tb-size=256" or "kvm -cpu host"; default: probed once, cached), FERRO_LAB_KEEP=1,
@@ -56,7 +57,8 @@ while (($#)); do
     --arbiter) ARBITER=$LAB_HOST_IP CLUSTER_UNITS="corosync corosync-qdevice pacemaker" ;;
     --token) LAB_TOKEN=$2; shift ;;
     --token=*) LAB_TOKEN=${1#*=} ;;
-    --tickle) LAB_TICKLE=/data/.nfsinfo ;;
+    --tickle) LAB_TICKLE=1 ;;
+    --no-tickle) LAB_TICKLE=0 ;;
     --smoke) SMOKE=1 ;;
     --runs) RUNS=$2; shift ;;
     --keep) export FERRO_LAB_KEEP=1 ;;
@@ -87,7 +89,6 @@ case $N_NODES in
   *) die "--nodes 2|3" ;;
 esac
 [[ -z $LAB_TOKEN || $LAB_TOKEN =~ ^[1-9][0-9]{2,5}$ ]] || die "--token MS: milliseconds, e.g. 3000"
-[[ -z $LAB_TICKLE || $AGENTS == ferro ]] || die "--tickle needs --agents ferro (tickle_dir is ocf:ferro:IPaddr2's)"
 [[ -z $ARBITER || $N_NODES == 2 ]] || die "--arbiter is the two-node variant (--nodes 3 has its tiebreaker)"
 [[ $(id -u) == 0 ]] || die "run as root (netns, taps)"
 
@@ -102,7 +103,7 @@ for t in qemu-system-x86_64 ssh python3 ip mmdebstrap ${ARBITER:+corosync-qnetd}
 lab_image
 lab_drbd_modules
 lab_accel
-LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$AGENTS-drbd$LAB_DRBD${TIEBREAKER:+-3nodes}${ARBITER:+-arbiter}${LAB_TOKEN:+-token$LAB_TOKEN}${LAB_TICKLE:+-tickle}$( ((SMOKE)) && echo -smoke || true)
+LAB_RUN=$LAB_CACHE/runs/$(date -u +%Y%m%dT%H%M%S)-$AGENTS-drbd$LAB_DRBD${TIEBREAKER:+-3nodes}${ARBITER:+-arbiter}${LAB_TOKEN:+-token$LAB_TOKEN}$( ((LAB_TICKLE)) || echo -notickle)$( ((SMOKE)) && echo -smoke || true)
 mkdir -p "$LAB_RUN/logs"
 echo "$LAB_KEY" > "$LAB_CACHE/key-$LAB_NS"   # for ssh.sh
 trap lab_cleanup EXIT
@@ -159,7 +160,7 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 monitor_cost
 echo
-echo "== results ($AGENTS agents: $AGENT_CHOICE; fence-peer handlers: $HANDLERS;${ARBITER:+ quorum arbiter at $ARBITER;}${LAB_TOKEN:+ corosync token $LAB_TOKEN ms;}${LAB_TICKLE:+ VIP tickle_dir $LAB_TICKLE;} kernel $KERNEL; DRBD $DRBD_VERSION; ${#NODES[@]} nodes; accel ${LAB_ACCEL%% *}) =="
+echo "== results ($AGENTS agents: $AGENT_CHOICE; fence-peer handlers: $HANDLERS;${ARBITER:+ quorum arbiter at $ARBITER;}${LAB_TOKEN:+ corosync token $LAB_TOKEN ms;}$( ((LAB_TICKLE)) || echo ' no tickle ACKs;') kernel $KERNEL; DRBD $DRBD_VERSION; ${#NODES[@]} nodes; accel ${LAB_ACCEL%% *}) =="
 column -t -s $'\t' "$RESULTS"
 cat "$RESULTS" >> "$LAB_CACHE/results.tsv"
 if ((RUNS > 1)); then
